@@ -1,0 +1,133 @@
+"""Split documents into chunks that follow headings, then sentences, bounded by size with overlap."""
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import asdict, dataclass
+from functools import cached_property
+
+from .types import Chunk, Document
+
+_MD_HEADING = re.compile(r"^\s{0,3}(#{1,6})\s+(.+?)\s*#*\s*$")
+_LIST_ITEM = re.compile(r"^\s*([-*+•]|\d+[.)])\s")
+
+
+@dataclass(frozen=True)
+class ChunkerConfig:
+    """Chunker settings; their fingerprint is part of every chunk id."""
+
+    chunk_size: int = 800
+    chunk_overlap: int = 80
+    version: int = 1  # bump when the splitting logic changes
+
+    def __post_init__(self) -> None:
+        if self.chunk_size < 50:
+            raise ValueError(f"chunk_size must be at least 50, got {self.chunk_size}")
+        if not 0 <= self.chunk_overlap < self.chunk_size:
+            raise ValueError(
+                f"chunk_overlap must be >= 0 and < chunk_size ({self.chunk_size}), got {self.chunk_overlap}"
+            )
+
+    @cached_property
+    def fingerprint(self) -> str:
+        return hashlib.sha256(json.dumps(asdict(self), sort_keys=True).encode()).hexdigest()[:12]
+
+
+def _is_plain_title(line: str, next_line: str | None) -> bool:
+    """A short title line of a plain-text essay: capitalised, no closing punctuation, a paragraph after it."""
+    s = line.strip()
+    if not s or len(s) > 90 or len(s.split()) > 12:
+        return False
+    if s[-1] in ".!?:;,\"'”’)" or _LIST_ITEM.match(s) or not (s[0].isupper() or s[0].isdigit()):
+        return False
+    return next_line is not None and bool(next_line.strip())
+
+
+def find_sections(text: str) -> list[tuple[str, int, int]]:
+    """Return ``(heading, start, end)`` spans that tile ``text``; heading lines are part of their section."""
+    lines = text.splitlines(keepends=True)
+    markdown = any(_MD_HEADING.match(line) for line in lines)
+    starts: list[tuple[int, str]] = []
+    pos = 0
+    for i, line in enumerate(lines):
+        heading = None
+        m = _MD_HEADING.match(line)
+        if m:
+            heading = m.group(2).strip()
+        elif not markdown:
+            nxt = next((ln for ln in lines[i + 1 :] if ln.strip()), None)
+            if _is_plain_title(line, nxt) and (nxt is not None and len(nxt.strip()) > len(line.strip())):
+                heading = line.strip()
+        if heading is not None:
+            starts.append((pos, heading))
+        pos += len(line)
+    if not starts or starts[0][0] != 0:
+        starts.insert(0, (0, ""))
+    spans = []
+    for j, (start, heading) in enumerate(starts):
+        end = starts[j + 1][0] if j + 1 < len(starts) else len(text)
+        if end > start:
+            spans.append((heading, start, end))
+    return spans
+
+
+def _splitter(config: ChunkerConfig):
+    from langchain_text_splitters import RecursiveCharacterTextSplitter
+
+    # Paragraphs, then lines, then sentence ends, then clauses and words: the library's
+    # recursive merge keeps pieces whole where it can and bounds each chunk by size.
+    return RecursiveCharacterTextSplitter(
+        chunk_size=config.chunk_size,
+        chunk_overlap=config.chunk_overlap,
+        separators=[r"\n\s*\n", r"\n", r"(?<=[.!?…])\s+", r"(?<=[;:])\s+", r"(?<=,)\s+", r"\s+", ""],
+        is_separator_regex=True,
+        keep_separator=True,
+        strip_whitespace=True,
+    )
+
+
+def chunk_id(source: str, start: int, text: str, config: ChunkerConfig) -> str:
+    """Content-derived id: the same text at the same place with the same settings gets the same id."""
+    h = hashlib.sha256()
+    for part in (source, str(start), config.fingerprint, text):
+        h.update(part.encode("utf-8", "surrogatepass"))
+        h.update(b"\x1f")
+    return h.hexdigest()[:32]
+
+
+def split_document(doc: Document, config: ChunkerConfig = ChunkerConfig()) -> list[Chunk]:
+    """Split one document; every chunk satisfies ``doc.text[c.start:c.end] == c.text``."""
+    splitter = _splitter(config)
+    chunks: list[Chunk] = []
+    for heading, sec_start, sec_end in find_sections(doc.text):
+        body = doc.text[sec_start:sec_end]
+        if not body.strip():
+            continue
+        cursor = 0
+        for piece in splitter.split_text(body):
+            if not piece.strip():
+                continue
+            offset = body.find(piece, cursor)
+            if offset < 0:  # the splitter only strips and cuts, so this cannot happen; guard anyway
+                offset = body.find(piece)
+                if offset < 0:
+                    continue
+            start = sec_start + offset
+            chunks.append(
+                Chunk(
+                    id=chunk_id(doc.source, start, piece, config),
+                    text=piece,
+                    source=doc.source,
+                    section=heading,
+                    start=start,
+                    end=start + len(piece),
+                )
+            )
+            cursor = offset + 1
+    return chunks
+
+
+def split_documents(docs: list[Document], config: ChunkerConfig = ChunkerConfig()) -> list[Chunk]:
+    """Split many documents, in order."""
+    return [c for d in docs for c in split_document(d, config)]

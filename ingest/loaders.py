@@ -1,0 +1,193 @@
+"""Turn files into Documents. One loader a format, found by suffix in ``LOADERS``."""
+from __future__ import annotations
+
+import io
+import re
+from pathlib import Path
+from typing import Callable
+
+from rag.errors import LoadError
+
+from .types import Document
+
+MAX_FILE_BYTES = 200 * 1024 * 1024  # bigger files are refused rather than read into memory
+
+
+def _decode(data: bytes) -> str:
+    """Decode text in any common encoding; refuse binary data."""
+    if b"\x00" in data[:8192] and not (data.startswith((b"\xff\xfe", b"\xfe\xff"))):
+        raise LoadError("binary content (NUL bytes), not text")
+    if data.startswith(b"\xef\xbb\xbf"):
+        return data[3:].decode("utf-8", errors="replace")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        pass
+    from charset_normalizer import from_bytes
+
+    best = from_bytes(data).best()
+    if best is None:
+        raise LoadError("binary content, no text encoding fits")
+    text = str(best)
+    controls = sum(1 for c in text[:4096] if ord(c) < 32 and c not in "\t\n\r\f")
+    if controls > 0.05 * max(1, min(len(text), 4096)):
+        raise LoadError("binary content, not text")
+    return text
+
+
+def _clean(text: str) -> str:
+    """Normalise line ends and drop control characters that confuse tokenizers."""
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    return re.sub(r"[\x00-\x08\x0b\x0e-\x1f\x7f]", " ", text)
+
+
+def load_text(data: bytes) -> tuple[str, dict]:
+    return _clean(_decode(data)), {"format": "text"}
+
+
+def load_markdown(data: bytes) -> tuple[str, dict]:
+    return _clean(_decode(data)), {"format": "markdown"}
+
+
+def load_pdf(data: bytes) -> tuple[str, dict]:
+    from pypdf import PdfReader
+    from pypdf.errors import PdfReadError, PyPdfError
+
+    try:
+        reader = PdfReader(io.BytesIO(data))
+        if reader.is_encrypted:
+            try:
+                ok = reader.decrypt("")
+            except Exception as exc:  # pypdf raises several types for unsupported crypto
+                raise LoadError(f"encrypted PDF ({exc})") from exc
+            if not ok:
+                raise LoadError("encrypted PDF, password required")
+        pages = [page.extract_text() or "" for page in reader.pages]
+    except LoadError:
+        raise
+    except (PdfReadError, PyPdfError, ValueError, KeyError, TypeError, OSError) as exc:
+        raise LoadError(f"corrupt PDF ({type(exc).__name__}: {exc})") from exc
+    text = _clean("\n\n".join(p.strip() for p in pages))
+    if not text.strip():
+        raise LoadError("PDF has no extractable text (scanned images?)")
+    return text, {"format": "pdf", "pages": len(pages)}
+
+
+_BLOCK_TAGS = ("p", "li", "pre", "blockquote", "td", "th", "dt", "dd", "caption", "figcaption")
+
+
+def load_html(data: bytes) -> tuple[str, dict]:
+    from bs4 import BeautifulSoup
+
+    soup = BeautifulSoup(_decode(data), "html.parser")
+    for tag in soup(["script", "style", "noscript", "template", "nav"]):
+        tag.decompose()
+    title = soup.title.get_text(" ", strip=True) if soup.title else ""
+    body = soup.body or soup
+    blocks: list[str] = []
+    for el in body.find_all(["h1", "h2", "h3", "h4", "h5", "h6", *_BLOCK_TAGS]):
+        if el.find_parent(_BLOCK_TAGS):
+            continue  # its text is already in the enclosing block
+        text = " ".join(el.get_text(" ", strip=True).split())
+        if not text:
+            continue
+        if el.name[0] == "h" and el.name[1:].isdigit():
+            blocks.append("#" * int(el.name[1:]) + " " + text)
+        elif el.name == "li":
+            blocks.append("- " + text)
+        else:
+            blocks.append(text)
+    if not blocks:  # a page of bare text without block tags
+        blocks = [" ".join(body.get_text(" ", strip=True).split())]
+    text = _clean("\n\n".join(b for b in blocks if b))
+    return text, {"format": "html", "title": title}
+
+
+def load_docx(data: bytes) -> tuple[str, dict]:
+    import zipfile
+
+    import docx
+
+    try:
+        document = docx.Document(io.BytesIO(data))
+    except (zipfile.BadZipFile, KeyError, ValueError) as exc:
+        raise LoadError(f"corrupt DOCX ({type(exc).__name__}: {exc})") from exc
+    except Exception as exc:  # python-docx raises package errors of its own
+        raise LoadError(f"corrupt DOCX ({type(exc).__name__}: {exc})") from exc
+    blocks: list[str] = []
+    for para in document.paragraphs:
+        text = para.text.strip()
+        if not text:
+            continue
+        style = (para.style.name if para.style is not None else "") or ""
+        level = re.match(r"Heading (\d)", style)
+        if level:
+            blocks.append("#" * int(level.group(1)) + " " + text)
+        elif style == "Title":
+            blocks.append("# " + text)
+        else:
+            blocks.append(text)
+    for table in document.tables:
+        for row in table.rows:
+            cells = [c.text.strip() for c in row.cells if c.text.strip()]
+            if cells:
+                blocks.append(" | ".join(cells))
+    return _clean("\n\n".join(blocks)), {"format": "docx"}
+
+
+LOADERS: dict[str, Callable[[bytes], tuple[str, dict]]] = {
+    ".txt": load_text,
+    ".text": load_text,
+    ".md": load_markdown,
+    ".markdown": load_markdown,
+    ".pdf": load_pdf,
+    ".html": load_html,
+    ".htm": load_html,
+    ".docx": load_docx,
+}
+
+
+def supported(path: Path) -> bool:
+    """Whether ``path`` has a suffix ragbot can load."""
+    return path.suffix.lower() in LOADERS
+
+
+def read_bytes(path: Path) -> bytes:
+    """Read a file, turning OS errors into one-line LoadErrors."""
+    try:
+        size = path.stat().st_size
+        if size > MAX_FILE_BYTES:
+            raise LoadError(f"file too large ({size / 1e6:.0f} MB > {MAX_FILE_BYTES / 1e6:.0f} MB)")
+        return path.read_bytes()
+    except PermissionError as exc:
+        raise LoadError("permission denied") from exc
+    except IsADirectoryError as exc:
+        raise LoadError("is a directory") from exc
+    except OSError as exc:
+        raise LoadError(exc.strerror or str(exc)) from exc
+
+
+def load_bytes(data: bytes, source: str, suffix: str) -> Document:
+    """Parse file content into a Document; raises LoadError with the reason."""
+    loader = LOADERS.get(suffix.lower())
+    if loader is None:
+        raise LoadError(f"unsupported file type {suffix or '(none)'}; supported: {', '.join(sorted(LOADERS))}")
+    if not data:
+        raise LoadError("empty file")
+    try:
+        text, meta = loader(data)
+    except LoadError:
+        raise
+    except RecursionError as exc:
+        raise LoadError("document nested too deeply to parse") from exc
+    except Exception as exc:  # a parser bug on hostile input must not stop the batch
+        raise LoadError(f"could not parse ({type(exc).__name__}: {exc})") from exc
+    if not text.strip():
+        raise LoadError("no text in file")
+    return Document(text=text, source=source, meta=meta)
+
+
+def load(path: str | Path, source: str | None = None) -> Document:
+    """Load one file into a Document."""
+    path = Path(path)
+    return load_bytes(read_bytes(path), source or path.name, path.suffix)

@@ -1,0 +1,129 @@
+"""The ``ragbot`` command. Thin: parse, build Settings once, call the library, print."""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+
+from .errors import RagbotError
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--persist-dir", help="index folder (env RAGBOT_PERSIST_DIR, default data/chroma)")
+    p.add_argument("--collection", help="collection name (env RAGBOT_COLLECTION, default ragbot)")
+    p.add_argument("--chroma-host", help="Chroma server host: server mode (env RAGBOT_CHROMA_HOST)")
+    p.add_argument("--chroma-port", type=int, help="Chroma server port (env RAGBOT_CHROMA_PORT, default 8000)")
+    p.add_argument("--embedding-backend", help="torch, onnx or openvino (env RAGBOT_EMBEDDING_BACKEND)")
+
+
+def _answer_opts(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--mode", help="extractive, local, ollama or openai (env RAGBOT_MODE)")
+    p.add_argument("--k", type=int, help="passages handed to the answer step (default 5)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="ragbot", description="Offline Q&A over your documents, with verified citations.")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("ingest", help="index files and folders (default data/corpus), incrementally")
+    p.add_argument("paths", nargs="*", metavar="PATH")
+    p.add_argument("--json", action="store_true", help="print the summary as JSON")
+    _common(p)
+
+    p = sub.add_parser("ask", help="answer one question")
+    p.add_argument("question")
+    p.add_argument("--json", action="store_true", help="print the full answer as JSON")
+    p.add_argument("--history", metavar="FILE", help="JSON list of [user, assistant] pairs")
+    _answer_opts(p)
+    _common(p)
+
+    p = sub.add_parser("chat", help="ask questions in a terminal loop, keeping history")
+    _answer_opts(p)
+    _common(p)
+
+    p = sub.add_parser("ui", help="serve the Gradio app")
+    p.add_argument("--host", default=None, help="bind address (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=None, help="port (default 7860)")
+    _answer_opts(p)
+    _common(p)
+
+    p = sub.add_parser("eval", help="run golden sets and write reports")
+    p.add_argument("golden", nargs="*", metavar="GOLDEN.jsonl")
+    p.add_argument("--out", help="report folder")
+    p.add_argument("--split", help="only cases of this split (dev or test)")
+    p.add_argument("--compare", nargs=2, metavar=("OLD", "NEW"), help="compare two report.json files")
+    p.add_argument("--thresholds", help="fail (exit 1) when a metric falls below the floor in this JSON file")
+    p.add_argument("--calibrate", metavar="GATE_JSON", help="fit the refusal gate on the cases and write it here")
+    _answer_opts(p)
+    _common(p)
+
+    p = sub.add_parser("bench", help="benchmarks that print figures")
+    p.add_argument("what", nargs="?", default="all", help="scifact, ingest, query, growth, memory, server or all")
+    p.add_argument("--out", default="bench-out", help="folder for JSON and plots")
+    p.add_argument("--limit", type=int, default=None, help="use only this many documents")
+    _answer_opts(p)
+    _common(p)
+    return parser
+
+
+def settings_from_args(args: argparse.Namespace):
+    from .settings import Settings
+
+    return Settings.from_env(
+        persist_dir=getattr(args, "persist_dir", None),
+        collection=getattr(args, "collection", None),
+        chroma_host=getattr(args, "chroma_host", None),
+        chroma_port=getattr(args, "chroma_port", None),
+        embedding_backend=getattr(args, "embedding_backend", None),
+        mode=getattr(args, "mode", None),
+        k=getattr(args, "k", None),
+    )
+
+
+def cmd_ingest(args, settings) -> int:
+    from ingest.pipeline import ingest
+
+    paths = args.paths or [settings.corpus_dir]
+    interactive = sys.stderr.isatty() and not args.json
+
+    def on_skip(item) -> None:
+        print(f"skipped {item.path}: {item.reason}", file=sys.stderr)
+
+    summary = ingest(paths, settings, progress=interactive, on_skip=on_skip)
+    if args.json:
+        print(json.dumps(summary.to_dict()))
+    else:
+        d = summary.to_dict()
+        print(
+            f"{d['files_seen']} files: {d['added']} added, {d['updated']} updated, {d['unchanged']} unchanged, "
+            f"{d['removed']} removed, {len(d['skipped'])} skipped; {d['chunks_total']} chunks in the index "
+            f"({d['seconds']:.1f} s)"
+        )
+    return 0
+
+
+COMMANDS = {"ingest": "cmd_ingest", "ask": "cmd_ask", "chat": "cmd_chat", "ui": "cmd_ui", "eval": "cmd_eval", "bench": "cmd_bench"}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        settings = settings_from_args(args)
+        handler = globals().get(COMMANDS[args.command])
+        if handler is None:
+            from . import commands
+
+            handler = getattr(commands, COMMANDS[args.command])
+        return int(handler(args, settings) or 0)
+    except RagbotError as exc:
+        print(f"ragbot: error: {exc}", file=sys.stderr)
+        return 2 if exc.__class__.__name__ in ("ConfigError", "InputError") else 1
+    except KeyboardInterrupt:
+        print("ragbot: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,116 @@
+"""One Settings object, validated at once; read from the environment only at the edges (CLI, UI)."""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, fields, replace
+from pathlib import Path
+
+from .errors import ConfigError
+
+MODES = ("extractive", "local", "ollama", "openai")
+EMBEDDING_BACKENDS = ("torch", "onnx", "openvino")
+DEFAULT_MODE = "extractive"  # chosen by the golden-set evaluation: see README "Modes"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything that configures ingestion and answering."""
+
+    persist_dir: str = "data/chroma"
+    collection: str = "ragbot"
+    chroma_host: str | None = None
+    chroma_port: int = 8000
+    corpus_dir: str = "data/corpus"
+    embedding_model: str = "all-MiniLM-L6-v2"
+    embedding_backend: str = "torch"
+    embed_batch_size: int = 64
+    chunk_size: int = 800
+    chunk_overlap: int = 80
+    mode: str = DEFAULT_MODE
+    k: int = 5
+    fetch_k: int = 20
+    mmr: bool = False
+    max_question_chars: int = 2000
+    gguf_path: str | None = None
+    openai_base_url: str = "http://127.0.0.1:8080/v1"
+    openai_model: str = "local"
+    openai_api_key: str = "not-needed"
+    ollama_base_url: str = "http://127.0.0.1:11434"
+    ollama_model: str = "smollm2:135m"
+    llm_timeout: float = 60.0
+    max_new_tokens: int = 160
+    n_threads: int | None = None
+    gate_file: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.mode not in MODES:
+            raise ConfigError(f"unknown mode {self.mode!r}; known: {', '.join(MODES)}")
+        if self.embedding_backend not in EMBEDDING_BACKENDS:
+            raise ConfigError(
+                f"unknown embedding backend {self.embedding_backend!r}; known: {', '.join(EMBEDDING_BACKENDS)}"
+            )
+        if not 1 <= self.k <= 50:
+            raise ConfigError(f"k must be between 1 and 50, got {self.k}")
+        if self.fetch_k < self.k:
+            object.__setattr__(self, "fetch_k", self.k)
+        if not 1 <= self.chroma_port <= 65535:
+            raise ConfigError(f"chroma port must be between 1 and 65535, got {self.chroma_port}")
+        if self.chunk_size < 50:
+            raise ConfigError(f"chunk size must be at least 50, got {self.chunk_size}")
+        if not 0 <= self.chunk_overlap < self.chunk_size:
+            raise ConfigError(f"chunk overlap must be >= 0 and below chunk size, got {self.chunk_overlap}")
+        if self.embed_batch_size < 1:
+            raise ConfigError(f"embed batch size must be at least 1, got {self.embed_batch_size}")
+        if not self.collection or len(self.collection) < 3:
+            raise ConfigError(f"collection name must have at least 3 characters, got {self.collection!r}")
+
+    def replace(self, **changes) -> "Settings":
+        """A copy with some fields changed (validated again)."""
+        return replace(self, **{k: v for k, v in changes.items() if v is not None})
+
+    @property
+    def server_mode(self) -> bool:
+        return bool(self.chroma_host)
+
+    @property
+    def cache_dir(self) -> Path:
+        """Where derived local files (lexical index) live; next to the index."""
+        return Path(self.persist_dir)
+
+    @classmethod
+    def from_env(cls, env: dict | None = None, **overrides) -> "Settings":
+        """Settings from ``RAGBOT_*`` (and ``OPENAI_BASE_URL``) variables, then explicit overrides."""
+        env = os.environ if env is None else env
+        values: dict = {}
+        names = {f.name: f for f in fields(cls)}
+        for name, f in names.items():
+            raw = env.get(f"RAGBOT_{name.upper()}")
+            if raw is None:
+                continue
+            values[name] = _parse(name, raw, f.type)
+        if env.get("RAGBOT_GGUF"):
+            values["gguf_path"] = env["RAGBOT_GGUF"]
+        if env.get("OPENAI_BASE_URL"):
+            values["openai_base_url"] = env["OPENAI_BASE_URL"]
+        if env.get("OPENAI_API_KEY"):
+            values["openai_api_key"] = env["OPENAI_API_KEY"]
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**values)
+
+
+def _parse(name: str, raw: str, type_name) -> object:
+    t = str(type_name)
+    try:
+        if "bool" in t:
+            if raw.lower() in ("1", "true", "yes", "on"):
+                return True
+            if raw.lower() in ("0", "false", "no", "off", ""):
+                return False
+            raise ValueError(raw)
+        if "int" in t:
+            return int(raw) if raw else None
+        if "float" in t:
+            return float(raw)
+    except ValueError:
+        raise ConfigError(f"RAGBOT_{name.upper()} has a bad value {raw!r}") from None
+    return raw

@@ -1,0 +1,176 @@
+"""Chroma access: a persistent client on disk, or a server over HTTP when a host is set."""
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+from typing import Iterator
+
+from .errors import BackendError, IndexMissingError
+from .settings import Settings
+
+PAGE = 5000
+_clients: dict[tuple, object] = {}
+_lock = threading.Lock()
+
+
+def _telemetry_off() -> None:
+    os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+    os.environ.setdefault("CHROMA_TELEMETRY", "False")
+
+
+def _where(settings: Settings) -> str:
+    if settings.server_mode:
+        return f"Chroma server at {settings.chroma_host}:{settings.chroma_port}"
+    return f"index at {settings.persist_dir}"
+
+
+def open_client(settings: Settings, *, create: bool = False):
+    """A Chroma client, one per location per process (clients are thread-safe and costly to make)."""
+    _telemetry_off()
+    key = (settings.chroma_host, settings.chroma_port) if settings.server_mode else (str(Path(settings.persist_dir).resolve()),)
+    with _lock:
+        client = _clients.get(key)
+        if client is not None:
+            return client
+        import chromadb
+        from chromadb.config import Settings as ChromaSettings
+
+        chroma_settings = ChromaSettings(anonymized_telemetry=False, allow_reset=False)
+        try:
+            if settings.server_mode:
+                client = chromadb.HttpClient(
+                    host=settings.chroma_host, port=settings.chroma_port, settings=chroma_settings
+                )
+                client.heartbeat()
+            else:
+                path = Path(settings.persist_dir)
+                if not path.exists():
+                    if not create:
+                        raise IndexMissingError(
+                            f"no index at {settings.persist_dir}: run `ragbot ingest` first"
+                        )
+                    path.mkdir(parents=True, exist_ok=True)
+                elif not path.is_dir():
+                    raise IndexMissingError(f"index path {settings.persist_dir} is not a folder")
+                client = chromadb.PersistentClient(path=str(path), settings=chroma_settings)
+        except (IndexMissingError, BackendError):
+            raise
+        except Exception as exc:
+            raise _backend_error(settings, exc) from exc
+        _clients[key] = client
+        return client
+
+
+def forget_client(settings: Settings) -> None:
+    """Drop the cached client so the next call reconnects (after a server restart)."""
+    key = (settings.chroma_host, settings.chroma_port) if settings.server_mode else (str(Path(settings.persist_dir).resolve()),)
+    with _lock:
+        _clients.pop(key, None)
+
+
+def _backend_error(settings: Settings, exc: Exception) -> BackendError:
+    text = " ".join(str(exc).split())[:200] or type(exc).__name__
+    if settings.server_mode:
+        return BackendError(
+            f"{_where(settings)} is unreachable ({text}); start it with "
+            f"`chroma run --path DIR --host {settings.chroma_host} --port {settings.chroma_port}` "
+            f"or unset RAGBOT_CHROMA_HOST"
+        )
+    return BackendError(f"{_where(settings)} cannot be opened ({text}); move it aside and run `ragbot ingest` again")
+
+
+def open_collection(settings: Settings, *, create: bool = False, embedder_id: str | None = None):
+    """The collection holding the chunks. ``create`` makes it (and the folder) if missing.
+
+    Collections get no embedding function of Chroma's (its default downloads a model): ragbot
+    always passes vectors it computed itself.
+    """
+    client = open_client(settings, create=create)
+    try:
+        if create:
+            collection = client.get_or_create_collection(
+                settings.collection,
+                embedding_function=None,
+                metadata={"hnsw:space": "cosine", "embedder": embedder_id or ""},
+            )
+            found = (collection.metadata or {}).get("embedder")
+            if embedder_id and found and found != embedder_id:
+                # Vectors of another model live in another space (maybe another dimension): rebuild.
+                client.delete_collection(settings.collection)
+                collection = client.get_or_create_collection(
+                    settings.collection,
+                    embedding_function=None,
+                    metadata={"hnsw:space": "cosine", "embedder": embedder_id},
+                )
+            return collection
+        return client.get_collection(settings.collection, embedding_function=None)
+    except Exception as exc:
+        if _is_not_found(exc):
+            raise IndexMissingError(
+                f"no collection {settings.collection!r} in the {_where(settings)}: run `ragbot ingest` first"
+            ) from exc
+        if isinstance(exc, (BackendError, IndexMissingError)):
+            raise
+        forget_client(settings)
+        raise _backend_error(settings, exc) from exc
+
+
+def _is_not_found(exc: Exception) -> bool:
+    name = type(exc).__name__
+    text = str(exc).lower()
+    return name in ("NotFoundError", "InvalidCollectionException") or ("does not exist" in text)
+
+
+def max_batch(collection) -> int:
+    try:
+        return int(collection._client.get_max_batch_size())  # noqa: SLF001 - public on the client
+    except Exception:
+        return 5000
+
+
+def upsert(collection, ids, vectors, documents, metadatas) -> None:
+    """Write in batches within Chroma's maximum batch size."""
+    step = max(1, min(max_batch(collection), 5000))
+    for i in range(0, len(ids), step):
+        collection.upsert(
+            ids=ids[i : i + step],
+            embeddings=[list(map(float, v)) for v in vectors[i : i + step]] if not hasattr(vectors, "shape") else vectors[i : i + step],
+            documents=documents[i : i + step],
+            metadatas=metadatas[i : i + step],
+        )
+
+
+def delete(collection, ids) -> None:
+    step = max(1, min(max_batch(collection), 5000))
+    ids = list(ids)
+    for i in range(0, len(ids), step):
+        collection.delete(ids=ids[i : i + step])
+
+
+def iter_metadata(collection, page: int = PAGE) -> Iterator[tuple[list[str], list[dict]]]:
+    """All ids with their metadata, a page at a time."""
+    offset = 0
+    while True:
+        got = collection.get(include=["metadatas"], limit=page, offset=offset)
+        ids = got["ids"]
+        if not ids:
+            return
+        yield ids, got["metadatas"]
+        offset += len(ids)
+        if len(ids) < page:
+            return
+
+
+def iter_records(collection, page: int = PAGE) -> Iterator[tuple[list[str], list[str], list[dict]]]:
+    """All ids with documents and metadata, a page at a time."""
+    offset = 0
+    while True:
+        got = collection.get(include=["documents", "metadatas"], limit=page, offset=offset)
+        ids = got["ids"]
+        if not ids:
+            return
+        yield ids, got["documents"], got["metadatas"]
+        offset += len(ids)
+        if len(ids) < page:
+            return
