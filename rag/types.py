@@ -1,0 +1,70 @@
+"""Typed results of the answer chain; ``to_dict`` gives the Answer JSON of interfaces.md."""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+
+@dataclass(frozen=True)
+class Passage:
+    """A retrieved chunk, as handed to the answer step."""
+
+    chunk_id: str
+    source: str
+    section: str
+    text: str
+    start: int
+    end: int
+    score: float = 0.0
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Citation:
+    """``[n]`` in the answer: the passage it points at and the sentence in it that supports the claim."""
+
+    n: int
+    chunk_id: str
+    source: str
+    section: str
+    quote: str
+    start: int  # character offsets of ``quote`` in the source file's text
+    end: int
+    score: float = 0.0
+    passage: str = ""  # the whole passage text, for display
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d.pop("passage")
+        return d
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What the chain returns for one question."""
+
+    question: str
+    standalone_question: str
+    answer: str
+    refused: bool
+    mode: str
+    citations: tuple[Citation, ...] = ()
+    retrieved: tuple[Passage, ...] = ()
+    timings_ms: dict = field(default_factory=dict)
+    notice: str = ""  # e.g. "the local model failed; this is the extractive answer"
+    support: dict = field(default_factory=dict)  # gate score and verification figures
+
+    def to_dict(self) -> dict:
+        return {
+            "question": self.question,
+            "standalone_question": self.standalone_question,
+            "answer": self.answer,
+            "refused": self.refused,
+            "mode": self.mode,
+            "citations": [c.to_dict() for c in self.citations],
+            "retrieved": [p.to_dict() for p in self.retrieved],
+            "timings_ms": {k: round(v, 2) for k, v in self.timings_ms.items()},
+            "notice": self.notice,
+            "support": self.support,
+        }
