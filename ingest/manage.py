@@ -1,0 +1,59 @@
+"""Inspect and prune the index by source file: what is indexed, and removing one file."""
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+from rag import store
+from rag.errors import IndexMissingError, InputError
+from rag.settings import Settings
+
+
+def list_sources(settings: Settings) -> list[tuple[str, int]]:
+    """Indexed source files with their chunk counts, sorted by name; empty when there is no index."""
+    try:
+        collection = store.open_collection(settings, create=False)
+    except IndexMissingError:
+        return []
+    counts: Counter[str] = Counter()
+    for _, metas in store.iter_metadata(collection):
+        for meta in metas:
+            counts[str((meta or {}).get("source", ""))] += 1
+    return sorted(counts.items())
+
+
+def corpus_path(settings: Settings, source: str) -> Path | None:
+    """The file for ``source`` inside the corpus folder, or None when it would lie outside it."""
+    root = Path(settings.corpus_dir).resolve()
+    candidate = (root / source).resolve()
+    if candidate == root or root not in candidate.parents:
+        return None
+    return candidate
+
+
+def remove_source(settings: Settings, source: str) -> dict:
+    """Delete the chunks of ``source`` and its file inside the corpus folder.
+
+    Returns ``{"source", "chunks_removed", "file_deleted"}``. A source outside the corpus folder
+    (ingested from elsewhere) loses its chunks; its file is never touched.
+    """
+    if not source or not source.strip():
+        raise InputError("choose a file to remove")
+    collection = store.open_collection(settings, create=False)
+    ids = [
+        cid
+        for page_ids, metas in store.iter_metadata(collection)
+        for cid, meta in zip(page_ids, metas)
+        if str((meta or {}).get("source", "")) == source
+    ]
+    path = corpus_path(settings, source)
+    file_exists = path is not None and path.is_file()
+    if not ids and not file_exists:
+        raise InputError(f"{source!r} is not in the index")
+    store.delete(collection, ids)
+    deleted = False
+    if file_exists:
+        # Delete the corpus copy too, or the next ingestion of the corpus folder would add it back.
+        path.unlink()
+        deleted = True
+    return {"source": source, "chunks_removed": len(ids), "file_deleted": deleted}

@@ -1,0 +1,243 @@
+"""The answer chain: condense -> retrieve -> gate -> answer (extractive or LLM) -> verify -> Answer."""
+from __future__ import annotations
+
+import re
+import threading
+import time
+from importlib import resources
+from typing import Any, Iterator
+
+from langchain_core.messages import HumanMessage
+from langchain_core.runnables import Runnable, RunnableConfig
+
+from .condense import condense, is_follow_up
+from .errors import BackendError, ConfigError, InputError, RagbotError
+from .extractive import ScoredSentence, score_sentences, select
+from .gate import Gate, features, load_gate
+from .settings import MODES, Settings
+from .types import Answer, Citation, Passage
+from .verify import verify
+
+REFUSAL = "The documents don't say: none of the passages I found answers this question."
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+
+
+def clean_question(raw: Any, max_chars: int) -> str:
+    """The question as text, or an InputError that says what is wrong with it."""
+    if not isinstance(raw, str):
+        raise InputError(f"the question must be text, got {type(raw).__name__}")
+    text = raw.encode("utf-16", "surrogatepass").decode("utf-16", "replace")  # lone surrogates -> U+FFFD
+    text = " ".join(_CONTROL.sub(" ", text).split())
+    if not text:
+        raise InputError("the question is empty: type a question")
+    if len(text) > max_chars:
+        raise InputError(f"the question is too long ({len(text):,} characters; the limit is {max_chars:,})")
+    return text
+
+
+def clean_history(raw: Any) -> list[tuple[str, str]]:
+    if raw is None:
+        return []
+    if not isinstance(raw, (list, tuple)):
+        raise InputError("history must be a list of [user, assistant] pairs")
+    out = []
+    for turn in raw:
+        if not isinstance(turn, (list, tuple)) or len(turn) != 2:
+            raise InputError("history must be a list of [user, assistant] pairs")
+        user, assistant = turn
+        out.append((str(user or ""), str(assistant or "")))
+    return out[-6:]  # the recent turns are what a follow-up leans on
+
+
+def _prompt_template() -> str:
+    return resources.files("rag").joinpath("prompts/answer.txt").read_text()
+
+
+class AnswerChain(Runnable[dict, Answer]):
+    """A LangChain Runnable: ``invoke`` returns an Answer; ``stream`` yields text pieces, then the Answer."""
+
+    def __init__(self, settings: Settings, retriever, embeddings, gate: Gate, llms: dict | None = None):
+        self.settings = settings
+        self.retriever = retriever
+        self.embeddings = embeddings
+        self.gate = gate
+        self._llms: dict[str, Any] = dict(llms or {})
+        self._llm_lock = threading.Lock()
+
+    # -- Runnable ---------------------------------------------------------------------------
+    def invoke(self, input: dict | str, config: RunnableConfig | None = None, **kwargs) -> Answer:
+        answer = None
+        for part in self._run(input):
+            if isinstance(part, Answer):
+                answer = part
+        assert answer is not None
+        return answer
+
+    def stream(self, input: dict | str, config: RunnableConfig | None = None, **kwargs) -> Iterator[str | Answer]:
+        yield from self._run(input)
+
+    # -- steps ------------------------------------------------------------------------------
+    def llm(self, mode: str):
+        """The chat model for a generative mode, built once."""
+        with self._llm_lock:
+            if mode not in self._llms:
+                from .generators import build_llm
+
+                self._llms[mode] = build_llm(self.settings.replace(mode=mode))
+            return self._llms[mode]
+
+    def _run(self, input: dict | str) -> Iterator[str | Answer]:
+        t0 = time.perf_counter()
+        if isinstance(input, str):
+            input = {"question": input}
+        if not isinstance(input, dict):
+            raise InputError("the chain takes {'question': ..., 'history': [...]} or a question string")
+        mode = input.get("mode") or self.settings.mode
+        if mode not in MODES:
+            raise ConfigError(f"unknown mode {mode!r}; known: {', '.join(MODES)}")
+        k = int(input.get("k") or self.settings.k)
+        if not 1 <= k <= 50:
+            raise ConfigError(f"k must be between 1 and 50, got {k}")
+        question = clean_question(input.get("question"), self.settings.max_question_chars)
+        history = clean_history(input.get("history"))
+        standalone = condense(question, history)
+        context = standalone if is_follow_up(question, history) else ""
+
+        passages = self.retriever.search(standalone, k)
+        t_ret = time.perf_counter()
+        scored = score_sentences(question, passages, self.embeddings, context=context) if passages else []
+        feats = features(standalone, passages, scored)
+        ok, gate_score = self.gate.answerable(feats)
+        support = {"gate_score": round(gate_score, 4), "gate_threshold": self.gate.threshold, "features": {k_: round(v, 4) for k_, v in feats.items()}}
+        t_gate = time.perf_counter()
+        timings = {"retrieve": (t_ret - t0) * 1000, "rank": (t_gate - t_ret) * 1000}
+
+        def finish(text: str, refused: bool, cites: list[Citation], notice: str = "", extra: dict | None = None) -> Answer:
+            timings["total"] = (time.perf_counter() - t0) * 1000
+            return Answer(
+                question=question,
+                standalone_question=standalone,
+                answer=text,
+                refused=refused,
+                mode=mode,
+                citations=tuple(cites),
+                retrieved=tuple(passages),
+                timings_ms=timings,
+                notice=notice,
+                support={**support, **(extra or {})},
+            )
+
+        if not ok or not scored:
+            yield REFUSAL
+            timings.setdefault("generate", 0.0)
+            timings.setdefault("verify", 0.0)
+            yield finish(REFUSAL, True, [])
+            return
+
+        if mode == "extractive":
+            text, cites = compose(select(scored, passages), passages)
+            timings["generate"] = (time.perf_counter() - t_gate) * 1000
+            timings["verify"] = 0.0  # every sentence is a verbatim quote of the passage it cites
+            yield text
+            yield finish(text, False, cites, extra={"sentences": len(cites), "supported": len(cites)})
+            return
+
+        # Generative: stream what the model writes, then keep only what the passages support.
+        notice = ""
+        raw = ""
+        t_first = None
+        try:
+            prompt = _prompt_template().format(
+                passages="\n\n".join(f"[{i + 1}] {p.text}" for i, p in enumerate(passages)), question=standalone
+            )
+            for chunk in self.llm(mode).stream([HumanMessage(content=prompt)]):
+                piece = str(chunk.content)
+                if not piece:
+                    continue
+                if t_first is None:
+                    t_first = time.perf_counter()
+                raw += piece
+                yield piece
+        except RagbotError as exc:
+            notice = f"The {mode} model is unavailable ({exc}); this is the extractive answer."
+        except Exception as exc:  # a server that dies or times out mid-stream
+            notice = f"The {mode} model failed ({type(exc).__name__}: {' '.join(str(exc).split())[:160]}); this is the extractive answer."
+        t_gen = time.perf_counter()
+        timings["generate"] = (t_gen - t_gate) * 1000
+        if t_first is not None:
+            timings["first_token"] = (t_first - t0) * 1000
+
+        kept: list[tuple[str, int, int, int]] = []
+        n_sentences = 0
+        if not notice:
+            if "NOT FOUND" in raw.upper() and len(raw) < 40:
+                notice = "The model found no answer in the passages; this is the extractive answer."
+            else:
+                checks = verify(raw, passages, self.embeddings)
+                n_sentences = len(checks)
+                kept = [(c.sentence, c.passage, c.quote_start, c.quote_end) for c in checks if c.passage is not None]
+                if not kept:
+                    notice = "No sentence of the model's answer was supported by the passages; this is the extractive answer."
+        timings["verify"] = (time.perf_counter() - t_gen) * 1000
+        if notice:
+            text, cites = compose(select(scored, passages), passages)
+            yield finish(text, False, cites, notice, {"generated": raw, "sentences": len(cites), "supported": len(cites)})
+            return
+        text, cites = compose_claims(kept, passages)
+        yield finish(text, False, cites, extra={"generated": raw, "sentences": n_sentences, "supported": len(kept)})
+
+
+def _citation(n: int, p: Passage, qs: int, qe: int) -> Citation:
+    return Citation(
+        n=n,
+        chunk_id=p.chunk_id,
+        source=p.source,
+        section=p.section,
+        quote=p.text[qs:qe],
+        start=p.start + qs,
+        end=p.start + qe,
+        score=p.score,
+        passage=p.text,
+    )
+
+
+def compose(chosen: list[ScoredSentence], passages: list[Passage]) -> tuple[str, list[Citation]]:
+    """An extractive answer: the chosen sentences in reading order, each with its own [n]."""
+    chosen = sorted(chosen, key=lambda s: (passages[s.passage].source, passages[s.passage].start + s.start))
+    return compose_claims([(s.text, s.passage, s.start, s.end) for s in chosen], passages)
+
+
+def compose_claims(claims: list[tuple[str, int, int, int]], passages: list[Passage]) -> tuple[str, list[Citation]]:
+    """Join sentences, numbering one citation per distinct supporting quote."""
+    cites: list[Citation] = []
+    numbers: dict[tuple[int, int, int], int] = {}
+    parts = []
+    for sentence, pi, qs, qe in claims:
+        key = (pi, qs, qe)
+        if key not in numbers:
+            numbers[key] = len(cites) + 1
+            cites.append(_citation(numbers[key], passages[pi], qs, qe))
+        body = sentence.strip()
+        if "\n" in body:  # a quoted list keeps its lines
+            parts.append(f"{body}\n[{numbers[key]}]")
+        else:
+            if body and body[-1] not in ".!?":
+                body += "."
+            parts.append(f"{body[:-1]} [{numbers[key]}]{body[-1]}" if body[-1] in ".!?" else f"{body} [{numbers[key]}]")
+    return " ".join(parts), cites
+
+
+_chain_cache: dict[tuple, AnswerChain] = {}
+
+
+def build_chain(settings: Settings | None = None, *, embeddings=None, retriever=None, llm=None, gate: Gate | None = None) -> AnswerChain:
+    """The answer chain for ``settings``: a LangChain Runnable. Nothing is loaded until first use."""
+    from .embeddings import SentenceEmbeddings
+    from .retrieval import build_retriever
+
+    settings = settings or Settings()
+    embeddings = embeddings or SentenceEmbeddings(settings.embedding_model, settings.embedding_backend, settings.embed_batch_size)
+    retriever = retriever or build_retriever(settings, embeddings)
+    gate = gate or load_gate(settings.gate_file)
+    llms = {settings.mode: llm} if llm is not None and settings.mode != "extractive" else None
+    return AnswerChain(settings, retriever, embeddings, gate, llms)

@@ -1,0 +1,43 @@
+"""Rewrite a follow-up question into a standalone one, only when it needs the history."""
+from __future__ import annotations
+
+import re
+
+from .text import CITATION, terms
+
+_ANAPHORA = re.compile(
+    r"\b(it|its|it's|they|them|their|theirs|this|that|these|those|he|him|his|she|her|hers|there|then|"
+    r"former|latter|first one|second one|other one|the second|the first|the other|the same|such|above|"
+    r"previous|earlier|mentioned)\b",
+    re.I,
+)
+_CONTINUATION = re.compile(r"^\s*(and|but|also|so|what about|how about|why|what else|anything else|more|expand|elaborate|go on|tell me more)\b", re.I)
+
+
+def is_follow_up(question: str, history: list) -> bool:
+    """Whether the question leans on earlier turns (pronouns, 'what about ...', or too few terms of its own)."""
+    if not history:
+        return False
+    return bool(_ANAPHORA.search(question) or _CONTINUATION.match(question) or len(set(terms(question))) <= 1)
+
+
+def condense(question: str, history: list) -> str:
+    """A standalone question: the follow-up, with the topic of the last turn added in brackets.
+
+    Done without a model on purpose: a 135M model rewrites questions unreliably, and this rule is
+    deterministic, fast and shows the user exactly what was searched for.
+    """
+    if not is_follow_up(question, history):
+        return question
+    last_user, last_answer = history[-1][0], history[-1][1] if len(history[-1]) > 1 else ""
+    own = set(terms(question))
+    context_terms = []
+    for t in terms(last_user) + terms(CITATION.sub("", last_answer or ""))[:12]:
+        if t not in own and t not in context_terms:
+            context_terms.append(t)
+    topic = last_user.strip().rstrip("?")
+    answer = " ".join(CITATION.sub("", last_answer or "").split())
+    if len(answer) > 200:
+        answer = answer[:200].rsplit(" ", 1)[0] + " …"
+    context = f"{topic}: {answer}" if answer else topic
+    return f"{question.strip()} (context: {context})"

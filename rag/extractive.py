@@ -1,0 +1,97 @@
+"""The extractive answer: the sentences of the retrieved passages that best answer the question."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .text import sentence_spans, terms
+from .types import Passage
+
+
+@dataclass(frozen=True)
+class ScoredSentence:
+    passage: int  # index into the retrieved passages
+    start: int  # offsets within the passage text
+    end: int
+    text: str
+    similarity: float  # embedding cosine to the question
+    overlap: float  # share of the question's terms the sentence (or its section) contains
+    score: float
+
+
+W_SIM, W_OVERLAP, W_RANK = 0.6, 0.4, 0.02
+
+
+def score_sentences(
+    question: str, passages: list[Passage], embeddings, context: str = "", qvec: np.ndarray | None = None
+) -> list[ScoredSentence]:
+    """Every sentence of the passages, scored against the question, best first.
+
+    ``context`` (from the conversation) adds terms at half weight, so a follow-up's own words lead.
+    """
+    units = []
+    for pi, p in enumerate(passages):
+        for a, b in sentence_spans(p.text):
+            units.append((pi, a, b, p.text[a:b]))
+    if not units:
+        return []
+    own = set(terms(question))
+    extra = set(terms(context)) - own
+    weight_total = len(own) + 0.5 * len(extra) or 1.0
+    if qvec is None:
+        qvec = embeddings.encode([question])[0]
+    vecs = _encode_cached(embeddings, [u[3] for u in units])
+    sims = vecs @ qvec
+    scored = []
+    for (pi, a, b, text), sim in zip(units, sims):
+        st = set(terms(text))
+        hit = len(own & st) + 0.5 * len(extra & st)
+        overlap = hit / weight_total
+        score = W_SIM * float(sim) + W_OVERLAP * overlap - W_RANK * pi
+        scored.append(ScoredSentence(pi, a, b, text, float(sim), overlap, score))
+    scored.sort(key=lambda s: -s.score)
+    return scored
+
+
+_cache: dict[tuple[str, str], np.ndarray] = {}
+_CACHE_MAX = 50_000
+
+
+def _encode_cached(embeddings, texts: list[str]) -> np.ndarray:
+    """Sentence vectors, cached: retrieved passages repeat across questions."""
+    key = getattr(embeddings, "id", type(embeddings).__name__)
+    todo = [t for t in dict.fromkeys(texts) if (key, t) not in _cache]
+    if todo:
+        if len(_cache) + len(todo) > _CACHE_MAX:
+            _cache.clear()
+        for t, v in zip(todo, embeddings.encode(todo)):
+            _cache[(key, t)] = v
+    return np.stack([_cache[(key, t)] for t in texts])
+
+
+def select(scored: list[ScoredSentence], passages: list[Passage], max_sentences: int = 3, ratio: float = 0.85) -> list[ScoredSentence]:
+    """The best sentence, plus any close runner-up that says something else (lists, comparisons)."""
+    if not scored:
+        return []
+    best = scored[0]
+    chosen = [best]
+    seen = {_abs_span(best, passages)}
+    for s in scored[1:]:
+        if len(chosen) >= max_sentences or s.score < ratio * best.score:
+            break
+        span = _abs_span(s, passages)
+        if any(_overlaps(span, o) for o in seen):
+            continue  # the same sentence in an overlapping chunk
+        chosen.append(s)
+        seen.add(span)
+    return chosen
+
+
+def _abs_span(s: ScoredSentence, passages: list[Passage]) -> tuple[str, int, int]:
+    p = passages[s.passage]
+    return (p.source, p.start + s.start, p.start + s.end)
+
+
+def _overlaps(a: tuple[str, int, int], b: tuple[str, int, int]) -> bool:
+    return a[0] == b[0] and a[1] < b[2] and b[1] < a[2]

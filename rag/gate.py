@@ -1,0 +1,118 @@
+"""The answerability gate: refuse when the retrieved evidence does not answer the question.
+
+A logistic model over a few evidence features; its weights and threshold are fitted on the
+dev split of the golden set by ``ragbot eval --calibrate`` and shipped in ``rag/data/gate.json``.
+"""
+from __future__ import annotations
+
+import json
+import math
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+
+from .extractive import ScoredSentence
+from .text import numbers, proper_names, terms
+from .types import Passage
+
+FEATURES = ("best_similarity", "best_overlap", "top_passage", "coverage", "answer_type", "names_found")
+
+_WHEN = re.compile(r"^\s*(when|in (what|which) year|what year|which year|what date|on what date)\b|\b(what|which) year\b", re.I)
+_HOW_MANY = re.compile(r"\bhow (many|much|long|often|old)\b|\b(what|which) (percentage|number|amount|proportion|share)\b", re.I)
+_WHO = re.compile(r"^\s*(who|whom|whose)\b", re.I)
+_YEARISH = re.compile(r"\b(1\d{3}|20\d{2})s?\b|\b(January|February|March|April|May|June|July|August|September|October|November|December)\b")
+_NUMERIC = re.compile(r"\d|\b(one|two|three|four|five|six|seven|eight|nine|ten|hundred|thousand|million|billion|dozen|several)\b", re.I)
+
+
+def answer_type_met(question: str, sentence: str) -> float:
+    """1 when the sentence has the kind of thing the question asks for (a year, a number, a name), or none is implied."""
+    if _WHEN.search(question):
+        return 1.0 if _YEARISH.search(sentence) else 0.0
+    if _HOW_MANY.search(question):
+        return 1.0 if _NUMERIC.search(sentence) else 0.0
+    if _WHO.search(question):
+        return 1.0 if proper_names(sentence) or re.search(r"\b[A-Z][a-z]+", sentence[1:]) else 0.0
+    return 1.0
+
+
+def features(question: str, passages: list[Passage], scored: list[ScoredSentence]) -> dict[str, float]:
+    """Evidence features for the gate, each in [0, 1]."""
+    if not passages or not scored:
+        return {f: 0.0 for f in FEATURES}
+    best = scored[0]
+    q_terms = set(terms(question))
+    top_text = " ".join(p.section + " " + p.text for p in passages[:3])
+    p_terms = set(terms(top_text))
+    coverage = len(q_terms & p_terms) / len(q_terms) if q_terms else 0.0
+    specific = {n.lower() for n in proper_names(question)} | numbers(question)
+    low = top_text.lower()
+    names_found = sum(1 for n in specific if n in low) / len(specific) if specific else 1.0
+    answer_type = max(answer_type_met(question, s.text) for s in scored[:3])
+    return {
+        "best_similarity": max(0.0, best.similarity),
+        "best_overlap": min(1.0, best.overlap),
+        "top_passage": max(0.0, passages[0].score),
+        "coverage": coverage,
+        "answer_type": answer_type,
+        "names_found": names_found,
+    }
+
+
+@dataclass(frozen=True)
+class Gate:
+    weights: dict
+    bias: float
+    threshold: float
+    info: dict
+
+    def score(self, feats: dict[str, float]) -> float:
+        z = self.bias + sum(self.weights.get(f, 0.0) * feats.get(f, 0.0) for f in FEATURES)
+        return 1.0 / (1.0 + math.exp(-z))
+
+    def answerable(self, feats: dict[str, float]) -> tuple[bool, float]:
+        s = self.score(feats)
+        return s >= self.threshold, s
+
+    def to_dict(self) -> dict:
+        return {"features": list(FEATURES), "weights": self.weights, "bias": self.bias, "threshold": self.threshold, **self.info}
+
+
+def load_gate(path: str | Path | None = None) -> Gate:
+    """The fitted gate from ``path`` or the packaged file."""
+    return _load_gate(str(path) if path else None)
+
+
+@lru_cache(maxsize=8)
+def _load_gate(path: str | None) -> Gate:
+    raw = Path(path).read_text() if path else resources.files("rag").joinpath("data/gate.json").read_text()
+    d = json.loads(raw)
+    info = {k: v for k, v in d.items() if k not in ("features", "weights", "bias", "threshold")}
+    return Gate(dict(d["weights"]), float(d["bias"]), float(d["threshold"]), info)
+
+
+def fit_gate(rows: list[dict[str, float]], labels: list[bool], info: dict | None = None) -> Gate:
+    """Fit weights by logistic regression, then the threshold that best balances answering and refusing."""
+    import numpy as np
+    from sklearn.linear_model import LogisticRegression
+
+    X = np.array([[r[f] for f in FEATURES] for r in rows])
+    y = np.array(labels, dtype=int)
+    model = LogisticRegression(C=1.0, class_weight="balanced", max_iter=1000).fit(X, y)
+    weights = {f: round(float(w), 6) for f, w in zip(FEATURES, model.coef_[0])}
+    bias = round(float(model.intercept_[0]), 6)
+    probe = Gate(weights, bias, 0.5, {})
+    scores = np.array([probe.score(r) for r in rows])
+    best_t, best_key = 0.5, (-1.0, -1.0)
+    for t in sorted(set(np.round(scores, 4))) + [0.5]:
+        answered = scores >= t
+        tpr = answered[y == 1].mean() if (y == 1).any() else 1.0
+        tnr = (~answered[y == 0]).mean() if (y == 0).any() else 1.0
+        key = (round(min(tpr, tnr), 6), round(tpr + tnr, 6))
+        if key > best_key:
+            best_key, best_t = key, float(t)
+    # Sit halfway between the chosen score and the next lower one, so near-ties are not on the edge.
+    lower = scores[scores < best_t]
+    threshold = (best_t + lower.max()) / 2 if len(lower) else best_t
+    return Gate(weights, bias, round(float(threshold), 6), dict(info or {}))

@@ -1,0 +1,185 @@
+"""Hybrid retrieval: dense (Chroma) and lexical (BM25) candidates fused by reciprocal rank, optional MMR."""
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import numpy as np
+
+from . import store
+from .errors import BackendError, ConfigError, IndexMissingError
+from .lexical import LexicalIndex, fingerprint
+from .settings import Settings
+from .types import Passage
+
+METHODS = ("dense", "lexical", "hybrid")
+RRF_K = 60  # the constant of Cormack et al. (2009); robust across collections
+
+
+def rrf(rankings: list[list[str]], k: int = RRF_K) -> list[tuple[str, float]]:
+    """Reciprocal-rank fusion of several best-first id lists."""
+    scores: dict[str, float] = {}
+    for ranking in rankings:
+        for rank, cid in enumerate(ranking):
+            scores[cid] = scores.get(cid, 0.0) + 1.0 / (k + rank + 1)
+    return sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))
+
+
+def mmr(query: np.ndarray, vectors: np.ndarray, k: int, lambda_mult: float = 0.7) -> list[int]:
+    """Maximal marginal relevance over normalised vectors: relevant, but not repeating each other."""
+    if len(vectors) == 0:
+        return []
+    sim_q = vectors @ query
+    chosen = [int(np.argmax(sim_q))]
+    while len(chosen) < min(k, len(vectors)):
+        sim_chosen = vectors @ vectors[chosen].T
+        score = lambda_mult * sim_q - (1 - lambda_mult) * sim_chosen.max(axis=1)
+        score[chosen] = -np.inf
+        chosen.append(int(np.argmax(score)))
+    return chosen
+
+
+class HybridRetriever:
+    """Finds passages for a question. Holds the chunk table and BM25 in memory; refreshes when the index changes."""
+
+    def __init__(self, settings: Settings, embeddings):
+        self.settings = settings
+        self.embeddings = embeddings
+        self._lock = threading.Lock()
+        self._collection = None
+        self._count = -1
+        self._table: dict[str, tuple[str, dict]] = {}
+        self._lexical: LexicalIndex | None = None
+
+    @property
+    def collection(self):
+        if self._collection is None:
+            self._collection = store.open_collection(self.settings)
+        return self._collection
+
+    def _call(self, fn, *args, **kwargs):
+        """Run a Chroma call; on failure reconnect once (a restarted server), then report clearly."""
+        try:
+            return fn(self.collection, *args, **kwargs)
+        except (IndexMissingError, BackendError):
+            raise
+        except Exception:
+            self._collection = None
+            store.forget_client(self.settings)
+            try:
+                return fn(self.collection, *args, **kwargs)
+            except (IndexMissingError, BackendError):
+                raise
+            except Exception as exc:
+                self._collection = None
+                store.forget_client(self.settings)
+                raise store._backend_error(self.settings, exc) from exc
+
+    def refresh(self, force: bool = False) -> int:
+        """Reload the chunk table and lexical index if the collection changed; returns the chunk count."""
+        count = self._call(lambda c: c.count())
+        with self._lock:
+            if force or count != self._count:
+                self._load(count)
+        return count
+
+    def _lexical_dir(self) -> Path:
+        name = self.settings.collection
+        if self.settings.server_mode:
+            name = f"{self.settings.chroma_host}_{self.settings.chroma_port}_{name}"
+        return self.settings.cache_dir / "lexical" / name
+
+    def _load(self, count: int) -> None:
+        table: dict[str, tuple[str, dict]] = {}
+
+        def read(collection):
+            for ids, docs, metas in store.iter_records(collection):
+                for cid, doc, meta in zip(ids, docs, metas):
+                    table[cid] = (doc or "", meta or {})
+
+        self._call(read)
+        ids = list(table)
+        fp = fingerprint(ids)
+        folder = self._lexical_dir()
+        lexical = LexicalIndex.load(folder, fp)
+        if lexical is None:
+            texts = [_index_text(*table[i]) for i in ids]
+            lexical = LexicalIndex.build(ids, texts)
+            try:
+                lexical.save(folder)
+            except OSError:
+                pass  # a read-only cache folder costs a rebuild next start, nothing more
+        self._table, self._lexical, self._count = table, lexical, count
+
+    def search(self, query: str, k: int | None = None, method: str = "hybrid", mmr_: bool | None = None) -> list[Passage]:
+        """The ``k`` best passages for ``query``, best first; ``score`` is the cosine similarity to the query."""
+        if method not in METHODS:
+            raise ConfigError(f"unknown retrieval method {method!r}; known: {', '.join(METHODS)}")
+        k = k or self.settings.k
+        use_mmr = self.settings.mmr if mmr_ is None else mmr_
+        count = self.refresh()
+        if count == 0:
+            raise IndexMissingError("the index is empty: run `ragbot ingest` first")
+        fetch = min(max(self.settings.fetch_k, k), count)
+        qvec = self.embeddings.encode([query])[0]
+        rankings: list[list[str]] = []
+        vectors: dict[str, np.ndarray] = {}
+        if method in ("dense", "hybrid"):
+            got = self._call(
+                lambda c: c.query(query_embeddings=[qvec.tolist()], n_results=fetch, include=["embeddings"])
+            )
+            dense_ids = got["ids"][0]
+            for cid, vec in zip(dense_ids, got["embeddings"][0]):
+                vectors[cid] = np.asarray(vec, dtype=np.float32)
+            rankings.append(dense_ids)
+        if method in ("lexical", "hybrid"):
+            rankings.append([cid for cid, _ in self._lexical.search(query, fetch)])
+        fused = [cid for cid, _ in rrf(rankings) if cid in self._table]
+        pool = fused[: max(fetch, k)] if use_mmr else fused[:k]
+        missing = [cid for cid in pool if cid not in vectors]
+        if missing:
+            got = self._call(lambda c: c.get(ids=missing, include=["embeddings"]))
+            for cid, vec in zip(got["ids"], got["embeddings"]):
+                vectors[cid] = np.asarray(vec, dtype=np.float32)
+        pool = [cid for cid in pool if cid in vectors]
+        if use_mmr and pool:
+            order = mmr(qvec, np.stack([vectors[c] for c in pool]), k)
+            pool = [pool[i] for i in order]
+        passages = []
+        for cid in pool[:k]:
+            text, meta = self._table[cid]
+            passages.append(
+                Passage(
+                    chunk_id=cid,
+                    source=str(meta.get("source", "")),
+                    section=str(meta.get("section", "")),
+                    text=text,
+                    start=int(meta.get("start", 0)),
+                    end=int(meta.get("end", len(text))),
+                    score=round(float(vectors[cid] @ qvec), 4),
+                )
+            )
+        return passages
+
+    def sources(self) -> dict[str, int]:
+        """Indexed source files with their chunk counts."""
+        self.refresh()
+        counts: dict[str, int] = {}
+        for _, meta in self._table.values():
+            src = str(meta.get("source", ""))
+            counts[src] = counts.get(src, 0) + 1
+        return dict(sorted(counts.items()))
+
+
+def _index_text(text: str, meta: dict) -> str:
+    section = meta.get("section") or ""
+    return f"{section}\n{text}" if section else text
+
+
+def build_retriever(settings: Settings, embeddings=None) -> HybridRetriever:
+    """A retriever over the index named by ``settings``; the index is opened on first use."""
+    if embeddings is None:
+        from .embeddings import SentenceEmbeddings
+
+        embeddings = SentenceEmbeddings(settings.embedding_model, settings.embedding_backend, settings.embed_batch_size)
+    return HybridRetriever(settings, embeddings)

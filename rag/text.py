@@ -1,0 +1,122 @@
+"""Sentence spans and content terms: the units that answers, citations and checks are made of."""
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+_WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9'’\-]*")
+_NUMBER = re.compile(r"\b\d[\d,.]*\b")
+_BULLET = re.compile(r"^\s*([-*+•]|\d+[.)])\s+")
+_TERMINAL = ".!?…:;\"'”’)"
+
+STOPWORDS = frozenset(
+    """a about above after again against all am an and any are aren't as at be because been before being
+    below between both but by can could did do does doing down during each few for from further had has
+    have having he her here hers herself him himself his how i if in into is it its itself just me more
+    most my myself no nor not now of off on once only or other our ours ourselves out over own same she
+    should so some such than that the their theirs them themselves then there these they this those
+    through to too under until up very was we were what when where which while who whom why will with
+    would you your yours yourself yourselves also according essay document documents text passage
+    say says said does doing describe described mention mentioned tell give explain kind kinds way ways
+    like one ones two many much well""".split()
+)
+
+
+@lru_cache(maxsize=1)
+def _segmenter():
+    import pysbd
+
+    return pysbd.Segmenter(language="en", clean=False, char_span=True)
+
+
+@lru_cache(maxsize=1)
+def _stem():
+    try:
+        import Stemmer
+
+        return Stemmer.Stemmer("english").stemWord
+    except ImportError:
+        return lambda w: w
+
+
+def _line_spans(text: str) -> list[tuple[int, int]]:
+    spans, pos = [], 0
+    for line in text.split("\n"):
+        start, end = pos, pos + len(line)
+        pos = end + 1
+        stripped = line.strip()
+        if stripped:
+            lead = len(line) - len(line.lstrip())
+            spans.append((start + lead, start + lead + len(stripped)))
+    return spans
+
+
+@lru_cache(maxsize=8192)
+def sentence_spans(text: str) -> tuple[tuple[int, int], ...]:
+    """``(start, end)`` of each sentence in ``text``. Title lines are left out; a line ending in ':'
+    and the bullet lines after it form one unit, so a list is quoted whole."""
+    units: list[tuple[int, int]] = []
+    lines = _line_spans(text)
+    i = 0
+    while i < len(lines):
+        s, e = lines[i]
+        line = text[s:e]
+        if line.endswith(":") and i + 1 < len(lines) and _BULLET.match(text[lines[i + 1][0] : lines[i + 1][1]]):
+            j = i + 1
+            while j < len(lines) and _BULLET.match(text[lines[j][0] : lines[j][1]]):
+                j += 1
+            units.append((s, lines[j - 1][1]))
+            i = j
+            continue
+        if _BULLET.match(line):
+            units.append((s, e))
+        elif line[-1] not in _TERMINAL and len(line) <= 90 and len(line.split()) <= 12:
+            pass  # a title line: context, not a claim
+        else:
+            for span in _segmenter().segment(line):
+                seg = span.sent
+                lead = len(seg) - len(seg.lstrip())
+                a = s + span.start + lead
+                b = a + len(seg.strip())
+                if b > a:
+                    units.append((a, b))
+        i += 1
+    return tuple(units)
+
+
+def split_sentences(text: str) -> list[str]:
+    return [text[a:b] for a, b in sentence_spans(text)]
+
+
+def terms(text: str) -> list[str]:
+    """Stemmed content words, lower case, stopwords dropped."""
+    stem = _stem()
+    out = []
+    for w in _WORD.findall(text.lower()):
+        w = w.strip("'’-")
+        if len(w) < 2 or w in STOPWORDS:
+            continue
+        out.append(stem(w.replace("’", "'")))
+    return out
+
+
+def numbers(text: str) -> set[str]:
+    return {n.rstrip(".,") for n in _NUMBER.findall(text)}
+
+
+def proper_names(sentence: str) -> set[str]:
+    """Capitalised words that are not the first word of the sentence: names the passage must contain."""
+    words = re.findall(r"[A-Za-z][A-Za-z'’\-]*", re.sub(r"\[\d+\]", " ", sentence))
+    return {w for i, w in enumerate(words) if i > 0 and w[0].isupper() and w.lower() not in STOPWORDS and len(w) > 1}
+
+
+CITATION = re.compile(r"\s*\[(\d+(?:\s*,\s*\d+)*)\]")
+
+
+def parse_citations(sentence: str) -> tuple[str, list[int]]:
+    """A sentence without its ``[n]`` markers, and the numbers they name (``[1, 2]`` too), in order."""
+    nums: list[int] = []
+    for m in CITATION.finditer(sentence):
+        nums.extend(int(x) for x in re.split(r"\s*,\s*", m.group(1)))
+    clean = CITATION.sub("", sentence).strip()
+    return clean, list(dict.fromkeys(nums))
