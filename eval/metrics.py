@@ -39,6 +39,7 @@ _WS = re.compile(r"\s+")
 _MARKER = re.compile(r"\s*\[(\d+(?:\s*,\s*\d+)*)\]")
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
 _WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
+_LEADING_MARKERS = re.compile(r"^(?:\s*\[\d+(?:\s*,\s*\d+)*\])+")
 _LIST_ITEM = re.compile(r"^\s*(?:[-*•]|\d+[.)])\s+")
 # A boundary: end punctuation, closing quotes, any [n] markers (they belong to the sentence before),
 # then space and something that does not start like a continuation.
@@ -86,20 +87,36 @@ def split_sentences(text: str) -> list[str]:
     Hand-written because sentence splitters do not know that a marker after the full stop
     belongs to the sentence before it; lines (list items) are sentences of their own.
     """
-    sentences: list[str] = []
+    pieces: list[str] = []
     for line in (text or "").splitlines():
         line = _LIST_ITEM.sub("", line).strip()
+        lead = _LEADING_MARKERS.match(line)
+        if lead and pieces:  # "[2] Next sentence": the markers close the lines above
+            pieces.append(lead.group(0).strip())
+            line = line[lead.end() :].strip()
         start = 0
         for m in _BOUNDARY.finditer(line):
             head = line[start : m.start()]
             last_word = head.rsplit(None, 1)[-1].lower() if head.split() else ""
             if last_word.rstrip(".") in _ABBREVIATIONS or re.fullmatch(r"[a-z]", last_word):
                 continue
-            sentences.append(line[start : m.end()].strip())
+            pieces.append(line[start : m.end()].strip())
             start = m.end()
-        sentences.append(line[start:].strip())
-    # a piece with nothing but markers and punctuation is no sentence
-    return [s for s in sentences if _WORD.search(strip_markers(s).lower())]
+        pieces.append(line[start:].strip())
+    sentences: list[str] = []
+    unmarked_from = 0  # first sentence after the last one that carried a marker
+    for piece in pieces:
+        if _WORD.search(strip_markers(piece).lower()):
+            sentences.append(piece)
+            if markers(piece):
+                unmarked_from = len(sentences)
+        elif markers(piece):
+            # A line of markers alone (a quoted list, then "[3]") cites the unmarked lines above it.
+            tail = " ".join(f"[{n}]" for n in markers(piece))
+            for i in range(unmarked_from, len(sentences)):
+                sentences[i] = f"{sentences[i]} {tail}"
+            unmarked_from = len(sentences)
+    return sentences
 
 
 def _stem(word: str) -> str:

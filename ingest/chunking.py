@@ -108,8 +108,10 @@ def split_document(doc: Document, config: ChunkerConfig = ChunkerConfig()) -> li
         for piece in splitter.split_text(body):
             if not piece.strip():
                 continue
+            # The next piece starts no earlier than the previous end minus the overlap; searching
+            # from there finds the right place even in repetitive text.
             offset = body.find(piece, cursor)
-            if offset < 0:  # the splitter only strips and cuts, so this cannot happen; guard anyway
+            if offset < 0:  # the splitter only strips and cuts, so this should not happen
                 offset = body.find(piece)
                 if offset < 0:
                     continue
@@ -124,7 +126,7 @@ def split_document(doc: Document, config: ChunkerConfig = ChunkerConfig()) -> li
                     end=start + len(piece),
                 )
             )
-            cursor = offset + 1
+            cursor = max(offset + 1, offset + len(piece) - config.chunk_overlap)
     return chunks
 
 

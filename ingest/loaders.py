@@ -25,9 +25,15 @@ def _decode(data: bytes) -> str:
         pass
     from charset_normalizer import from_bytes
 
-    best = from_bytes(data).best()
+    results = from_bytes(data)
+    best = results.best()
     if best is None:
         raise LoadError("binary content, no text encoding fits")
+    # Short texts fit several code pages equally well; Windows-1252 is by far the most common.
+    for r in results:
+        if r.encoding == "cp1252" and r.chaos <= best.chaos + 0.01:
+            best = r
+            break
     text = str(best)
     controls = sum(1 for c in text[:4096] if ord(c) < 32 and c not in "\t\n\r\f")
     if controls > 0.05 * max(1, min(len(text), 4096)):

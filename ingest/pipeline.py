@@ -131,12 +131,14 @@ def ingest(
     progress: bool = False,
     on_skip: Callable[[Skipped], None] | None = None,
     on_file: Callable[[int, int, str], None] | None = None,
-    flush_chunks: int = 512,
+    on_write: Callable[[int], None] | None = None,
+    flush_chunks: int | None = None,
 ) -> IngestSummary:
     """Bring the index in line with ``paths``: add new files, replace changed ones, delete removed ones."""
     from rag.embeddings import SentenceEmbeddings
 
     t0 = time.perf_counter()
+    flush_chunks = flush_chunks or settings.ingest_flush_chunks
     targets = discover(paths)
     embeddings = embeddings or SentenceEmbeddings(
         settings.embedding_model, settings.embedding_backend, settings.embed_batch_size
@@ -183,6 +185,8 @@ def ingest(
                 )
         store.upsert(collection, ids, vectors, docs, metas)
         summary.chunks_written += len(ids)
+        if on_write:
+            on_write(summary.chunks_written)
         # Only now, with the new chunks safely written, drop the file's old ones.
         for p in pending:
             old = state.get((p.root, p.source))

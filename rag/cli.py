@@ -29,6 +29,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("ingest", help="index files and folders (default data/corpus), incrementally")
     p.add_argument("paths", nargs="*", metavar="PATH")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
+    p.add_argument("-v", "--verbose", action="store_true", help="log each batch written to stderr")
     _common(p)
 
     p = sub.add_parser("ask", help="answer one question")
@@ -90,7 +91,10 @@ def cmd_ingest(args, settings) -> int:
     def on_skip(item) -> None:
         print(f"skipped {item.path}: {item.reason}", file=sys.stderr)
 
-    summary = ingest(paths, settings, progress=interactive, on_skip=on_skip)
+    def on_write(total: int) -> None:
+        print(f"written {total} chunks", file=sys.stderr, flush=True)
+
+    summary = ingest(paths, settings, progress=interactive, on_skip=on_skip, on_write=on_write if args.verbose else None)
     if args.json:
         print(json.dumps(summary.to_dict()))
     else:
@@ -100,6 +104,80 @@ def cmd_ingest(args, settings) -> int:
             f"{d['removed']} removed, {len(d['skipped'])} skipped; {d['chunks_total']} chunks in the index "
             f"({d['seconds']:.1f} s)"
         )
+    return 0
+
+
+def _print_answer(answer, out=sys.stdout) -> None:
+    if answer.notice:
+        print(f"note: {answer.notice}", file=sys.stderr)
+    print(answer.answer, file=out)
+    if answer.citations:
+        print(file=out)
+    for c in answer.citations:
+        where = f"{c.source}" + (f" § {c.section}" if c.section else "") + f" [{c.start}:{c.end}]"
+        quote = " ".join(c.quote.split())
+        print(f"[{c.n}] {where}\n    “{quote[:300]}”", file=out)
+
+
+def _load_history(path: str | None) -> list:
+    from .errors import InputError
+
+    if not path:
+        return []
+    try:
+        with open(path, encoding="utf-8") as fh:
+            data = json.load(fh)
+    except OSError as exc:
+        raise InputError(f"cannot read history file {path}: {exc.strerror or exc}") from exc
+    except json.JSONDecodeError as exc:
+        raise InputError(f"history file {path} is not valid JSON ({exc.msg} at line {exc.lineno})") from exc
+    return data
+
+
+def cmd_ask(args, settings) -> int:
+    from .chain import build_chain
+
+    chain = build_chain(settings)
+    history = _load_history(args.history)
+    if args.json:
+        answer = chain.invoke({"question": args.question, "history": history})
+        print(json.dumps(answer.to_dict(), ensure_ascii=False, indent=2))
+        return 0
+    answer = None
+    streamed = False
+    for part in chain.stream({"question": args.question, "history": history}):
+        if isinstance(part, str):
+            if settings.mode != "extractive" and sys.stdout.isatty():
+                print(part, end="", flush=True)
+                streamed = True
+        else:
+            answer = part
+    if streamed:
+        print("\n---")
+    _print_answer(answer)
+    return 0
+
+
+def cmd_chat(args, settings) -> int:
+    from .chain import build_chain
+
+    chain = build_chain(settings)
+    history: list = []
+    print("ragbot chat: ask about your documents; an empty line or Ctrl-D ends.", file=sys.stderr)
+    while True:
+        try:
+            question = input("you> ")
+        except EOFError:
+            break
+        if not question.strip():
+            break
+        try:
+            answer = chain.invoke({"question": question, "history": history})
+        except RagbotError as exc:
+            print(f"ragbot: error: {exc}", file=sys.stderr)
+            continue
+        _print_answer(answer)
+        history.append([question, answer.answer])
     return 0
 
 

@@ -24,6 +24,7 @@ class Settings:
     embedding_model: str = "all-MiniLM-L6-v2"
     embedding_backend: str = "torch"
     embed_batch_size: int = 64
+    ingest_flush_chunks: int = 512  # chunks embedded and written together; a crash loses at most this much work
     chunk_size: int = 800
     chunk_overlap: int = 80
     mode: str = DEFAULT_MODE

@@ -65,7 +65,9 @@ def sentence_spans(text: str) -> tuple[tuple[int, int], ...]:
             j = i + 1
             while j < len(lines) and _BULLET.match(text[lines[j][0] : lines[j][1]]):
                 j += 1
-            units.append((s, lines[j - 1][1]))
+            head = _segment(text, s, e)
+            units.extend(head[:-1])
+            units.append((head[-1][0] if head else s, lines[j - 1][1]))
             i = j
             continue
         if _BULLET.match(line):
@@ -73,15 +75,22 @@ def sentence_spans(text: str) -> tuple[tuple[int, int], ...]:
         elif line[-1] not in _TERMINAL and len(line) <= 90 and len(line.split()) <= 12:
             pass  # a title line: context, not a claim
         else:
-            for span in _segmenter().segment(line):
-                seg = span.sent
-                lead = len(seg) - len(seg.lstrip())
-                a = s + span.start + lead
-                b = a + len(seg.strip())
-                if b > a:
-                    units.append((a, b))
+            units.extend(_segment(text, s, e))
         i += 1
     return tuple(units)
+
+
+def _segment(text: str, s: int, e: int) -> list[tuple[int, int]]:
+    """Sentence spans of ``text[s:e]`` (one line), in ``text`` offsets."""
+    out = []
+    for span in _segmenter().segment(text[s:e]):
+        seg = span.sent
+        lead = len(seg) - len(seg.lstrip())
+        a = s + span.start + lead
+        b = a + len(seg.strip())
+        if b > a:
+            out.append((a, b))
+    return out
 
 
 def split_sentences(text: str) -> list[str]:

@@ -15,8 +15,6 @@ from rag.types import Answer, Citation, Passage
 MARKER = re.compile(r"\[(\d+(?:\s*,\s*\d+)*)\]")
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~$:])")
 CONTEXT_CHARS = 500  # document text shown before and after a passage
-REFUSAL_PREFIX = "🚫"
-ERROR_PREFIX = "⚠️"
 
 
 def escape_md(text: str) -> str:
@@ -33,18 +31,19 @@ def answer_markdown(text: str, *, refused: bool = False, notice: str = "", error
     parts: list[str] = []
     last = 0
     for m in MARKER.finditer(text):
-        parts.append(escape_md(text[last : m.start()]))
+        parts.append(escape_md(text[last : m.start()].rstrip()))
         nums = [n.strip() for n in m.group(1).split(",")]
         parts.append("".join(f'<sup class="rb-cite">[{int(n)}]</sup>' for n in nums))
         last = m.end()
     parts.append(escape_md(text[last:]))
     body = "".join(parts).strip() or ("…" if pending else "")
     if error:
-        body = f"{ERROR_PREFIX} **Could not answer:** {body}"
+        body = f'<span class="rb-badge rb-error-msg">Could not answer</span> {body}'
     elif refused:
-        body = f"{REFUSAL_PREFIX} **Not found in the documents.** *{body}*" if body else f"{REFUSAL_PREFIX} **Not found in the documents.**"
+        head = '<span class="rb-badge rb-refusal-msg">Not found in the documents</span>'
+        body = f"{head} *{body}*" if body else head
     if notice:
-        body += f"\n\nℹ️ *{escape_md(notice)}*"
+        body += f'\n\n<span class="rb-badge rb-notice-msg">Note</span> *{escape_md(notice)}*'
     return body
 
 
@@ -69,11 +68,33 @@ def _find_quote(passage: str, quote: str, hint: int | None) -> tuple[int, int] |
     return (m.start(), m.end()) if m else None
 
 
-def _marked(text: str, span: tuple[int, int] | None, css: str = "rb-quote") -> str:
-    if span is None:
-        return _e(text)
-    a, b = span
-    return f'{_e(text[:a])}<mark class="{css}">{_e(text[a:b])}</mark>{_e(text[b:])}'
+Span = tuple[int, int, list[int]]  # start, end, citation numbers
+
+
+def _marked(text: str, spans: list[Span], base: int = 0) -> str:
+    """``text`` escaped, each quote span marked and followed by its citation numbers.
+
+    ``spans`` hold absolute offsets; ``text`` starts at offset ``base``.
+    """
+    out, pos = [], base
+    for a, b, nums in sorted(spans):
+        if a < pos or b > base + len(text):  # overlapping or outside: already shown, or not here
+            continue
+        out.append(_e(text[pos - base : a - base]))
+        out.append(f'<mark class="rb-quote">{_e(text[a - base : b - base])}</mark>')
+        out.append("".join(f'<sup class="rb-cite">[{int(n)}]</sup>' for n in nums))
+        pos = b
+    out.append(_e(text[pos - base :]))
+    return "".join(out)
+
+
+def _merge(spans: list[Span]) -> list[Span]:
+    """One span per distinct quote, carrying every citation number that points at it."""
+    merged: dict[tuple[int, int], list[int]] = {}
+    for a, b, nums in spans:
+        have = merged.setdefault((a, b), [])
+        have.extend(n for n in list(nums) if n not in have)
+    return [(a, b, nums) for (a, b), nums in sorted(merged.items())]
 
 
 def passage_for(citation: Citation, retrieved: tuple[Passage, ...] | list[Passage]) -> Passage | None:
@@ -84,19 +105,24 @@ def passage_for(citation: Citation, retrieved: tuple[Passage, ...] | list[Passag
     return None
 
 
-def context_html(doc_text: str, citation: Citation, passage: Passage | None) -> str:
-    """The passage in its document, the passage span shaded and the quote marked."""
-    q = None
-    if 0 <= citation.start < citation.end <= len(doc_text) and doc_text[citation.start : citation.end] == citation.quote:
-        q = (citation.start, citation.end)
-    else:
-        q = _find_quote(doc_text, citation.quote, None)
-        if q is None:
-            return '<p class="rb-muted">The document has changed since it was indexed; re-ingest it to see this passage in context.</p>'
-    if passage is not None and 0 <= passage.start <= q[0] and q[1] <= passage.end <= len(doc_text):
+def context_html(doc_text: str, citations: list[Citation], passage: Passage | None) -> str:
+    """The passage in its document: the passage span shaded, its quotes marked."""
+    spans: list[Span] = []
+    for c in citations:
+        if 0 <= c.start < c.end <= len(doc_text) and doc_text[c.start : c.end] == c.quote:
+            spans.append((c.start, c.end, [c.n]))
+        else:
+            found = _find_quote(doc_text, c.quote, None)
+            if found is not None:
+                spans.append((found[0], found[1], [c.n]))
+    if not spans:
+        return '<p class="rb-muted">The document has changed since it was indexed; re-ingest it to see this passage in context.</p>'
+    spans = _merge(spans)
+    lo, hi = min(a for a, _, _ in spans), max(b for _, b, _ in spans)
+    if passage is not None and 0 <= passage.start <= lo and hi <= passage.end <= len(doc_text):
         p = (passage.start, passage.end)
     else:
-        p = q
+        p = (lo, hi)
     a = max(0, p[0] - CONTEXT_CHARS)
     b = min(len(doc_text), p[1] + CONTEXT_CHARS)
     # Start and end on whitespace so the window does not cut words.
@@ -106,38 +132,44 @@ def context_html(doc_text: str, citation: Citation, passage: Passage | None) -> 
     if b < len(doc_text):
         sp = doc_text.rfind(" ", p[1], b)
         b = sp if sp >= 0 else b
-    out = ["…" if a > 0 else ""]
-    out.append(_e(doc_text[a : p[0]]))
-    out.append('<span class="rb-span">')
-    out.append(_e(doc_text[p[0] : q[0]]))
-    out.append(f'<mark class="rb-quote">{_e(doc_text[q[0] : q[1]])}</mark>')
-    out.append(_e(doc_text[q[1] : p[1]]))
-    out.append("</span>")
-    out.append(_e(doc_text[p[1] : b]))
-    out.append("…" if b < len(doc_text) else "")
-    return f'<div class="rb-doc">{"".join(out)}</div>'
+    inner = [s for s in spans if p[0] <= s[0] and s[1] <= p[1]]
+    return (
+        f'<div class="rb-doc">{"…" if a > 0 else ""}{_e(doc_text[a : p[0]])}'
+        f'<span class="rb-span">{_marked(doc_text[p[0] : p[1]], inner, p[0])}</span>'
+        f'{_e(doc_text[p[1] : b])}{"…" if b < len(doc_text) else ""}</div>'
+    )
 
 
-def citation_html(citation: Citation, passage: Passage | None, doc_text: str | None) -> str:
-    """One cited passage: file, section, the passage with its supporting quote marked, and its context."""
-    text = citation.passage or (passage.text if passage else "") or citation.quote
-    hint = citation.start - passage.start if passage is not None else None
-    span = _find_quote(text, citation.quote, hint)
-    quote_block = ""
-    if span is None and citation.quote:
-        quote_block = f'<div class="rb-quote-alone"><mark class="rb-quote">{_e(citation.quote)}</mark></div>'
-    section = f'<span class="rb-section">§ {_e(citation.section)}</span>' if citation.section else ""
+def passage_html(citations: list[Citation], passage: Passage | None, doc_text: str | None) -> str:
+    """One cited passage: file, section, the passage with its supporting quotes marked, and its context."""
+    first = citations[0]
+    text = first.passage or (passage.text if passage else "")
+    base = passage.start if passage is not None else 0
+    spans: list[Span] = []
+    alone: list[Citation] = []
+    for c in citations:
+        found = _find_quote(text, c.quote, c.start - base if passage is not None else None)
+        if found is None:
+            alone.append(c)
+        else:
+            spans.append((base + found[0], base + found[1], [c.n]))
+    quote_block = "".join(
+        f'<div class="rb-quote-alone"><mark class="rb-quote">{_e(c.quote)}</mark><sup class="rb-cite">[{int(c.n)}]</sup></div>'
+        for c in alone
+        if c.quote
+    )
+    numbers = "".join(f'<span class="rb-n">[{int(c.n)}]</span>' for c in citations)
+    section = f'<span class="rb-section">§ {_e(first.section)}</span>' if first.section else ""
     if doc_text is None:
         context = '<p class="rb-muted">The document is not available to show this passage in context.</p>'
     else:
-        context = context_html(doc_text, citation, passage)
+        context = context_html(doc_text, citations, passage)
+    where = f" (characters {int(passage.start)}–{int(passage.end)})" if passage is not None else ""
     return (
-        f'<div class="rb-source" id="rb-source-{int(citation.n)}">'
-        f'<div class="rb-source-head"><span class="rb-n">[{int(citation.n)}]</span>'
-        f'<span class="rb-file">{_e(citation.source)}</span>{section}</div>'
-        f'{quote_block}<div class="rb-passage">{_marked(text, span)}</div>'
-        f'<details class="rb-context"><summary>Show in document (characters {int(citation.start)}–{int(citation.end)})</summary>'
-        f"{context}</details></div>"
+        f'<div class="rb-source" id="rb-source-{int(first.n)}">'
+        f'<div class="rb-source-head">{numbers}<span class="rb-file">{_e(first.source)}</span>{section}</div>'
+        f'{quote_block}<div class="rb-passage">{_marked(text, _merge(spans), base)}</div>'
+        f'<details class="rb-context"><summary>Show in document{where}</summary>{context}</details></div>'
     )
 
 
@@ -145,7 +177,7 @@ def sources_html(answer: Answer | None, load_text: Callable[[Citation], str | No
                  error: str = "") -> str:
     """The sources panel for one answer."""
     if error:
-        return f'<div class="rb-sources"><div class="rb-error">{ERROR_PREFIX} {_e(error)}</div></div>'
+        return f'<div class="rb-sources"><div class="rb-error"><strong>Could not answer.</strong> {_e(error)}</div></div>'
     if answer is None:
         return (
             '<div class="rb-sources rb-empty"><p class="rb-muted">Sources of the latest answer appear here: '
@@ -153,7 +185,7 @@ def sources_html(answer: Answer | None, load_text: Callable[[Citation], str | No
         )
     parts = ['<div class="rb-sources">']
     if answer.notice:
-        parts.append(f'<div class="rb-notice">ℹ️ {_e(answer.notice)}</div>')
+        parts.append(f'<div class="rb-notice"><strong>Note:</strong> {_e(answer.notice)}</div>')
     if answer.refused or not answer.citations:
         parts.append(
             '<div class="rb-refusal"><strong>No supported answer.</strong> None of the passages found '
@@ -168,9 +200,12 @@ def sources_html(answer: Answer | None, load_text: Callable[[Citation], str | No
                     f'{sec}</div><div class="rb-passage">{_e(_clip(p.text, 400))}</div></div>'
                 )
     else:
-        for c in answer.citations:
-            doc_text = load_text(c) if load_text else None
-            parts.append(citation_html(c, passage_for(c, answer.retrieved), doc_text))
+        groups: dict[str, list[Citation]] = {}
+        for c in answer.citations:  # one card a passage, however many of its sentences are cited
+            groups.setdefault(c.chunk_id or f"#{c.n}", []).append(c)
+        for cites in groups.values():
+            doc_text = load_text(cites[0]) if load_text else None
+            parts.append(passage_html(cites, passage_for(cites[0], answer.retrieved), doc_text))
     parts.append("</div>")
     return "".join(parts)
 

@@ -72,6 +72,7 @@ class Stored:
     path: Path
     name: str
     status: str
+    requested: str = ""  # the sanitised name asked for; differs from ``name`` when renamed
 
 
 def _sha256(path: Path) -> str:
@@ -104,17 +105,17 @@ def store_upload(src: Path, display_name: str, corpus_dir: str | Path, *, replac
             raise InputError(f"{display_name}: not a valid file name")
         if os.path.lexists(dest):
             if dest.is_file() and not dest.is_symlink() and _sha256(dest) == digest:
-                return Stored(dest, candidate, "unchanged")
+                return Stored(dest, candidate, "unchanged", name)
             if replace and i == 1 and dest.is_file() and not dest.is_symlink():
                 tmp = root / f".{candidate}.upload"
                 shutil.copyfile(src, tmp)
                 os.replace(tmp, dest)
-                return Stored(dest, candidate, "replaced")
+                return Stored(dest, candidate, "replaced", name)
             continue
         try:
             with dest.open("xb") as out, src.open("rb") as inp:  # "x": never clobber a file made meanwhile
                 shutil.copyfileobj(inp, out)
         except FileExistsError:
             continue
-        return Stored(dest, candidate, "added")
+        return Stored(dest, candidate, "added", name)
     raise InputError(f"{display_name}: too many files with this name in the corpus folder")

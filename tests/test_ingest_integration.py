@@ -1,0 +1,121 @@
+"""Ingestion with the real embedding model, a real Chroma server, and a real kill -9."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from ingest.pipeline import ingest
+from rag import store
+
+from .chroma_server import ChromaServer
+from .conftest import ROOT
+
+pytestmark = pytest.mark.integration
+
+SCIFACT = ROOT / "eval" / "data" / "scifact" / "corpus.jsonl"
+if not SCIFACT.exists():
+    SCIFACT = ROOT.parent / "shared" / "benchmarks" / "scifact" / "corpus.jsonl"
+
+
+def ragbot(*args, env=None, timeout=300) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "rag.cli", *args], capture_output=True, text=True, timeout=timeout, env={**os.environ, **(env or {})}, cwd=ROOT
+    )
+
+
+def write_abstracts(folder: Path, n: int) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(SCIFACT, encoding="utf-8") as fh:
+        for i, line in enumerate(fh):
+            if i >= n:
+                break
+            d = json.loads(line)
+            (folder / f"{d['_id']}.txt").write_text(f"{d['title']}\n{d['text']}\n", encoding="utf-8")
+    return folder
+
+
+def test_cli_ingest_with_real_model_then_unchanged(tmp_path, corpus):
+    (corpus / "bad.pdf").write_bytes(b"%PDF-1.7 truncated")
+    persist = tmp_path / "chroma"
+    first = ragbot("ingest", str(corpus), "--json", "--persist-dir", str(persist))
+    assert first.returncode == 0, first.stderr
+    d = json.loads(first.stdout)
+    assert d["added"] == 1 and d["chunks_total"] > 20
+    assert "skipped" in first.stderr and "bad.pdf" in first.stderr
+    second = json.loads(ragbot("ingest", str(corpus), "--json", "--persist-dir", str(persist)).stdout)
+    assert second["unchanged"] == 1 and second["added"] == 0 and second["chunks_total"] == d["chunks_total"]
+    # the vectors are real: a paraphrase finds the soft-power passage
+    from rag.retrieval import build_retriever
+    from rag.settings import Settings
+
+    top = build_retriever(Settings(persist_dir=str(persist))).search("who invented the idea of attraction-based influence", 3, "dense")
+    assert any("Joseph Nye" in p.text for p in top)
+
+
+def test_cli_errors_are_one_line(tmp_path):
+    r = ragbot("ingest", str(tmp_path / "nope"), "--persist-dir", str(tmp_path / "c"))
+    assert r.returncode != 0
+    assert r.stderr.strip().count("\n") == 0 and "no such file or folder" in r.stderr
+
+
+def test_ingest_into_a_real_chroma_server(tmp_path, corpus, real_embeddings):
+    server = ChromaServer(tmp_path / "server-data").start()
+    try:
+        from rag.settings import Settings
+
+        settings = Settings(persist_dir=str(tmp_path / "local-cache"), chroma_host="127.0.0.1", chroma_port=server.port)
+        summary = ingest([corpus], settings, embeddings=real_embeddings)
+        assert summary.added == 1 and summary.chunks_total > 20
+        again = ingest([corpus], settings, embeddings=real_embeddings)
+        assert again.unchanged == 1
+        col = store.open_collection(settings)
+        assert col.count() == summary.chunks_total
+        assert not (tmp_path / "local-cache" / "chroma.sqlite3").exists()  # the data went to the server
+    finally:
+        server.stop()
+        store.forget_client(Settings(chroma_host="127.0.0.1", chroma_port=server.port))
+
+
+def test_kill_9_halfway_then_rerun_completes_without_duplicates(tmp_path, real_embeddings):
+    from rag.settings import Settings
+
+    docs = write_abstracts(tmp_path / "abstracts", 80)
+    env = {"RAGBOT_INGEST_FLUSH_CHUNKS": "16", "RAGBOT_PERSIST_DIR": str(tmp_path / "killed")}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "rag.cli", "ingest", str(docs), "--verbose"],
+        env={**os.environ, **env}, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+    )
+    written = 0
+    for line in proc.stderr:  # "written N chunks" after each committed batch
+        if line.startswith("written "):
+            written = int(line.split()[1])
+            if written >= 40:
+                break
+    assert proc.poll() is None, "ingestion finished before it could be killed; make the corpus bigger"
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    killed = Settings(persist_dir=str(tmp_path / "killed"))
+    # the half-written index answers
+    r = ragbot("ask", "What is the effect of vitamin D?", "--json", env={"RAGBOT_PERSIST_DIR": killed.persist_dir})
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["retrieved"]
+    # the rerun completes it: the same chunk ids as a clean ingestion, none twice
+    rerun = ragbot("ingest", str(docs), "--json", env=env)
+    assert rerun.returncode == 0, rerun.stderr
+    assert json.loads(rerun.stdout)["unchanged"] > 0
+    clean = Settings(persist_dir=str(tmp_path / "clean"))
+    ingest([docs], clean, embeddings=real_embeddings)
+    ids_killed, ids_clean = _ids(killed), _ids(clean)
+    assert len(ids_killed) == len(set(ids_killed))
+    assert sorted(ids_killed) == sorted(ids_clean)
+
+
+def _ids(settings) -> list[str]:
+    col = store.open_collection(settings)
+    return [i for ids, _ in store.iter_metadata(col) for i in ids]

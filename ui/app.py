@@ -1,0 +1,322 @@
+"""The Gradio app: ``create_app`` builds it (testable, nothing launched), ``launch_app``/``cmd_ui`` serve it.
+
+Gradio is imported inside these functions only, so importing ``ui.app`` costs nothing.
+"""
+from __future__ import annotations
+
+import ipaddress
+import os
+import sys
+from pathlib import Path
+from typing import Callable
+
+from rag.errors import ConfigError, InputError
+from rag.settings import MODES, Settings
+
+from .handlers import RagbotUI
+from .render import sources_html
+from .session import Session
+from .uploads import ALLOWED_SUFFIXES, MAX_UPLOAD_BYTES
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 7860
+SHIPPED_CORPUS_FILE = "political-impact-of-military-diplomacy.txt"
+SHIPPED_EXAMPLES = [
+    "Who coined the term soft power?",
+    "How does the essay define military diplomacy?",
+    "What are the main tasks of a peacekeeping operation?",
+    "How do bilateral military engagements differ from multilateral ones?",
+    "How many member states does NATO currently have?",
+]
+MODE_HELP = {
+    "extractive": "extractive: quotes the best sentences (no language model, fastest)",
+    "local": "local: a small GGUF model on this machine",
+    "ollama": "ollama: a model served by Ollama",
+    "openai": "openai: any OpenAI-compatible server",
+}
+
+
+def _gradio():
+    """Import gradio with its telemetry off (the app must not phone home)."""
+    os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
+    os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+    import gradio as gr
+
+    return gr
+
+
+def default_examples(settings: Settings) -> list[str]:
+    """Example questions, when the shipped sample corpus is the one being served."""
+    return SHIPPED_EXAMPLES if (Path(settings.corpus_dir) / SHIPPED_CORPUS_FILE).is_file() else []
+
+
+def create_app(
+    settings: Settings,
+    chain_factory: Callable[[Settings], object] | None = None,
+    *,
+    feedback_path: str | Path | None = None,
+    max_upload_bytes: int = MAX_UPLOAD_BYTES,
+    examples: list[str] | None = None,
+    ingest_on_start: bool = True,
+    ask_concurrency: int = 2,
+    ingest_fn: Callable | None = None,
+):
+    """Build the ragbot Blocks app without launching it."""
+    gr = _gradio()
+
+    def notify(level: str, message: str) -> None:
+        (gr.Info if level == "info" else gr.Warning)(message)
+
+    ui = RagbotUI(
+        settings,
+        chain_factory,
+        feedback_path=feedback_path or os.environ.get("RAGBOT_FEEDBACK_FILE") or "data/feedback.jsonl",
+        max_upload_bytes=max_upload_bytes,
+        notify=notify,
+        ingest_fn=ingest_fn,
+    )
+    examples = default_examples(settings) if examples is None else examples
+    mb = max_upload_bytes / (1024 * 1024)
+
+    with gr.Blocks(title="ragbot", analytics_enabled=False) as demo:
+        session = gr.State(Session())
+        gr.HTML(
+            '<div id="rb-header"><h1>ragbot</h1>'
+            "<p>Answers from your documents, each claim linked to the passage that supports it.</p></div>",
+            padding=False,
+        )
+        status = gr.Markdown("**Index:** checking…", elem_id="rb-status")
+
+        with gr.Tabs():
+            with gr.Tab("Ask", id="ask", elem_id="rb-tab-ask"):
+                with gr.Row(equal_height=False):
+                    with gr.Column(scale=3, min_width=420):
+                        chatbot = gr.Chatbot(
+                            label="Conversation",
+                            elem_id="rb-chat",
+                            height=540,
+                            layout="bubble",
+                            feedback_options=("Like", "Dislike"),
+                            latex_delimiters=[],
+                            buttons=["copy"],
+                            placeholder="Ask a question about the documents. Answers cite their sources as [1], [2], …",
+                        )
+                        with gr.Row(equal_height=True):
+                            question = gr.Textbox(
+                                placeholder="Ask a question about your documents…",
+                                show_label=False,
+                                lines=1,
+                                max_lines=4,
+                                scale=6,
+                                autofocus=True,
+                                elem_id="rb-question",
+                            )
+                            ask_btn = gr.Button("Ask", variant="primary", scale=1, min_width=80, elem_id="rb-ask")
+                        if examples:
+                            gr.Examples(examples=[[q] for q in examples], inputs=[question], label="Example questions")
+                        with gr.Row():
+                            clear_btn = gr.Button(
+                                "New conversation", size="sm", variant="secondary", scale=0, min_width=160, elem_id="rb-clear"
+                            )
+                        with gr.Accordion("Answer settings (this session only)", open=False):
+                            mode = gr.Dropdown(
+                                choices=[(MODE_HELP.get(m, m), m) for m in MODES],
+                                value=settings.mode,
+                                label="Answer mode",
+                                elem_id="rb-mode",
+                            )
+                            k = gr.Slider(
+                                minimum=1, maximum=max(20, settings.k), step=1, value=settings.k,
+                                label="Passages handed to the answer step (k)", elem_id="rb-k",
+                            )
+                    with gr.Column(scale=2, min_width=320):
+                        gr.Markdown("### Sources", elem_id="rb-sources-title")
+                        sources = gr.HTML(sources_html(None), elem_id="rb-sources", padding=False)
+
+            with gr.Tab("Documents", id="documents", elem_id="rb-tab-docs"):
+                with gr.Row(equal_height=False):
+                    with gr.Column(scale=2, min_width=320):
+                        upload = gr.File(
+                            label=f"Add documents ({' '.join(ALLOWED_SUFFIXES)}; up to {mb:.0f} MB each)",
+                            file_count="multiple",
+                            file_types=list(ALLOWED_SUFFIXES),
+                            type="filepath",
+                            elem_id="rb-upload",
+                        )
+                        replace = gr.Checkbox(
+                            value=False,
+                            label="Replace a file with the same name (otherwise the upload is renamed)",
+                            elem_id="rb-replace",
+                        )
+                        report = gr.Markdown(elem_id="rb-report")
+                    with gr.Column(scale=3, min_width=360):
+                        files_table = gr.Dataframe(
+                            headers=["File", "Passages"],
+                            datatype=["str", "number"],
+                            value=[],
+                            interactive=False,
+                            label="Indexed files",
+                            elem_id="rb-files",
+                        )
+                        with gr.Row(equal_height=True):
+                            to_remove = gr.Dropdown(choices=[], value=None, label="File to remove", scale=3, elem_id="rb-remove-choice")
+                            remove_btn = gr.Button("Remove from index", variant="secondary", scale=1, min_width=150, elem_id="rb-remove")
+                        refresh_btn = gr.Button("Refresh list", size="sm", elem_id="rb-refresh")
+
+        # -- events -----------------------------------------------------------
+
+        def files_outputs(status_line: str | None = None):
+            line, rows = ui.files_view()
+            return status_line or line, rows, gr.update(choices=[r[0] for r in rows], value=None)
+
+        def ask(q, sess, mode_value, k_value):
+            yield from ui.ask(q, sess, mode_value, k_value)
+
+        gr.on(
+            triggers=[ask_btn.click, question.submit],
+            fn=ask,
+            inputs=[question, session, mode, k],
+            outputs=[question, chatbot, sources, session],
+            api_name="ask",
+            concurrency_limit=ask_concurrency,
+            concurrency_id="ask",
+            show_progress="minimal",
+        )
+
+        def on_like(sess, data):
+            ui.feedback(sess, data.index, data.liked)
+
+        # Real classes, not strings: Gradio finds event-data parameters by their resolved type hints.
+        on_like.__annotations__ = {"data": gr.LikeData}
+
+        chatbot.like(on_like, inputs=[session], outputs=None, api_visibility="undocumented", queue=False)
+
+        def on_select(sess, data):
+            return ui.sources_for(sess, data.index)
+
+        on_select.__annotations__ = {"data": gr.SelectData}
+
+        chatbot.select(on_select, inputs=[session], outputs=[sources], api_visibility="undocumented")
+
+        def new_conversation():
+            return Session(), [], sources_html(None), ""
+
+        clear_btn.click(new_conversation, outputs=[session, chatbot, sources, question], api_visibility="undocumented")
+        chatbot.clear(new_conversation, outputs=[session, chatbot, sources, question], api_visibility="undocumented")
+
+        def on_upload(files, replace_value, progress=gr.Progress()):
+            text = ui.upload(files, bool(replace_value), progress=lambda f, d: progress(f, desc=d))
+            return (text, *files_outputs(), None)
+
+        upload.upload(
+            on_upload,
+            inputs=[upload, replace],
+            outputs=[report, status, files_table, to_remove, upload],
+            api_name="upload",
+            concurrency_id="index",
+            concurrency_limit=1,
+        )
+
+        def on_remove(source):
+            text = ui.remove(source)
+            return (text, *files_outputs())
+
+        remove_btn.click(
+            on_remove,
+            inputs=[to_remove],
+            outputs=[report, status, files_table, to_remove],
+            api_name="remove_file",
+            concurrency_id="index",
+            concurrency_limit=1,
+        )
+        refresh_btn.click(lambda: files_outputs(), outputs=[status, files_table, to_remove], api_name="list_files")
+
+        def on_load(progress=gr.Progress()):
+            line = ui.ensure_index(progress=lambda f, d: progress(f, desc=d)) if ingest_on_start else None
+            return files_outputs(line)
+
+        demo.load(
+            on_load,
+            outputs=[status, files_table, to_remove],
+            api_visibility="undocumented",
+            concurrency_id="index",
+            concurrency_limit=1,
+        )
+
+    demo.ragbot = ui  # for tests and embedding applications
+    return demo
+
+
+def auth_from_env(env: dict | None = None) -> tuple[str, str] | None:
+    """``(user, password)`` from RAGBOT_UI_USER / RAGBOT_UI_PASSWORD, or None when login is off."""
+    env = os.environ if env is None else env
+    user, password = env.get("RAGBOT_UI_USER") or "", env.get("RAGBOT_UI_PASSWORD") or ""
+    if bool(user) != bool(password):
+        raise ConfigError("set both RAGBOT_UI_USER and RAGBOT_UI_PASSWORD to require a login, or neither")
+    return (user, password) if user else None
+
+
+def launch_app(
+    demo,
+    *,
+    host: str = DEFAULT_HOST,
+    port: int | None = DEFAULT_PORT,
+    auth: tuple[str, str] | None = None,
+    max_upload_bytes: int = MAX_UPLOAD_BYTES,
+    prevent_thread_lock: bool = False,
+    quiet: bool = False,
+):
+    """Serve an app from ``create_app`` with ragbot's theme, limits and privacy settings."""
+    _gradio()
+    from .theme import CSS, make_theme
+
+    demo.queue(default_concurrency_limit=1)
+    return demo.launch(
+        server_name=host,
+        server_port=port,
+        auth=auth,
+        auth_message="ragbot: sign in to continue." if auth else None,
+        max_file_size=max_upload_bytes,
+        prevent_thread_lock=prevent_thread_lock,
+        quiet=quiet,
+        share=False,
+        inbrowser=False,
+        show_error=False,  # messages come from handlers; never send tracebacks to the page
+        ssr_mode=False,
+        pwa=False,
+        mcp_server=False,
+        enable_monitoring=False,
+        run_history=False,
+        footer_links=[],
+        theme=make_theme(),
+        css=CSS,
+    )
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def cmd_ui(args, settings: Settings) -> int:
+    """``ragbot ui [--host H] [--port P]``: serve the app until interrupted."""
+    host = getattr(args, "host", None) or DEFAULT_HOST
+    port = getattr(args, "port", None) or DEFAULT_PORT
+    if not 1 <= int(port) <= 65535:
+        raise InputError(f"port must be between 1 and 65535, got {port}")
+    auth = auth_from_env()
+    if not _is_loopback(host) and auth is None:
+        print(
+            f"ragbot: warning: serving on {host} without a login; set RAGBOT_UI_USER and RAGBOT_UI_PASSWORD",
+            file=sys.stderr,
+        )
+    demo = create_app(settings)
+    try:
+        launch_app(demo, host=host, port=int(port), auth=auth)
+    except OSError as exc:
+        raise InputError(f"cannot serve on {host}:{port} ({exc}); choose another with --port or --host") from exc
+    return 0

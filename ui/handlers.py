@@ -1,0 +1,335 @@
+"""What the app does, free of Gradio: asking, feedback, uploads, the file list, first-start ingestion.
+
+``RagbotUI`` holds what all sessions share (settings, cached chains, locks, the feedback file).
+Everything per user lives in the ``Session`` each method takes and returns. ``ui.app`` wires
+these methods to Gradio events.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+from datetime import datetime, timezone
+from functools import lru_cache
+from pathlib import Path
+from typing import Callable, Iterator
+
+from rag.errors import BackendError, InputError, RagbotError
+from rag.settings import Settings
+from rag.types import Answer, Citation
+
+from .render import escape_md, sources_html, status_markdown
+from .session import Session, Turn
+from .uploads import MAX_UPLOAD_BYTES, store_upload
+
+log = logging.getLogger("ragbot.ui")
+
+Progress = Callable[[float, str], None]
+Notify = Callable[[str, str], None]  # (level "info" | "warning", message)
+
+SEARCHING_HTML = '<div class="rb-sources"><p class="rb-muted">Searching the documents…</p></div>'
+
+
+def default_chain_factory(settings: Settings):
+    """The real answer chain (imported only when first needed)."""
+    from rag import build_chain
+
+    return build_chain(settings)
+
+
+def _message(exc: BaseException) -> str:
+    """A one-line message for any failure; unexpected ones are logged with their traceback."""
+    if isinstance(exc, RagbotError):
+        return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    log.exception("unexpected error in the ragbot UI")
+    return f"internal error ({type(exc).__name__}); the server log has the details"
+
+
+@lru_cache(maxsize=16)
+def _load_text(path: str, mtime_ns: int, size: int) -> str:
+    from ingest.loaders import load
+
+    return load(path).text
+
+
+class RagbotUI:
+    """Shared state and the handlers behind the app's events."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        chain_factory: Callable[[Settings], object] | None = None,
+        *,
+        feedback_path: str | Path = "data/feedback.jsonl",
+        max_upload_bytes: int = MAX_UPLOAD_BYTES,
+        notify: Notify | None = None,
+        ingest_fn: Callable | None = None,
+    ):
+        self.settings = settings
+        self.chain_factory = chain_factory or default_chain_factory
+        self.feedback_path = Path(feedback_path)
+        self.max_upload_bytes = max_upload_bytes
+        self.notify = notify or (lambda level, msg: None)
+        self._ingest_fn = ingest_fn
+        self._chain = None
+        self._chain_lock = threading.Lock()
+        self.index_lock = threading.Lock()  # one ingestion or removal at a time
+        self._feedback_lock = threading.Lock()
+
+    # -- chains -------------------------------------------------------------
+
+    def chain(self):
+        """The answer chain, built once and shared by all sessions (it keeps no conversation state)."""
+        with self._chain_lock:
+            if self._chain is None:
+                self._chain = self.chain_factory(self.settings)
+            return self._chain
+
+    def invalidate_chains(self) -> None:
+        """Forget built chains after the index changed, so the next question sees the new index."""
+        with self._chain_lock:
+            self._chain = None
+
+    # -- asking -------------------------------------------------------------
+
+    def ask(self, question: str, session: Session, mode: str | None = None, k: int | None = None
+            ) -> Iterator[tuple[str, list[dict], str, Session]]:
+        """Stream ``(textbox, chat messages, sources html, session)`` while answering ``question``."""
+        session = session if isinstance(session, Session) else Session()
+        q = (question or "").strip()
+        if not q:
+            self.notify("warning", "Type a question first.")
+            yield question or "", session.messages(), sources_html(self._last_answer(session), self.document_text), session
+            return
+        if len(q) > self.settings.max_question_chars:
+            self.notify("warning", f"The question is too long ({len(q)} characters; the limit is {self.settings.max_question_chars}).")
+            yield question, session.messages(), sources_html(self._last_answer(session), self.document_text), session
+            return
+        answer: Answer | None = None
+        turn = Turn(question=q)
+        try:
+            # Per-session answer settings travel with each call; validated like any Settings.
+            chosen = self.settings.replace(mode=mode or None, k=int(k) if k else None)
+            turn = Turn(question=q, k=chosen.k)
+            yield "", session.messages(turn), SEARCHING_HTML, session
+            chain = self.chain()
+            payload = {"question": q, "history": session.history(), "mode": chosen.mode, "k": chosen.k}
+            text = ""
+            if hasattr(chain, "stream"):
+                for part in chain.stream(payload):
+                    if isinstance(part, Answer):
+                        answer = part
+                    elif isinstance(part, str) and part:
+                        text += part
+                        turn = Turn(question=q, k=turn.k, partial=text)
+                        yield "", session.messages(turn), SEARCHING_HTML, session
+            else:
+                answer = chain.invoke(payload)
+            if not isinstance(answer, Answer):
+                raise BackendError("the answer chain finished without an answer; try again")
+        except Exception as exc:  # noqa: BLE001 - every failure becomes a message, never a traceback
+            msg = _message(exc)
+            self.notify("warning", msg)
+            session = session.add(Turn(question=q, error=msg, k=turn.k))
+            yield q, session.messages(), sources_html(None, error=msg), session
+            return
+        session = session.add(Turn(question=q, answer=answer, k=turn.k))
+        yield "", session.messages(), sources_html(answer, self.document_text), session
+
+    @staticmethod
+    def _last_answer(session: Session) -> Answer | None:
+        for t in reversed(session.turns):
+            if t.answer is not None:
+                return t.answer
+        return None
+
+    def sources_for(self, session: Session, message_index) -> str:
+        """The sources panel for the turn a chat message belongs to (when a message is clicked)."""
+        turn = session.turn_at(message_index) if isinstance(session, Session) else None
+        if turn is None:
+            return sources_html(None)
+        if turn.error:
+            return sources_html(None, error=turn.error)
+        return sources_html(turn.answer, self.document_text)
+
+    def document_text(self, citation: Citation) -> str | None:
+        """The text of the document a citation points into, as the loaders see it; None if unavailable."""
+        path = self._source_path(citation)
+        if path is None:
+            return None
+        try:
+            st = path.stat()
+            return _load_text(str(path), st.st_mtime_ns, st.st_size)
+        except Exception:  # noqa: BLE001 - the context view is optional; the passage is still shown
+            log.debug("cannot load %s for context", path, exc_info=True)
+            return None
+
+    def _source_path(self, citation: Citation) -> Path | None:
+        roots: list[Path] = []
+        try:
+            from rag import store
+
+            got = store.open_collection(self.settings).get(ids=[citation.chunk_id], include=["metadatas"])
+            meta = (got.get("metadatas") or [None])[0] or {}
+            if meta.get("root"):
+                roots.append(Path(meta["root"]))
+        except Exception:  # noqa: BLE001 - fall back to the corpus folder
+            pass
+        roots.append(Path(self.settings.corpus_dir))
+        for root in roots:
+            root = root.resolve()
+            path = (root / citation.source).resolve()
+            if root in path.parents and path.is_file():
+                return path
+        return None
+
+    # -- feedback -----------------------------------------------------------
+
+    def feedback(self, session: Session, message_index, liked) -> dict | None:
+        """Append a thumbs up/down on an answer to the feedback file; returns the record written."""
+        turn = session.turn_at(message_index) if isinstance(session, Session) else None
+        if turn is None or turn.answer is None:
+            return None
+        a = turn.answer
+        rating = "up" if liked is True else "down" if liked is False else str(liked or "cleared")
+        record = {
+            "time": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "rating": rating,
+            "question": a.question or turn.question,
+            "standalone_question": a.standalone_question,
+            "answer": a.answer,
+            "refused": a.refused,
+            "mode": a.mode,
+            "k": turn.k,
+            "citations": [c.to_dict() for c in a.citations],
+        }
+        line = json.dumps(record, ensure_ascii=False)
+        with self._feedback_lock:
+            self.feedback_path.parent.mkdir(parents=True, exist_ok=True)
+            with self.feedback_path.open("a", encoding="utf-8") as f:
+                f.write(line + "\n")
+        self.notify("info", "Thanks for the feedback.")
+        return record
+
+    # -- documents ----------------------------------------------------------
+
+    def _ingest(self, paths, progress: Progress | None, on_skip=None):
+        fn = self._ingest_fn
+        if fn is None:
+            from ingest.pipeline import ingest as fn
+
+        def on_file(done: int, total: int, source: str) -> None:
+            if progress is not None:
+                progress((done - 1) / max(total, 1), f"Indexing {source} ({done}/{total})")
+
+        return fn([str(p) for p in paths], self.settings, on_file=on_file, on_skip=on_skip)
+
+    def list_files(self) -> list[tuple[str, int]]:
+        from ingest.manage import list_sources
+
+        return list_sources(self.settings)
+
+    def files_view(self) -> tuple[str, list[list]]:
+        """``(status line, table rows)`` for the index; errors become the status line."""
+        try:
+            files = self.list_files()
+        except Exception as exc:  # noqa: BLE001
+            return f"**Index:** {escape_md(_message(exc))}", []
+        return status_markdown(files), [[s, n] for s, n in files]
+
+    def ensure_index(self, progress: Progress | None = None) -> str:
+        """On first start with an empty index, ingest the corpus folder; returns a status line."""
+        try:
+            if self.list_files():
+                return self.files_view()[0]
+            corpus = Path(self.settings.corpus_dir)
+            if not corpus.is_dir() or not any(p.is_file() for p in corpus.rglob("*")):
+                return f"**Index:** empty, and there are no documents in {escape_md(str(corpus))}. Add some in the *Documents* tab."
+            with self.index_lock:
+                if not self.list_files():  # another session may have done it meanwhile
+                    if progress is not None:
+                        progress(0.0, "First start: indexing the documents folder")
+                    self._ingest([corpus], progress)
+                    self.invalidate_chains()
+        except Exception as exc:  # noqa: BLE001
+            msg = _message(exc)
+            self.notify("warning", msg)
+            return f"**Index:** {escape_md(msg)}"
+        return self.files_view()[0]
+
+    def upload(self, files, replace: bool = False, progress: Progress | None = None) -> str:
+        """Store uploaded files in the corpus folder and index them; returns a Markdown report."""
+        paths = [_upload_path(f) for f in (files or []) if f]
+        if not paths:
+            self.notify("warning", "Choose one or more files to upload.")
+            return "Choose one or more files to upload."
+        lines: list[str] = []
+        stored = []
+        for path in paths:
+            name = path.name
+            try:
+                s = store_upload(path, name, self.settings.corpus_dir, replace=replace, max_bytes=self.max_upload_bytes)
+            except Exception as exc:  # noqa: BLE001
+                msg = _message(exc)
+                self.notify("warning", msg)
+                lines.append(f"**Rejected:** {escape_md(msg)}")
+                continue
+            stored.append(s)
+        if stored:
+            skipped: dict[str, str] = {}
+
+            def on_skip(item) -> None:
+                skipped[Path(item.path).name] = item.reason
+
+            try:
+                with self.index_lock:
+                    self._ingest([s.path for s in stored], progress, on_skip=on_skip)
+                    self.invalidate_chains()
+            except Exception as exc:  # noqa: BLE001
+                msg = _message(exc)
+                self.notify("warning", msg)
+                lines.append(f"**Indexing failed:** {escape_md(msg)}")
+            else:
+                counts = dict(self.list_files())
+                for s in stored:
+                    if s.name in skipped:
+                        if s.status == "added":
+                            s.path.unlink(missing_ok=True)  # do not keep a file that cannot be read
+                        msg = f"{s.name}: {skipped[s.name]}"
+                        self.notify("warning", msg)
+                        lines.append(f"**Rejected:** {escape_md(msg)}")
+                        continue
+                    verb = {"added": "added", "replaced": "replaced", "unchanged": "already present"}[s.status]
+                    note = f" (renamed: another file is called {escape_md(s.requested)})" if s.name != s.requested else ""
+                    n = counts.get(s.name, 0)
+                    lines.append(f"**{verb.capitalize()}:** {escape_md(s.name)}, {n} passage{'s' if n != 1 else ''}{note}")
+        return "\n\n".join(lines)
+
+    def remove(self, source: str | None) -> str:
+        """Remove a file from the index (and its copy in the corpus folder); returns a Markdown report."""
+        from ingest.manage import remove_source
+
+        try:
+            if not source:
+                raise InputError("Choose a file to remove.")
+            with self.index_lock:
+                done = remove_source(self.settings, source)
+                self.invalidate_chains()
+        except Exception as exc:  # noqa: BLE001
+            msg = _message(exc)
+            self.notify("warning", msg)
+            return f"**Not removed:** {escape_md(msg)}"
+        deleted = " and deleted its file" if done["file_deleted"] else ""
+        n = done["chunks_removed"]
+        return f"**Removed:** {escape_md(source)} from the index ({n} passage{'s' if n != 1 else ''}){deleted}."
+
+
+def _upload_path(f) -> Path:
+    """The local path of an uploaded file, whatever shape Gradio hands it over in."""
+    if isinstance(f, (str, os.PathLike)):
+        return Path(f)
+    if isinstance(f, dict):
+        return Path(f.get("path") or f.get("name"))
+    return Path(getattr(f, "path", None) or getattr(f, "name"))
+
