@@ -95,7 +95,8 @@ class AnswerChain(Runnable[dict, Answer]):
         mode = input.get("mode") or self.settings.mode
         if mode not in MODES:
             raise ConfigError(f"unknown mode {mode!r}; known: {', '.join(MODES)}")
-        k = int(input.get("k") or self.settings.k)
+        k = input.get("k")
+        k = self.settings.k if k is None else int(k)
         if not 1 <= k <= 50:
             raise ConfigError(f"k must be between 1 and 50, got {k}")
         question = clean_question(input.get("question"), self.settings.max_question_chars)

@@ -23,7 +23,7 @@ _WHEN = re.compile(r"^\s*(when|in (what|which) year|what year|which year|what da
 _HOW_MANY = re.compile(r"\bhow (many|much|long|often|old)\b|\b(what|which) (percentage|number|amount|proportion|share)\b", re.I)
 _WHO = re.compile(r"^\s*(who|whom|whose)\b", re.I)
 _YEARISH = re.compile(r"\b(1\d{3}|20\d{2})s?\b|\b(January|February|March|April|May|June|July|August|September|October|November|December)\b")
-_NUMERIC = re.compile(r"\d|\b(one|two|three|four|five|six|seven|eight|nine|ten|hundred|thousand|million|billion|dozen|several)\b", re.I)
+_NUMERIC = re.compile(r"\d|\b(one|two|three|four|five|six|seven|eight|nine|ten|hundreds?|thousands?|millions?|billions?|dozens?|several)\b", re.I)
 
 
 def answer_type_met(question: str, sentence: str) -> float:

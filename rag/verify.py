@@ -9,6 +9,7 @@ import numpy as np
 from .text import numbers, parse_citations, proper_names, sentence_spans, terms
 from .types import Passage
 
+_LEADING_MARKERS = re.compile(r"^((?:\s*\[\d+(?:\s*,\s*\d+)*\])+)\s*")
 MIN_TERM_RECALL = 0.6  # share of the sentence's content words the passage must contain
 MIN_SIMILARITY = 0.55  # cosine between the sentence and its best-matching passage sentence
 
@@ -34,9 +35,11 @@ def split_answer(text: str) -> list[tuple[str, list[int]]]:
         pieces.append(text[a:b])
     merged: list[str] = []
     for piece in pieces:
-        if merged and re.fullmatch(r"(\s*\[\d+(?:\s*,\s*\d+)*\]\s*)+[.]?", piece):
-            merged[-1] += " " + piece
-        else:
+        lead = _LEADING_MARKERS.match(piece)
+        if lead and merged:  # "Claim. [1] Next claim" : the marker closes the claim before it
+            merged[-1] += " " + lead.group(1)
+            piece = piece[lead.end() :]
+        if piece.strip(" ."):
             merged.append(piece)
     return [parse_citations(p) for p in merged if p.strip()]
 
