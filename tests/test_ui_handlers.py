@@ -411,7 +411,7 @@ def test_first_start_ingests_the_corpus_with_progress(settings, tmp_path):
     seen = []
     ui.ensure_index(progress=lambda f, d: seen.append((f, d)))
     assert ingest.calls == [[settings.corpus_dir]]
-    assert seen[0][1].startswith("First start") and any("a.txt" in d for _, d in seen)
+    assert all(d.startswith("First start: ") for _, d in seen) and any("a.txt" in d for _, d in seen)
     assert not Path(settings.persist_dir).exists()  # looking at the index did not create one
 
 

@@ -84,6 +84,7 @@ def create_app(
             '<div id="rb-header"><h1>ragbot</h1>'
             "<p>Answers from your documents, each claim linked to the passage that supports it.</p></div>",
             padding=False,
+            elem_id="rb-header-block",
         )
         status = gr.Markdown("**Index:** checking…", elem_id="rb-status")
 
@@ -93,6 +94,7 @@ def create_app(
                     with gr.Column(scale=3, min_width=420):
                         chatbot = gr.Chatbot(
                             label="Conversation",
+                            show_label=False,
                             elem_id="rb-chat",
                             height=540,
                             layout="bubble",
@@ -189,7 +191,7 @@ def create_app(
         # Real classes, not strings: Gradio finds event-data parameters by their resolved type hints.
         on_like.__annotations__ = {"data": gr.LikeData}
 
-        chatbot.like(on_like, inputs=[session], outputs=None, api_visibility="undocumented", queue=False)
+        chatbot.like(on_like, inputs=[session], outputs=None, api_visibility="undocumented")
 
         def on_select(sess, data):
             return ui.sources_for(sess, data.index)
@@ -318,5 +320,8 @@ def cmd_ui(args, settings: Settings) -> int:
     try:
         launch_app(demo, host=host, port=int(port), auth=auth)
     except OSError as exc:
-        raise InputError(f"cannot serve on {host}:{port} ({exc}); choose another with --port or --host") from exc
+        raise InputError(
+            f"cannot serve on {host}:{port}: the port is in use or the address is not available; "
+            "choose another with --port or --host"
+        ) from exc
     return 0

@@ -1,6 +1,6 @@
 """What the app does, free of Gradio: asking, feedback, uploads, the file list, first-start ingestion.
 
-``RagbotUI`` holds what all sessions share (settings, cached chains, locks, the feedback file).
+``RagbotUI`` holds what all sessions share (settings, the answer chain, locks, the feedback file).
 Everything per user lives in the ``Session`` each method takes and returns. ``ui.app`` wires
 these methods to Gradio events.
 """
@@ -248,9 +248,13 @@ class RagbotUI:
                 return f"**Index:** empty, and there are no documents in {escape_md(str(corpus))}. Add some in the *Documents* tab."
             with self.index_lock:
                 if not self.list_files():  # another session may have done it meanwhile
+                    first: Progress | None = None
                     if progress is not None:
-                        progress(0.0, "First start: indexing the documents folder")
-                    self._ingest([corpus], progress)
+                        def first(f: float, desc: str) -> None:
+                            progress(f, f"First start: {desc[:1].lower()}{desc[1:]}")
+
+                        first(0.0, "Indexing the documents folder")
+                    self._ingest([corpus], first)
                     self.invalidate_chains()
         except Exception as exc:  # noqa: BLE001
             msg = _message(exc)

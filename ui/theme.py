@@ -4,7 +4,8 @@ from __future__ import annotations
 CSS = """
 .gradio-container { max-width: 1280px !important; margin: 0 auto !important; }
 footer { display: none !important; }
-#rb-header { padding: 2px 2px 0; }
+#rb-header-block .html-container { padding-left: 0 !important; padding-right: 0 !important; }
+#rb-header { padding: 0; }
 #rb-header h1 { font-size: 1.6rem; margin: 0; letter-spacing: -0.01em; }
 #rb-header p { margin: 2px 0 0; color: var(--body-text-color-subdued); }
 #rb-status { font-size: 0.9rem; }
@@ -12,8 +13,8 @@ footer { display: none !important; }
 
 /* Citation markers in answers */
 .rb-cite { display: inline-block; font-size: 0.72em; font-weight: 600; line-height: 1;
-  padding: 1px 3px; margin: 0 0 0 1px; border-radius: 4px; vertical-align: super;
-  background: var(--color-accent-soft); color: var(--color-accent); }
+  padding: 1px 3px; margin: 0 0 0 2px; border-radius: 4px; vertical-align: super;
+  background: #e0e7ff; color: #3730a3; }
 
 /* A refusal, an error and a notice look unlike an answer */
 .rb-badge { display: inline-block; font-size: 0.75em; font-weight: 600; letter-spacing: 0.02em;
