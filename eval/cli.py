@@ -10,7 +10,7 @@ from rag.errors import InputError, unknown_name
 from .metrics import METRIC_NAMES
 from .report import fmt
 
-DEFAULT_OUT = "eval-out"
+DEFAULT_OUT = "out/eval"  # /out/ is git-ignored
 
 
 def _build_chain(settings):
@@ -61,7 +61,7 @@ def cmd_eval(args, settings) -> int:
     from .runner import collect_config, evaluate
 
     if not args.golden:
-        raise InputError("name a golden set, e.g. `ragbot eval eval/golden/military-diplomacy.jsonl --out eval-out`")
+        raise InputError("name a golden set, e.g. `ragbot eval eval/golden/military-diplomacy.jsonl --out out/eval`")
     split = args.split
     if getattr(args, "calibrate", None) and not split:
         everything = load_golden(args.golden)

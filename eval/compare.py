@@ -99,7 +99,7 @@ def format_comparison(result: Mapping) -> str:
     """The comparison as plain-text tables."""
     rows = []
     for d in result["metrics"]:
-        delta = "n/a" if d.delta is None else f"{d.delta:+.0f}" if d.name.endswith("_ms") else f"{d.delta:+.3f}"
+        delta = "n/a" if d.delta is None else f"{d.delta:+.0f}" if d.name.endswith("_ms") else f"{d.delta:+.4f}"
         rows.append([d.name, fmt(d.name, d.old), fmt(d.name, d.new), delta, d.verdict])
     out = _table(["metric", "old", "new", "delta", ""], rows)
     changes = result["changes"]

@@ -6,11 +6,13 @@ An answer is the Answer JSON of interfaces.md (``Answer.to_dict()``). Choices wo
   it contains one after whitespace/case normalisation (typographic quotes and dashes folded to
   ASCII); with no evidence, a passage from one of the case's ``sources`` is relevant.
 * Retrieved chunks repeated under the same ``chunk_id`` count once, at their first rank.
-* nDCG@10: a passage gains 1 when it covers a relevance *target* (an evidence snippet, or a source
-  when there is no evidence) that no higher-ranked passage covered; the ideal DCG puts one target
-  per rank for min(#targets, 10) ranks. So nDCG stays in [0, 1] even when many chunks hold the same
-  snippet (or, with sources only, when every chunk of the one relevant file matches); the price is
-  that a case whose two snippets sit in one chunk can reach at most 1/(1+1/log2 3) = 0.61.
+* nDCG@10 uses binary gains over relevance *targets* (the evidence snippets, or the sources when
+  there is no evidence). Targets seen together in one retrieved chunk merge into one unit, since no
+  ranking can put them apart. A passage gains 1 when it covers a unit no higher-ranked passage
+  covered; the ideal DCG has one gain per rank for min(#units, 10) ranks (so #targets capped at
+  10 when no chunk holds two). nDCG thus stays in [0, 1] when many chunks hold the same snippet
+  (or, with sources only, when every chunk of the one relevant file matches), and a chunk that
+  holds both of a case's snippets at rank 1 scores 1, not 1/(1 + 1/log2 3).
 * A refused answer to an answerable question scores 0 on must_include_recall and token_f1 and
   fails answer_pass; it has no sentences to judge, so its faithfulness is None (not counted).
 * An answerable case with no must_include_any groups passes when it is not refused.
@@ -230,20 +232,37 @@ def retrieval_metrics(case: GoldenCase, retrieved: Sequence[Mapping]) -> dict:
     """hit@1, hit@5, mrr@10, ndcg@10 of the retrieved list; None when the case has no targets."""
     if not n_targets(case):
         return {name: None for name in RETRIEVAL_METRICS}
-    passages = dedupe(retrieved)[:10]
+    found = [relevance_targets(p, case) for p in dedupe(retrieved)]
+    unit = _merge_units(n_targets(case), found)
     covered: set[int] = set()
     relevant, gains = [], []
-    for p in passages:
-        targets = relevance_targets(p, case)
+    for targets in found[:10]:
+        units = {unit[t] for t in targets}
         relevant.append(bool(targets))
-        gains.append(1.0 if targets - covered else 0.0)
-        covered |= targets
+        gains.append(1.0 if units - covered else 0.0)
+        covered |= units
     return {
         "hit@1": hit_at(relevant, 1),
         "hit@5": hit_at(relevant, 5),
         "mrr@10": reciprocal_rank(relevant, 10),
-        "ndcg@10": ndcg(gains, [1.0] * min(n_targets(case), 10), 10),
+        "ndcg@10": ndcg(gains, [1.0] * min(len(set(unit)), 10), 10),
     }
+
+
+def _merge_units(n: int, together: Iterable[set[int]]) -> list[int]:
+    """For targets 0..n-1, the unit each belongs to: targets that share a chunk are one unit."""
+    unit = list(range(n))
+
+    def find(t: int) -> int:
+        while unit[t] != t:
+            t = unit[t]
+        return t
+
+    for targets in together:
+        roots = sorted({find(t) for t in targets})
+        for r in roots[1:]:
+            unit[r] = roots[0]
+    return [find(t) for t in range(n)]
 
 
 # ---------------------------------------------------------------- answer content

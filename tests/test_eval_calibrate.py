@@ -95,4 +95,4 @@ def test_cli_calibrate_fits_on_the_dev_split_by_default(tmp_path, monkeypatch, c
     assert "test 0" not in asked  # the test split stays unseen
     assert json.loads((tmp_path / "gate.json").read_text())["fitted_on"] == f"{golden} split dev"
     assert "answers 2/2 answerable and refuses 2/2 unanswerable" in out
-    assert not (tmp_path / "eval-out").exists() and not list(tmp_path.glob("**/report.json"))
+    assert not (tmp_path / "out").exists() and not list(tmp_path.glob("**/report.json"))

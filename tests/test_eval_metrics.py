@@ -59,6 +59,19 @@ def test_ndcg_counts_a_snippet_once_even_when_many_chunks_hold_it():
     assert m["ndcg@10"] <= 1.0
 
 
+@pytest.mark.parametrize(
+    "order, expected",
+    [
+        (["both", "other"], 1.0),  # one chunk holds both snippets: a perfect ranking scores 1
+        (["other", "both"], 1 / math.log2(3)),
+        (["nye", "both"], 1.0),  # the later chunk only repeats a unit already found
+    ],
+)
+def test_snippets_that_share_a_chunk_are_one_unit(order, expected):
+    chunks = {"both": passage("both", NYE["text"] + " " + YEAR["text"]), "other": OTHER, "nye": NYE}
+    assert M.retrieval_metrics(CASE, [chunks[c] for c in order])["ndcg@10"] == pytest.approx(expected)
+
+
 def test_perfect_retrieval_scores_one():
     m = M.retrieval_metrics(CASE, [NYE, YEAR, OTHER])
     assert (m["hit@1"], m["mrr@10"], m["ndcg@10"]) == (1.0, 1.0, pytest.approx(1.0))

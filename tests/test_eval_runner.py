@@ -218,8 +218,8 @@ def test_compare_two_reports(tmp_path, monkeypatch, capsys):
     code, out, err = run_cli(monkeypatch, capsys, ["eval", "--compare", str(tmp_path / "old.json"), str(tmp_path / "new.json")])
     assert code == 0, err
     rows = {line.split()[0]: line.split()[1:] for line in out.splitlines() if line.strip()}
-    assert rows["hit@5"] == ["0.500", "1.000", "+0.500", "better"]
-    assert rows["false_refusal_rate"] == ["0.000", "0.500", "+0.500", "worse"]
+    assert rows["hit@5"] == ["0.500", "1.000", "+0.5000", "better"]
+    assert rows["false_refusal_rate"] == ["0.000", "0.500", "+0.5000", "worse"]
     assert rows["latency_p50_ms"] == ["100", "80", "-20", "better"]
     assert rows["answer_pass_rate"][-1] == "same"
     assert rows["faithfulness"] == ["n/a", "n/a", "n/a", "n/a"]
