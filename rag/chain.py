@@ -106,8 +106,10 @@ class AnswerChain(Runnable[dict, Answer]):
 
         passages = self.retriever.search(standalone, k)
         t_ret = time.perf_counter()
-        scored = score_sentences(question, passages, self.embeddings, context=context) if passages else []
-        feats = features(standalone, passages, scored)
+        qvec = self.embeddings.encode([standalone])[0] if context else None  # a follow-up means its standalone form
+        scored = score_sentences(question, passages, self.embeddings, context=context, qvec=qvec) if passages else []
+        vocabulary = self.retriever.vocabulary() if hasattr(self.retriever, "vocabulary") else None
+        feats = features(standalone, passages, scored, vocabulary, own=question)
         ok, gate_score = self.gate.answerable(feats)
         support = {"gate_score": round(gate_score, 4), "gate_threshold": self.gate.threshold, "features": {k_: round(v, 4) for k_, v in feats.items()}}
         t_gate = time.perf_counter()

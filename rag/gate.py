@@ -17,9 +17,13 @@ from .extractive import ScoredSentence
 from .text import numbers, proper_names, terms
 from .types import Passage
 
-FEATURES = ("best_similarity", "best_overlap", "top_passage", "coverage", "answer_type", "names_found")
+FEATURES = ("best_similarity", "best_overlap", "top_passage", "coverage", "answer_type", "names_found", "known_terms")
 
-_WHEN = re.compile(r"^\s*(when|in (what|which) year|what year|which year|what date|on what date)\b|\b(what|which) year\b", re.I)
+_WHEN = re.compile(
+    r"^\s*when (did|was|were|is|are|will|does|do|has|have|had|could|would)\b|\b(in|since|until|by) (what|which) year\b|"
+    r"\b(what|which) (year|date|decade|century)\b|\bon what date\b",
+    re.I,
+)
 _HOW_MANY = re.compile(r"\bhow (many|much|long|often|old)\b|\b(what|which) (percentage|number|amount|proportion|share)\b", re.I)
 _WHO = re.compile(r"^\s*(who|whom|whose)\b", re.I)
 _YEARISH = re.compile(r"\b(1\d{3}|20\d{2})s?\b|\b(January|February|March|April|May|June|July|August|September|October|November|December)\b")
@@ -37,10 +41,17 @@ def answer_type_met(question: str, sentence: str) -> float:
     return 1.0
 
 
-def features(question: str, passages: list[Passage], scored: list[ScoredSentence]) -> dict[str, float]:
-    """Evidence features for the gate, each in [0, 1]."""
+def features(
+    question: str, passages: list[Passage], scored: list[ScoredSentence], vocabulary: set | dict | None = None, own: str | None = None
+) -> dict[str, float]:
+    """Evidence features for the gate, each in [0, 1].
+
+    ``own`` is the user's own question (before condensing): its words that occur nowhere in the
+    indexed documents (``vocabulary``) are a strong sign that the documents cannot answer it.
+    """
     if not passages or not scored:
         return {f: 0.0 for f in FEATURES}
+    vocabulary = vocabulary if vocabulary else None
     best = scored[0]
     q_terms = set(terms(question))
     top_text = " ".join(p.section + " " + p.text for p in passages[:3])
@@ -49,7 +60,9 @@ def features(question: str, passages: list[Passage], scored: list[ScoredSentence
     specific = {n.lower() for n in proper_names(question)} | numbers(question)
     low = top_text.lower()
     names_found = sum(1 for n in specific if n in low) / len(specific) if specific else 1.0
-    answer_type = max(answer_type_met(question, s.text) for s in scored[:3])
+    answer_type = max(answer_type_met(own or question, s.text) for s in scored[:3])
+    own_terms = set(terms(own or question))
+    known = sum(1 for t in own_terms if t in vocabulary) / len(own_terms) if vocabulary is not None and own_terms else 1.0
     return {
         "best_similarity": max(0.0, best.similarity),
         "best_overlap": min(1.0, best.overlap),
@@ -57,6 +70,7 @@ def features(question: str, passages: list[Passage], scored: list[ScoredSentence
         "coverage": coverage,
         "answer_type": answer_type,
         "names_found": names_found,
+        "known_terms": known,
     }
 
 

@@ -161,6 +161,12 @@ class HybridRetriever:
             )
         return passages
 
+    def vocabulary(self) -> dict:
+        """Stemmed terms of the indexed documents (the lexical index's vocabulary)."""
+        if self._lexical is None:
+            self.refresh()
+        return getattr(self._lexical.bm25, "vocab_dict", None) or {}
+
     def sources(self) -> dict[str, int]:
         """Indexed source files with their chunk counts."""
         self.refresh()

@@ -146,7 +146,7 @@ def test_answer_type(question, sentence, met):
 
 
 def test_fit_gate_separates_and_balances():
-    rows = [dict(best_similarity=s, best_overlap=s, top_passage=s, coverage=s, answer_type=1.0, names_found=1.0) for s in (0.9, 0.8, 0.75, 0.3, 0.2)]
+    rows = [dict(best_similarity=s, best_overlap=s, top_passage=s, coverage=s, answer_type=1.0, names_found=1.0, known_terms=s) for s in (0.9, 0.8, 0.75, 0.3, 0.2)]
     gate = fit_gate(rows, [True, True, True, False, False])
     assert [gate.answerable(r)[0] for r in rows] == [True, True, True, False, False]
 
