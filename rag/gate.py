@@ -30,6 +30,20 @@ _YEARISH = re.compile(r"\b(1\d{3}|20\d{2})s?\b|\b(January|February|March|April|M
 _NUMERIC = re.compile(r"\d|\b(one|two|three|four|five|six|seven|eight|nine|ten|hundreds?|thousands?|millions?|billions?|dozens?|several)\b", re.I)
 
 
+# Words that frame a question rather than name its subject ("the main tasks of", "who came up
+# with the idea of"): a paraphrase uses them freely, so their absence from the documents says nothing.
+QUESTION_FRAME = frozenset(
+    terms(
+        "main key primary major idea concept notion term came come comes coming up use used uses play plays role "
+        "purpose aim goal effect effects impact way ways type types kind kinds sort sorts example examples reason "
+        "reasons mean means meaning call called name named task tasks part parts thing things aspect aspects "
+        "benefit benefits advantage advantages problem problems issue issues happen happens result results "
+        "important importance significance significant factor factors feature features point points describe "
+        "explain give given list name show shows help helps make makes get gets take takes"
+    )
+)
+
+
 def answer_type_met(question: str, sentence: str) -> float:
     """1 when the sentence has the kind of thing the question asks for (a year, a number, a name), or none is implied."""
     if _WHEN.search(question):
@@ -61,7 +75,7 @@ def features(
     low = top_text.lower()
     names_found = sum(1 for n in specific if n in low) / len(specific) if specific else 1.0
     answer_type = max(answer_type_met(own or question, s.text) for s in scored[:3])
-    own_terms = set(terms(own or question))
+    own_terms = set(terms(own or question)) - QUESTION_FRAME
     known = sum(1 for t in own_terms if t in vocabulary) / len(own_terms) if vocabulary is not None and own_terms else 1.0
     return {
         "best_similarity": max(0.0, best.similarity),
@@ -87,6 +101,10 @@ class Gate:
 
     def answerable(self, feats: dict[str, float]) -> tuple[bool, float]:
         s = self.score(feats)
+        # A "when" or "how many" question whose best evidence holds no date or number is not
+        # answered by it, however close the topic: a rule, not a fitted weight.
+        if feats.get("answer_type", 1.0) < 0.5:
+            return False, min(s, self.threshold * 0.99)
         return s >= self.threshold, s
 
     def to_dict(self) -> dict:
@@ -107,26 +125,52 @@ def _load_gate(path: str | None) -> Gate:
 
 
 def fit_gate(rows: list[dict[str, float]], labels: list[bool], info: dict | None = None) -> Gate:
-    """Fit weights by logistic regression, then the threshold that best balances answering and refusing."""
+    """Fit the gate: the feature subset that generalises best (leave-one-out), logistic weights on it,
+    then the threshold that best balances answering answerable and refusing unanswerable questions."""
+    import itertools
+
     import numpy as np
     from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import LeaveOneOut, cross_val_predict
 
-    X = np.array([[r[f] for f in FEATURES] for r in rows])
     y = np.array(labels, dtype=int)
-    model = LogisticRegression(C=1.0, class_weight="balanced", max_iter=1000).fit(X, y)
-    weights = {f: round(float(w), 6) for f, w in zip(FEATURES, model.coef_[0])}
+
+    def matrix(fs):
+        return np.array([[r.get(f, 0.0) for f in fs] for r in rows])
+
+    def balanced(p) -> tuple[float, float]:
+        answered = p >= 0.5
+        tpr = answered[y == 1].mean() if (y == 1).any() else 1.0
+        tnr = (~answered[y == 0]).mean() if (y == 0).any() else 1.0
+        return round(float(min(tpr, tnr)), 6), round(float(tpr + tnr), 6)
+
+    chosen: tuple[str, ...] = FEATURES
+    best_key = (-1.0, -1.0, 0)
+    folds = LeaveOneOut() if len(rows) <= 200 else 10
+    if min(int(y.sum()), int(len(y) - y.sum())) >= 3:
+        for n in range(1, len(FEATURES) + 1):
+            for fs in itertools.combinations(FEATURES, n):
+                model = LogisticRegression(C=1.0, class_weight="balanced", max_iter=1000)
+                p = cross_val_predict(model, matrix(fs), y, cv=folds, method="predict_proba")[:, 1]
+                key = (*balanced(p), -n)  # fewer features on a tie
+                if key > best_key:
+                    best_key, chosen = key, fs
+    model = LogisticRegression(C=1.0, class_weight="balanced", max_iter=1000).fit(matrix(chosen), y)
+    weights = {f: 0.0 for f in FEATURES}
+    weights.update({f: round(float(w), 6) for f, w in zip(chosen, model.coef_[0])})
     bias = round(float(model.intercept_[0]), 6)
     probe = Gate(weights, bias, 0.5, {})
     scores = np.array([probe.score(r) for r in rows])
-    best_t, best_key = 0.5, (-1.0, -1.0)
+    best_t, best = 0.5, (-1.0, -1.0)
     for t in sorted(set(np.round(scores, 4))) + [0.5]:
         answered = scores >= t
         tpr = answered[y == 1].mean() if (y == 1).any() else 1.0
         tnr = (~answered[y == 0]).mean() if (y == 0).any() else 1.0
-        key = (round(min(tpr, tnr), 6), round(tpr + tnr, 6))
-        if key > best_key:
-            best_key, best_t = key, float(t)
+        key = (round(float(min(tpr, tnr)), 6), round(float(tpr + tnr), 6))
+        if key > best:
+            best, best_t = key, float(t)
     # Sit halfway between the chosen score and the next lower one, so near-ties are not on the edge.
     lower = scores[scores < best_t]
     threshold = (best_t + lower.max()) / 2 if len(lower) else best_t
-    return Gate(weights, bias, round(float(threshold), 6), dict(info or {}))
+    extra = {"selected_features": list(chosen), "cv_balanced_accuracy": best_key[1] / 2 if best_key[1] >= 0 else None}
+    return Gate(weights, bias, round(float(threshold), 6), {**dict(info or {}), **extra})
