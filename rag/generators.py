@@ -1,6 +1,7 @@
 """LLM backends by name. Each factory returns a LangChain chat model; unknown names list the known ones."""
 from __future__ import annotations
 
+import atexit
 import importlib.util
 import os
 import threading
@@ -46,6 +47,17 @@ def load_llama(path: Path, n_ctx: int = 2048, n_threads: int | None = None):
             except Exception as exc:
                 raise BackendError(f"could not load the GGUF model {path.name} ({exc})") from exc
         return _llamas[key]
+
+
+@atexit.register
+def _close_llamas() -> None:
+    """Free models before interpreter shutdown, when llama.cpp's own finaliser can no longer run cleanly."""
+    for llama in list(_llamas.values()):
+        try:
+            llama.close()
+        except Exception:
+            pass
+    _llamas.clear()
 
 
 def _role(message: BaseMessage) -> str:
