@@ -10,7 +10,7 @@ from .text import numbers, parse_citations, proper_names, sentence_spans, terms
 from .types import Passage
 
 _LEADING_MARKERS = re.compile(r"^((?:\s*\[\d+(?:\s*,\s*\d+)*\])+)\s*")
-MIN_TERM_RECALL = 0.6  # share of the sentence's content words the passage must contain
+MIN_TERM_RECALL = 0.7  # share of the sentence's content words the passage must contain
 MIN_SIMILARITY = 0.55  # cosine between the sentence and its best-matching passage sentence
 
 
