@@ -109,7 +109,8 @@ class AnswerChain(Runnable[dict, Answer]):
         qvec = self.embeddings.encode([standalone])[0] if context else None  # a follow-up means its standalone form
         scored = score_sentences(question, passages, self.embeddings, context=context, qvec=qvec) if passages else []
         vocabulary = self.retriever.vocabulary() if hasattr(self.retriever, "vocabulary") else None
-        feats = features(standalone, passages, scored, vocabulary, own=question)
+        # A follow-up's own words are vague by nature ('the second one'): judge the standalone form.
+        feats = features(standalone, passages, scored, vocabulary, own=standalone if context else question)
         ok, gate_score = self.gate.answerable(feats)
         support = {"gate_score": round(gate_score, 4), "gate_threshold": self.gate.threshold, "features": {k_: round(v, 4) for k_, v in feats.items()}}
         t_gate = time.perf_counter()
@@ -138,7 +139,7 @@ class AnswerChain(Runnable[dict, Answer]):
             return
 
         if mode == "extractive":
-            text, cites = compose(select(scored, passages), passages)
+            text, cites = compose(select(scored, passages, question=question), passages)
             timings["generate"] = (time.perf_counter() - t_gate) * 1000
             timings["verify"] = 0.0  # every sentence is a verbatim quote of the passage it cites
             yield text
@@ -183,7 +184,7 @@ class AnswerChain(Runnable[dict, Answer]):
                     notice = "No sentence of the model's answer was supported by the passages; this is the extractive answer."
         timings["verify"] = (time.perf_counter() - t_gen) * 1000
         if notice:
-            text, cites = compose(select(scored, passages), passages)
+            text, cites = compose(select(scored, passages, question=question), passages)
             yield finish(text, False, cites, notice, {"generated": raw, "sentences": len(cites), "supported": len(cites)})
             return
         text, cites = compose_claims(kept, passages)

@@ -5,6 +5,7 @@ import argparse
 import json
 import os
 import sys
+from pathlib import Path
 
 from .errors import RagbotError
 
@@ -95,6 +96,10 @@ def cmd_ingest(args, settings) -> int:
         print(f"written {total} chunks", file=sys.stderr, flush=True)
 
     summary = ingest(paths, settings, progress=interactive, on_skip=on_skip, on_write=on_write if args.verbose else None)
+    # A file named on the command line that could not be ingested is a failure; a bad file found
+    # while walking a folder is only reported (one bad file must not fail a whole corpus).
+    named = {str(Path(p).expanduser().resolve()) for p in paths if not Path(p).expanduser().is_dir()}
+    failed = [s for s in summary.skipped if s.path in named]
     if args.json:
         print(json.dumps(summary.to_dict()))
     else:
@@ -104,7 +109,7 @@ def cmd_ingest(args, settings) -> int:
             f"{d['removed']} removed, {len(d['skipped'])} skipped; {d['chunks_total']} chunks in the index "
             f"({d['seconds']:.1f} s)"
         )
-    return 0
+    return 1 if failed else 0
 
 
 def _print_answer(answer, out=sys.stdout) -> None:
@@ -124,6 +129,8 @@ def _load_history(path: str | None) -> list:
 
     if not path:
         return []
+    if os.path.exists(path) and not os.path.isfile(path):  # a folder or a FIFO: open() would fail or block
+        raise InputError(f"cannot read history file {path}: not a regular file")
     try:
         with open(path, encoding="utf-8") as fh:
             data = json.load(fh)
@@ -131,6 +138,8 @@ def _load_history(path: str | None) -> list:
         raise InputError(f"cannot read history file {path}: {exc.strerror or exc}") from exc
     except json.JSONDecodeError as exc:
         raise InputError(f"history file {path} is not valid JSON ({exc.msg} at line {exc.lineno})") from exc
+    except UnicodeDecodeError as exc:
+        raise InputError(f"history file {path} is not UTF-8 text (byte {exc.start})") from exc
     return data
 
 

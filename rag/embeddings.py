@@ -32,25 +32,20 @@ def resolve_model_path(name_or_path: str) -> Path:
 
 
 def load_model(name_or_path: str, backend: str = "torch"):
-    """Load (once per process) a SentenceTransformer from disk, never from a hub."""
+    """Load (once per process) an encoder for ``backend`` from disk, never from a hub (see rag.encoders)."""
     key = (name_or_path, backend)
     with _lock:
         if key not in _models:
             os.environ.setdefault("HF_HUB_OFFLINE", "1")
             os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
             os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
-            from sentence_transformers import SentenceTransformer
             from transformers.utils import logging as hf_logging
 
             hf_logging.disable_progress_bar()
 
-            path = resolve_model_path(name_or_path)
-            kwargs: dict = {"device": "cpu", "local_files_only": True}
-            if backend != "torch":
-                from .encoders import backend_kwargs
+            from .encoders import load_encoder
 
-                kwargs.update(backend_kwargs(path, backend))
-            _models[key] = SentenceTransformer(str(path), **kwargs)
+            _models[key] = load_encoder(resolve_model_path(name_or_path), backend)
         return _models[key]
 
 

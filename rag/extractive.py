@@ -81,11 +81,37 @@ _CONTINUES = re.compile(
 )
 
 
+_CONTRAST = re.compile(
+    r"\b(?:differs? from|different from|compared? (?:with|to)|contrasts? with|versus|vs\.?|as opposed to|rather than)\b"
+    r"|(?<=\bbetween\b)(?=.*\band\b)",
+    re.I,
+)
+
+
+def aspects(question: str) -> list[set[str]]:
+    """For a comparison ("How does X differ from Y?"), the terms that only X, and only Y, is named by."""
+    m = _CONTRAST.search(question)
+    if not m:
+        return []
+    left, right = question[: m.start()], question[m.end() :]
+    if m.group(0) == "":  # "between X and Y"
+        left, _, right = question[m.end() :].partition(" and ")
+    lt, rt = set(terms(left)), set(terms(right))
+    sides = [lt - rt, rt - lt]
+    return sides if all(sides) else []
+
+
 def select(
-    scored: list[ScoredSentence], passages: list[Passage], max_sentences: int = 3, ratio: float = 0.7, extend: int = 2
+    scored: list[ScoredSentence],
+    passages: list[Passage],
+    max_sentences: int = 3,
+    ratio: float = 0.7,
+    extend: int = 2,
+    question: str = "",
 ) -> list[ScoredSentence]:
     """The best sentence and close runners-up that say something else, each followed by the
-    sentences that continue it (up to ``extend``)."""
+    sentences that continue it (up to ``extend``). For a comparison, the best sentence about
+    each side comes first, so both sides are answered."""
     if not scored:
         return []
     best = scored[0].score
@@ -96,9 +122,19 @@ def select(
         span = _abs(passages[pi], a, b)
         return not any(_overlaps(span, o) for o in taken)
 
+    side_picks = []
+    sides = aspects(question)
+    for i, side in enumerate(sides):
+        other = sides[1 - i]
+        for s in scored:
+            about = set(terms(s.text)) | set(terms(passages[s.passage].section))
+            if side & about and not other & set(terms(s.text)) and s not in side_picks:
+                side_picks.append(s)
+                break
+    queue = side_picks + [s for s in scored if s not in side_picks]
     anchors = 0
-    for s in scored:
-        if anchors >= max_sentences or s.score < ratio * best:
+    for s in queue:
+        if anchors >= max_sentences or (s not in side_picks and s.score < ratio * best):
             break
         if not free(s.passage, s.start, s.end):
             continue  # the same sentence in an overlapping chunk, or already quoted

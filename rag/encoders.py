@@ -1,0 +1,225 @@
+"""Sentence encoders by backend: PyTorch (sentence-transformers), ONNX Runtime, OpenVINO.
+
+The ONNX and OpenVINO backends run one graph exported locally from the packaged PyTorch weights
+(transformer + mean pooling + L2 normalisation), cached in a user cache folder and written
+atomically, so they need no hub, no optimum and no second download. sentence-transformers' own
+``backend="onnx"`` needs ``optimum``, whose installation has pulled huggingface-hub below what
+gradio 6 requires; exporting with ``torch.onnx`` (plus the small ``onnx`` package) avoids it.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+import threading
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from .errors import ConfigError
+
+EXPORT_VERSION = "1"  # bump when the exported graph changes, so stale caches are not reused
+OPSET = 17
+_export_lock = threading.Lock()
+
+
+def cache_dir() -> Path:
+    """Where exported graphs live: ``$RAGBOT_CACHE_DIR``, else ``$XDG_CACHE_HOME/ragbot``, else ``~/.cache/ragbot``."""
+    if os.environ.get("RAGBOT_CACHE_DIR"):
+        return Path(os.environ["RAGBOT_CACHE_DIR"]).expanduser()
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "ragbot"
+
+
+def cpu_threads() -> int:
+    """Cores this process may run on (the affinity mask, not the machine's count)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def _weights_key(model_path: Path) -> str:
+    """Identifies the weights cheaply: folder, and name, size and mtime of every weight and config file."""
+    h = hashlib.sha256(f"{EXPORT_VERSION}|{model_path.resolve()}".encode())
+    for f in sorted(model_path.iterdir()):
+        if f.is_file() and f.suffix in (".safetensors", ".bin", ".json"):
+            st = f.stat()
+            h.update(f"|{f.name}:{st.st_size}:{st.st_mtime_ns}".encode())
+    return h.hexdigest()[:16]
+
+
+def max_seq_length(model_path: Path) -> int:
+    """The model's token limit as sentence-transformers applies it (sentence_bert_config.json)."""
+    try:
+        return int(json.loads((model_path / "sentence_bert_config.json").read_text())["max_seq_length"])
+    except (OSError, KeyError, ValueError):
+        return 256
+
+
+def onnx_path(model_path: Path) -> Path:
+    """The cached ONNX graph for ``model_path``, exported on first use."""
+    model_path = Path(model_path)
+    target = cache_dir() / "onnx" / f"{model_path.name}-{_weights_key(model_path)}" / "model.onnx"
+    if target.exists():
+        return target
+    with _export_lock:
+        if not target.exists():
+            export_onnx(model_path, target)
+    return target
+
+
+def export_onnx(model_path: Path, target: Path) -> Path:
+    """Export transformer + mean pooling + normalisation to ONNX, atomically (temp file, then rename)."""
+    try:
+        import onnx  # noqa: F401  (torch's exporter needs it; fail with a clear message)
+    except ImportError:
+        raise ConfigError("the onnx embedding backend needs the `onnx` package: pip install onnx") from None
+    import torch
+    from transformers import AutoModel
+
+    class _SentenceGraph(torch.nn.Module):
+        def __init__(self, model):
+            super().__init__()
+            self.model = model
+
+        def forward(self, input_ids, attention_mask, token_type_ids):
+            hidden = self.model(
+                input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids
+            ).last_hidden_state
+            mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
+            pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
+            return torch.nn.functional.normalize(pooled, p=2, dim=1)
+
+    model = AutoModel.from_pretrained(str(model_path), local_files_only=True).eval()
+    dummy = torch.ones(2, 8, dtype=torch.long)
+    names = ["input_ids", "attention_mask", "token_type_ids"]
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".export-", suffix=".onnx", dir=target.parent)
+    os.close(fd)
+    try:
+        import warnings
+
+        with torch.no_grad(), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            torch.onnx.export(
+                _SentenceGraph(model),
+                (dummy, dummy, torch.zeros_like(dummy)),
+                tmp,
+                input_names=names,
+                output_names=["sentence_embedding"],
+                dynamic_axes={**{n: {0: "batch", 1: "tokens"} for n in names}, "sentence_embedding": {0: "batch"}},
+                opset_version=OPSET,
+                dynamo=False,  # the TorchScript exporter needs no onnxscript and handles BERT exactly
+            )
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, target)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return target
+
+
+class GraphEncoder:
+    """A ``SentenceTransformer.encode``-compatible encoder over an exported sentence graph.
+
+    Texts are sorted by length and batched so padding stays short, as sentence-transformers does.
+    """
+
+    def __init__(self, model_path: Path, run: Callable[[dict], np.ndarray], dimension: int):
+        from tokenizers import Tokenizer
+
+        self.max_seq_length = max_seq_length(model_path)
+        self._tokenizer = Tokenizer.from_file(str(model_path / "tokenizer.json"))
+        self._tokenizer.enable_truncation(self.max_seq_length)
+        self._tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")
+        self._run = run
+        self._dimension = dimension
+
+    def get_sentence_embedding_dimension(self) -> int:
+        return self._dimension
+
+    def encode(self, sentences, batch_size: int = 32, normalize_embeddings: bool = True,
+               convert_to_numpy: bool = True, show_progress_bar: bool = False, **_ignored) -> np.ndarray:
+        """Embeddings of ``sentences`` in input order (always L2-normalised: the graph does it)."""
+        single = isinstance(sentences, str)
+        texts = [sentences] if single else list(sentences)
+        out = np.zeros((len(texts), self._dimension), dtype=np.float32)
+        order = np.argsort([-len(t) for t in texts], kind="stable")
+        for start in range(0, len(texts), batch_size):
+            idx = order[start:start + batch_size]
+            enc = self._tokenizer.encode_batch([texts[i] for i in idx])
+            feeds = {
+                "input_ids": np.array([e.ids for e in enc], dtype=np.int64),
+                "attention_mask": np.array([e.attention_mask for e in enc], dtype=np.int64),
+                "token_type_ids": np.array([e.type_ids for e in enc], dtype=np.int64),
+            }
+            out[idx] = self._run(feeds)
+        return out[0] if single else out
+
+
+def _dimension(model_path: Path) -> int:
+    return int(json.loads((model_path / "config.json").read_text())["hidden_size"])
+
+
+def load_onnx(model_path: Path, threads: int | None = None) -> GraphEncoder:
+    """ONNX Runtime on the CPU, one intra-op thread per available core, sequential graph execution."""
+    import onnxruntime as ort
+
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = threads or cpu_threads()
+    opts.inter_op_num_threads = 1
+    opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    opts.log_severity_level = 3
+    session = ort.InferenceSession(str(onnx_path(model_path)), opts, providers=["CPUExecutionProvider"])
+    lock = threading.Lock()  # one run at a time: intra-op threads already fill the cores
+
+    def run(feeds: dict) -> np.ndarray:
+        with lock:
+            return session.run(None, feeds)[0]
+
+    return GraphEncoder(model_path, run, _dimension(model_path))
+
+
+def load_openvino(model_path: Path, threads: int | None = None) -> GraphEncoder:
+    """OpenVINO on the CPU, reading the same exported ONNX graph (latency hint, one stream)."""
+    try:
+        import openvino as ov
+    except ImportError:
+        raise ConfigError("the openvino embedding backend needs the `openvino` package: pip install openvino") from None
+    os.environ.setdefault("OPENVINO_TELEMETRY", "0")
+    core = ov.Core()
+    config = {"PERFORMANCE_HINT": "LATENCY", "INFERENCE_NUM_THREADS": threads or cpu_threads()}
+    compiled = core.compile_model(core.read_model(str(onnx_path(model_path))), "CPU", config)
+    request = compiled.create_infer_request()
+    lock = threading.Lock()
+
+    def run(feeds: dict) -> np.ndarray:
+        with lock:
+            return np.array(request.infer(feeds)[0], dtype=np.float32, copy=True)
+
+    return GraphEncoder(model_path, run, _dimension(model_path))
+
+
+def load_torch(model_path: Path, threads: int | None = None):
+    """sentence-transformers on PyTorch, from disk only."""
+    from sentence_transformers import SentenceTransformer
+
+    if threads:
+        import torch
+
+        torch.set_num_threads(threads)
+    return SentenceTransformer(str(model_path), device="cpu", local_files_only=True)
+
+
+LOADERS: dict[str, Callable] = {"torch": load_torch, "onnx": load_onnx, "openvino": load_openvino}
+
+
+def load_encoder(model_path: Path, backend: str, threads: int | None = None):
+    """An encoder with ``encode(texts, batch_size, normalize_embeddings, ...)`` for ``backend``."""
+    if backend not in LOADERS:
+        raise ConfigError(f"unknown embedding backend {backend!r}; known: {', '.join(LOADERS)}")
+    return LOADERS[backend](Path(model_path), threads)
