@@ -151,9 +151,7 @@ class AnswerChain(Runnable[dict, Answer]):
         raw = ""
         t_first = None
         try:
-            prompt = _prompt_template().format(
-                passages="\n\n".join(f"[{i + 1}] {p.text}" for i, p in enumerate(passages)), question=standalone
-            )
+            prompt = _prompt_template().format(passages=prompt_passages(scored, passages, self.settings.llm_passages), question=standalone)
             for chunk in self.llm(mode).stream([HumanMessage(content=prompt)]):
                 piece = str(chunk.content)
                 if not piece:
@@ -189,6 +187,23 @@ class AnswerChain(Runnable[dict, Answer]):
             return
         text, cites = compose_claims(kept, passages)
         yield finish(text, False, cites, extra={"generated": raw, "sentences": n_sentences, "supported": len(kept)})
+
+
+def prompt_passages(scored: list[ScoredSentence], passages: list[Passage], limit: int = 3, per_passage: int = 3) -> str:
+    """The passages as the model sees them: the ``limit`` best, each cut to its most relevant
+    sentences in reading order. A short prompt is what makes a small CPU model answer quickly, and
+    gives it less to wander off with. ``[n]`` keeps the passage's number, so citations map back."""
+    best: dict[int, list[ScoredSentence]] = {}
+    for s in scored:
+        if s.passage in best or len(best) < limit:
+            picks = best.setdefault(s.passage, [])
+            if len(picks) < per_passage:
+                picks.append(s)
+    blocks = []
+    for pi in sorted(best):
+        text = " ".join(" ".join(s.text.split()) for s in sorted(best[pi], key=lambda s: s.start))
+        blocks.append(f"[{pi + 1}] {text}")
+    return "\n\n".join(blocks)
 
 
 def _citation(n: int, p: Passage, qs: int, qe: int) -> Citation:

@@ -40,6 +40,7 @@ class Settings:
     ollama_model: str = "smollm2:135m"
     llm_timeout: float = 60.0
     max_new_tokens: int = 160
+    llm_passages: int = 3  # passages (cut to their best sentences) in a generative prompt
     n_threads: int | None = None
     gate_file: str | None = None
 

@@ -6,9 +6,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .text import numbers, parse_citations, proper_names, sentence_spans, terms
+from .text import _segment, numbers, parse_citations, proper_names, sentence_spans, terms
 from .types import Passage
 
+_LIST_PREFIX = re.compile(r"^\s*(?:[-*•]|\d+[.)])\s+")
 _LEADING_MARKERS = re.compile(r"^((?:\s*\[\d+(?:\s*,\s*\d+)*\])+)\s*")
 MIN_TERM_RECALL = 0.7  # share of the sentence's content words the passage must contain
 MIN_SIMILARITY = 0.55  # cosine between the sentence and its best-matching passage sentence
@@ -29,10 +30,10 @@ class Support:
 
 def split_answer(text: str) -> list[tuple[str, list[int]]]:
     """Answer sentences with the passage numbers each cites; a marker before the next sentence belongs to this one."""
-    text = " ".join(text.split())
     pieces = []
-    for a, b in sentence_spans(text):
-        pieces.append(text[a:b])
+    for line in text.splitlines():  # models write lists one item a line: each item is a claim
+        line = _LIST_PREFIX.sub("", " ".join(line.split()))
+        pieces.extend(line[a:b] for a, b in _segment(line, 0, len(line)) if line.strip())
     merged: list[str] = []
     for piece in pieces:
         lead = _LEADING_MARKERS.match(piece)

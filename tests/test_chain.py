@@ -105,6 +105,11 @@ def test_split_answer_attaches_trailing_markers():
     assert parts == [("Nye coined it.", [1]), ("Peacekeepers keep peace.", [2])]
 
 
+def test_split_answer_treats_each_list_line_as_a_claim():
+    parts = split_answer("1. Alliances deter [1].\n2. Dialogue helps. [2]\n- Unmarked point")
+    assert parts == [("Alliances deter.", [1]), ("Dialogue helps.", [2]), ("Unmarked point", [])]
+
+
 def test_sentence_spans_keep_lists_whole_and_skip_titles():
     text = "A Title\nFirst sentence here. Second one.\nKey elements include:\n- one\n- two\n"
     units = [text[a:b] for a, b in sentence_spans(text)]
