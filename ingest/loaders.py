@@ -2,7 +2,10 @@
 from __future__ import annotations
 
 import io
+import logging
+import os
 import re
+import stat
 from pathlib import Path
 from typing import Callable
 
@@ -11,6 +14,10 @@ from rag.errors import LoadError
 from .types import Document
 
 MAX_FILE_BYTES = 200 * 1024 * 1024  # bigger files are refused rather than read into memory
+
+# pypdf logs its repairs ("EOF marker not found") as warnings; with no handler configured Python
+# prints them bare on stderr, between ragbot's own one-line reports. Keep them for apps that log.
+logging.getLogger("pypdf").addHandler(logging.NullHandler())
 
 
 def _decode(data: bytes) -> str:
@@ -159,16 +166,25 @@ def supported(path: Path) -> bool:
 
 
 def read_bytes(path: Path) -> bytes:
-    """Read a file, turning OS errors into one-line LoadErrors."""
+    """Read a regular file, turning OS errors into one-line LoadErrors."""
     try:
-        size = path.stat().st_size
-        if size > MAX_FILE_BYTES:
-            raise LoadError(f"file too large ({size / 1e6:.0f} MB > {MAX_FILE_BYTES / 1e6:.0f} MB)")
-        return path.read_bytes()
+        # O_NONBLOCK and the fstat check: a FIFO or device named like a document would block forever.
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+        with os.fdopen(fd, "rb") as fh:
+            st = os.fstat(fh.fileno())
+            if stat.S_ISDIR(st.st_mode):
+                raise LoadError("is a directory")
+            if not stat.S_ISREG(st.st_mode):
+                raise LoadError("not a regular file (a FIFO, socket or device)")
+            if st.st_size > MAX_FILE_BYTES:
+                raise LoadError(f"file too large ({st.st_size / 1e6:.0f} MB > {MAX_FILE_BYTES / 1e6:.0f} MB)")
+            return fh.read()
     except PermissionError as exc:
         raise LoadError("permission denied") from exc
     except IsADirectoryError as exc:
         raise LoadError("is a directory") from exc
+    except FileNotFoundError as exc:
+        raise LoadError("broken symbolic link" if path.is_symlink() else "no such file") from exc
     except OSError as exc:
         raise LoadError(exc.strerror or str(exc)) from exc
 

@@ -9,6 +9,7 @@ before they are parsed, which LangChain's ``index()`` cannot do (it hashes parse
 """
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import sys
@@ -89,6 +90,11 @@ def discover(paths: Iterable[str | Path]) -> list[tuple[Path, list[Path], bool]]
         path = Path(raw).expanduser()
         if not path.exists():
             if path.is_symlink():
+                try:
+                    path.stat()
+                except OSError as exc:
+                    if exc.errno == errno.ELOOP:
+                        raise InputError(f"{raw}: symbolic link loop") from None
                 raise InputError(f"{raw}: broken symbolic link")
             raise InputError(f"{raw}: no such file or folder")
         path = path.resolve()

@@ -18,6 +18,7 @@ from .settings import MODES, Settings
 from .types import Answer, Citation, Passage
 from .verify import verify
 
+RELEVANCE_FLOOR = 0.5  # a kept claim's quote scores at least this share of the best sentence's score
 REFUSAL = "The documents don't say: none of the passages I found answers this question."
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 
@@ -177,7 +178,15 @@ class AnswerChain(Runnable[dict, Answer]):
             else:
                 checks = verify(raw, passages, self.embeddings)
                 n_sentences = len(checks)
-                kept = [(c.sentence, c.passage, c.quote_start, c.quote_end) for c in checks if c.passage is not None]
+                # Supported is not enough: the supporting sentence must also bear on the question,
+                # or a document that says "reply X" could have X kept, correctly cited.
+                relevance = {(s.passage, s.start, s.end): s.score for s in scored}
+                floor = RELEVANCE_FLOOR * scored[0].score
+                kept = [
+                    (c.sentence, c.passage, c.quote_start, c.quote_end)
+                    for c in checks
+                    if c.passage is not None and relevance.get((c.passage, c.quote_start, c.quote_end), 0.0) >= floor
+                ]
                 if not kept:
                     notice = "No sentence of the model's answer was supported by the passages; this is the extractive answer."
         timings["verify"] = (time.perf_counter() - t_gen) * 1000

@@ -125,7 +125,9 @@ CITATION = re.compile(r"\s*\[(\d+(?:\s*,\s*\d+)*)\]")
 def parse_citations(sentence: str) -> tuple[str, list[int]]:
     """A sentence without its ``[n]`` markers, and the numbers they name (``[1, 2]`` too), in order."""
     nums: list[int] = []
-    for m in CITATION.finditer(sentence):
-        nums.extend(int(x) for x in re.split(r"\s*,\s*", m.group(1)))
-    clean = CITATION.sub("", sentence).strip()
-    return clean, list(dict.fromkeys(nums))
+    clean = sentence
+    while found := list(CITATION.finditer(clean)):  # again, for nested markers like "[1[2]]"
+        for m in found:
+            nums.extend(int(x) for x in re.split(r"\s*,\s*", m.group(1)))
+        clean = CITATION.sub("", clean)
+    return clean.strip(), list(dict.fromkeys(nums))

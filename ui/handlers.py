@@ -70,7 +70,7 @@ class RagbotUI:
         self.chain_factory = chain_factory or default_chain_factory
         self.feedback_path = Path(feedback_path)
         self.max_upload_bytes = max_upload_bytes
-        self.notify = notify or (lambda level, msg: None)
+        self.notify = notify if notify is not None else (lambda level, msg: None)
         self._ingest_fn = ingest_fn
         self._chain = None
         self._chain_lock = threading.Lock()
