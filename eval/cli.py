@@ -86,9 +86,19 @@ def cmd_eval(args, settings) -> int:
 
 def cmd_bench(args, settings) -> int:
     """Benchmarks by name; ``all`` runs every one."""
+    from .bench_ingest import cmd_encoders, cmd_ingest
+    from .bench_query import cmd_growth, cmd_memory, cmd_query, cmd_server
     from .scifact import cmd_scifact
 
-    benches = {"scifact": cmd_scifact}
+    benches = {
+        "scifact": cmd_scifact,
+        "ingest": cmd_ingest,
+        "encoders": cmd_encoders,
+        "query": cmd_query,
+        "growth": cmd_growth,
+        "memory": cmd_memory,
+        "server": cmd_server,
+    }
     what = args.what or "all"
     if what != "all" and what not in benches:
         raise unknown_name("benchmark", what, [*benches, "all"])

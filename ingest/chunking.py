@@ -96,6 +96,60 @@ def chunk_id(source: str, start: int, text: str, config: ChunkerConfig) -> str:
     return h.hexdigest()[:32]
 
 
+def place_pieces(text: str, pieces: list[str], overlap: int) -> list[int]:
+    """Where each splitter piece sits in ``text``.
+
+    The splitter returns strings, not offsets, and in repetitive text a piece occurs in several
+    places. The true placement is the one where pieces come in order, each overlaps the one before
+    by at most ``overlap`` characters, and only whitespace is left between or around them. Found by
+    a forward pass over the few candidate places of each piece, then a walk back (written here:
+    no splitting library reports offsets exactly).
+    """
+    if not pieces:
+        return []
+
+    def gap_ok(a: int, b: int) -> bool:
+        return a >= b or not text[a:b].strip()
+
+    layers: list[dict[int, int | None]] = []  # start -> start of the previous piece
+    prev: dict[int, int | None] = {}
+    first = pieces[0]
+    i = text.find(first)
+    while i >= 0 and gap_ok(0, i):
+        prev[i] = None
+        i = text.find(first, i + 1)
+    layers.append(prev)
+    for k in range(1, len(pieces)):
+        piece, before = pieces[k], pieces[k - 1]
+        cur: dict[int, int | None] = {}
+        for p_start in layers[-1]:
+            p_end = p_start + len(before)
+            lo = max(p_start + 1, p_end - overlap)
+            i = text.find(piece, lo)
+            while i >= 0 and gap_ok(p_end, i):
+                cur.setdefault(i, p_start)
+                i = text.find(piece, i + 1)
+        if not cur:
+            break
+        layers.append(cur)
+    if len(layers) == len(pieces):
+        ends = [s for s in layers[-1] if gap_ok(s + len(pieces[-1]), len(text))]
+        start = min(ends) if ends else min(layers[-1])
+        out = [start]
+        for k in range(len(pieces) - 1, 0, -1):
+            start = layers[k][start]
+            out.append(start)
+        return out[::-1]
+    # No consistent placement (cannot happen for the splitter's own output): place greedily.
+    out, cursor = [], 0
+    for piece in pieces:
+        i = text.find(piece, cursor)
+        i = text.find(piece) if i < 0 else i
+        out.append(max(i, 0))
+        cursor = max(i + 1, i + len(piece) - overlap)
+    return out
+
+
 def split_document(doc: Document, config: ChunkerConfig = ChunkerConfig()) -> list[Chunk]:
     """Split one document; every chunk satisfies ``doc.text[c.start:c.end] == c.text``."""
     splitter = _splitter(config)
@@ -104,17 +158,8 @@ def split_document(doc: Document, config: ChunkerConfig = ChunkerConfig()) -> li
         body = doc.text[sec_start:sec_end]
         if not body.strip():
             continue
-        cursor = 0
-        for piece in splitter.split_text(body):
-            if not piece.strip():
-                continue
-            # The next piece starts no earlier than the previous end minus the overlap; searching
-            # from there finds the right place even in repetitive text.
-            offset = body.find(piece, cursor)
-            if offset < 0:  # the splitter only strips and cuts, so this should not happen
-                offset = body.find(piece)
-                if offset < 0:
-                    continue
+        pieces = [p for p in splitter.split_text(body) if p.strip()]
+        for piece, offset in zip(pieces, place_pieces(body, pieces, config.chunk_overlap)):
             start = sec_start + offset
             chunks.append(
                 Chunk(
@@ -126,7 +171,6 @@ def split_document(doc: Document, config: ChunkerConfig = ChunkerConfig()) -> li
                     end=start + len(piece),
                 )
             )
-            cursor = max(offset + 1, offset + len(piece) - config.chunk_overlap)
     return chunks
 
 

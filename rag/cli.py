@@ -61,7 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
     _common(p)
 
     p = sub.add_parser("bench", help="benchmarks that print figures")
-    p.add_argument("what", nargs="?", default="all", help="scifact, ingest, query, growth, memory, server or all")
+    p.add_argument("what", nargs="?", default="all", help="scifact, ingest, encoders, query, growth, memory, server or all")
     p.add_argument("--out", default="bench-out", help="folder for JSON and plots")
     p.add_argument("--limit", type=int, default=None, help="use only this many documents")
     _answer_opts(p)

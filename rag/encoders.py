@@ -165,7 +165,7 @@ def _dimension(model_path: Path) -> int:
 
 
 def load_onnx(model_path: Path, threads: int | None = None) -> GraphEncoder:
-    """ONNX Runtime on the CPU, one intra-op thread per available core, sequential graph execution."""
+    """ONNX Runtime on the CPU: one intra-op thread per available core, no spin-waiting, sequential graph execution."""
     import onnxruntime as ort
 
     opts = ort.SessionOptions()
@@ -174,6 +174,9 @@ def load_onnx(model_path: Path, threads: int | None = None) -> GraphEncoder:
     opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
     opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     opts.log_severity_level = 3
+    # Idle worker threads yield instead of spinning: on a shared 2-core machine spinning steals the
+    # cores from Chroma, BM25 and other processes (measured: single-query p50 22 -> 16 ms under load).
+    opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
     session = ort.InferenceSession(str(onnx_path(model_path)), opts, providers=["CPUExecutionProvider"])
     lock = threading.Lock()  # one run at a time: intra-op threads already fill the cores
 
