@@ -3,8 +3,10 @@ from __future__ import annotations
 
 import hashlib
 import os
+import json
 import shutil
 import socket
+from html.parser import HTMLParser
 from pathlib import Path
 
 import numpy as np
@@ -82,3 +84,37 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+class TagCollector(HTMLParser):
+    """The tags and attribute names in a piece of HTML."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.tags: set[str] = set()
+        self.attrs: set[str] = set()
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.add(tag)
+        self.attrs.update(name for name, _ in attrs)
+
+
+def tags_of(html: str) -> tuple[set[str], set[str]]:
+    c = TagCollector()
+    c.feed(html)
+    return c.tags, c.attrs
+
+
+SCIFACT = ROOT / "eval" / "data" / "scifact" / "corpus.jsonl"
+
+
+def write_abstracts(folder: Path, n: int) -> Path:
+    """The first ``n`` SciFact abstracts as one .txt file each (title line, then the text)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(SCIFACT, encoding="utf-8") as fh:
+        for i, line in enumerate(fh):
+            if i >= n:
+                break
+            d = json.loads(line)
+            (folder / f"{d['_id']}.txt").write_text(f"{d['title']}\n{d['text']}\n", encoding="utf-8")
+    return folder

@@ -14,13 +14,10 @@ from ingest.pipeline import ingest
 from rag import store
 
 from .chroma_server import ChromaServer
-from .conftest import ROOT
+from .conftest import ROOT, write_abstracts
 
 pytestmark = pytest.mark.integration
 
-SCIFACT = ROOT / "eval" / "data" / "scifact" / "corpus.jsonl"
-if not SCIFACT.exists():
-    SCIFACT = ROOT.parent / "shared" / "benchmarks" / "scifact" / "corpus.jsonl"
 
 
 def ragbot(*args, env=None, timeout=300) -> subprocess.CompletedProcess:
@@ -29,15 +26,6 @@ def ragbot(*args, env=None, timeout=300) -> subprocess.CompletedProcess:
     )
 
 
-def write_abstracts(folder: Path, n: int) -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
-    with open(SCIFACT, encoding="utf-8") as fh:
-        for i, line in enumerate(fh):
-            if i >= n:
-                break
-            d = json.loads(line)
-            (folder / f"{d['_id']}.txt").write_text(f"{d['title']}\n{d['text']}\n", encoding="utf-8")
-    return folder
 
 
 def test_cli_ingest_with_real_model_then_unchanged(tmp_path, corpus):

@@ -25,22 +25,12 @@ from rag.gate import Gate
 from rag.settings import Settings
 from rag.types import Passage
 
-from .conftest import CORPUS, ROOT, FakeEmbeddings
+from .conftest import CORPUS, ROOT, FakeEmbeddings, write_abstracts
 from .reliability_helpers import ragbot, snapshot
 
 ALWAYS = Gate({}, 10.0, 0.5, {})
-SCIFACT = ROOT / "eval" / "data" / "scifact" / "corpus.jsonl"
 
 
-def write_abstracts(folder: Path, n: int) -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
-    with open(SCIFACT, encoding="utf-8") as fh:
-        for i, line in enumerate(fh):
-            if i >= n:
-                break
-            d = json.loads(line)
-            (folder / f"{d['_id']}.txt").write_text(f"{d['title']}\n{d['text']}\n", encoding="utf-8")
-    return folder
 
 
 def _metadata(persist_dir: Path) -> list[dict]:

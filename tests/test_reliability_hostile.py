@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import re
 import shutil
-from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
@@ -16,7 +15,7 @@ from rag.gate import Gate
 from rag.settings import Settings
 from rag.text import CITATION
 
-from .conftest import CORPUS, FakeEmbeddings
+from .conftest import CORPUS, FakeEmbeddings, tags_of
 
 ALWAYS = Gate({}, 10.0, 0.5, {})
 INJECTION = (
@@ -102,22 +101,6 @@ def test_generative_prompt_keeps_document_text_inside_the_passages_block(hostile
     assert a.notice == "" or "extractive" in a.notice
 
 
-class Tags(HTMLParser):
-    def __init__(self) -> None:
-        super().__init__()
-        self.tags: set[str] = set()
-        self.attrs: set[str] = set()
-
-    def handle_starttag(self, tag, attrs):
-        self.tags.add(tag)
-        self.attrs.update(name for name, _ in attrs)
-
-
-def _tags(html: str) -> tuple[set[str], set[str]]:
-    t = Tags()
-    t.feed(html)
-    return t.tags, t.attrs
-
 
 def test_rendered_answer_and_sources_never_carry_document_markup(hostile_index, tmp_path):
     from ui.handlers import RagbotUI
@@ -133,7 +116,7 @@ def test_rendered_answer_and_sources_never_carry_document_markup(hostile_index, 
         assert answer is not None and any(c.source == "markup.txt" for c in answer.citations), answer
         assert "rb-doc" in panel  # the document context view, loaded from disk, is rendered too
         for html in [panel, *(m["content"] for m in messages)]:
-            tags, attrs = _tags(html)
+            tags, attrs = tags_of(html)
             assert tags <= OWN_TAGS, tags
             assert not {a for a in attrs if a.startswith("on")} and "href" not in attrs and "src" not in attrs
             assert "<script" not in html.lower() and "<img" not in html.lower()

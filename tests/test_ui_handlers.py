@@ -4,7 +4,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
@@ -18,6 +17,7 @@ from ui.handlers import RagbotUI
 from ui.render import answer_markdown, escape_md, sources_html
 from ui.session import Session
 from ui.uploads import sanitize_filename, store_upload
+from .conftest import tags_of
 
 HOSTILE = [
     "<script>alert(1)</script>",
@@ -30,22 +30,6 @@ HOSTILE = [
 # The only tags ragbot itself puts into answers and the sources panel.
 OWN_TAGS = {"div", "span", "mark", "sup", "strong", "p", "details", "summary"}
 
-
-class TagCollector(HTMLParser):
-    def __init__(self) -> None:
-        super().__init__()
-        self.tags: set[str] = set()
-        self.attrs: set[str] = set()
-
-    def handle_starttag(self, tag, attrs):
-        self.tags.add(tag)
-        self.attrs.update(name for name, _ in attrs)
-
-
-def tags_of(html: str) -> tuple[set[str], set[str]]:
-    c = TagCollector()
-    c.feed(html)
-    return c.tags, c.attrs
 
 
 class Notes:
