@@ -332,48 +332,6 @@ SERVER_THREADS = (1, 2, 4, 8)
 SERVER_QUERIES_PER_THREAD = 25
 
 
-class _Server:
-    """A ``chroma run`` child on a free loopback port, stopped on exit."""
-
-    def __init__(self, path: Path):
-        import socket
-
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            self.port = sock.getsockname()[1]
-        self.path = path
-
-    def __enter__(self) -> "_Server":
-        import shutil as sh
-        import subprocess
-        import sys
-        import urllib.request
-
-        exe = sh.which("chroma") or str(Path(sys.executable).with_name("chroma"))
-        self.proc = subprocess.Popen([exe, "run", "--path", str(self.path), "--host", "127.0.0.1", "--port", str(self.port)],
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"chroma run exited with {self.proc.returncode}")
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{self.port}/api/v2/heartbeat", timeout=1)
-                return self
-            except OSError:
-                time.sleep(0.2)
-        self.__exit__()
-        raise RuntimeError("chroma server did not come up in 60 s")
-
-    def __exit__(self, *exc) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except Exception:
-                self.proc.kill()
-                self.proc.wait(5)
-
-
 def run_server(settings, limit: int | None = None) -> dict:
     """Retrievals from 1..8 client threads sharing one retriever, against a real Chroma server."""
     from ingest.pipeline import ingest
@@ -383,7 +341,9 @@ def run_server(settings, limit: int | None = None) -> dict:
     questions = _questions()
     rows = []
     try:
-        with _Server(work / "server") as server:
+        from .chroma_server import ChromaServer
+
+        with ChromaServer(work / "server") as server:
             s = dataclasses.replace(settings, chroma_host="127.0.0.1", chroma_port=server.port,
                                     persist_dir=str(work / "cache"), collection="bench")
             ingest([settings.corpus_dir], s)
