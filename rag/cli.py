@@ -15,7 +15,7 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--collection", help="collection name (env RAGBOT_COLLECTION, default ragbot)")
     p.add_argument("--chroma-host", help="Chroma server host: server mode (env RAGBOT_CHROMA_HOST)")
     p.add_argument("--chroma-port", type=int, help="Chroma server port (env RAGBOT_CHROMA_PORT, default 8000)")
-    p.add_argument("--embedding-backend", help="torch, onnx or openvino (env RAGBOT_EMBEDDING_BACKEND)")
+    p.add_argument("--embedding-backend", help="torch, onnx, onnx-int8 or openvino (env RAGBOT_EMBEDDING_BACKEND)")
 
 
 def _answer_opts(p: argparse.ArgumentParser) -> None:
@@ -64,6 +64,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("what", nargs="?", default="all", help="scifact, ingest, encoders, query, growth, memory, server or all")
     p.add_argument("--out", default="bench-out", help="folder for JSON and plots")
     p.add_argument("--limit", type=int, default=None, help="use only this many documents")
+    p.add_argument("--rounds", type=int, default=3,
+                   help="ingest: run ragbot and the tutorial in turn this many times; report each one's best round")
     _answer_opts(p)
     _common(p)
     return parser

@@ -52,15 +52,18 @@ def load_model(name_or_path: str, backend: str = "torch"):
 class SentenceEmbeddings(Embeddings):
     """LangChain embeddings over a local sentence-transformers model; normalised vectors."""
 
-    def __init__(self, model: str = "all-MiniLM-L6-v2", backend: str = "torch", batch_size: int = 64):
+    def __init__(self, model: str = "all-MiniLM-L6-v2", backend: str = "torch", batch_size: int = 8):
         self.model_name = model
         self.backend = backend
         self.batch_size = batch_size
 
     @property
     def id(self) -> str:
-        """Identifies the vector space; a change re-indexes. Backends share the weights, so not part of it."""
-        return self.model_name if self.model_name in PACKAGED_MODELS else f"path:{Path(self.model_name).resolve()}"
+        """Identifies the vector space; a change re-indexes. Float backends share it; int8 vectors differ slightly."""
+        from .encoders import QUANTIZED
+
+        name = self.model_name if self.model_name in PACKAGED_MODELS else f"path:{Path(self.model_name).resolve()}"
+        return f"{name}+int8" if self.backend in QUANTIZED else name
 
     @property
     def model(self):

@@ -89,7 +89,24 @@ class HybridRetriever:
             name = f"{self.settings.chroma_host}_{self.settings.chroma_port}_{name}"
         return self.settings.cache_dir / "lexical" / name
 
+    def _check_embedder(self) -> None:
+        """Questions must be encoded by the model that encoded the index; a mismatch is a clear error.
+
+        Float and int8 runs of one model share its vector space (cosine >= 0.98), so they may mix
+        until the next ``ragbot ingest`` re-indexes; another model's vectors are meaningless here.
+        """
+        built = str((self._call(lambda c: c.metadata) or {}).get("embedder") or "")
+        ours = str(getattr(self.embeddings, "id", "") or "")
+        model = built.split("+")[0]
+        if built and ours and model != ours.split("+")[0]:
+            raise ConfigError(
+                f"the index was built with the embedding model {built!r}, but questions would be encoded "
+                f"with {ours!r}: run `ragbot ingest` to rebuild the index, or set "
+                f"RAGBOT_EMBEDDING_MODEL={model.removeprefix('path:')}"
+            )
+
     def _load(self, count: int) -> None:
+        self._check_embedder()
         table: dict[str, tuple[str, dict]] = {}
 
         def read(collection):

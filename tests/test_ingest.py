@@ -7,7 +7,7 @@ import pytest
 
 from ingest.pipeline import ingest
 from rag import store
-from rag.errors import InputError
+from rag.errors import ConfigError, InputError
 
 from .conftest import FakeEmbeddings
 
@@ -152,3 +152,20 @@ def test_batches_stay_within_chromas_limit(settings, corpus, monkeypatch):
     ingest([corpus], settings, embeddings=FakeEmbeddings())
     assert sizes and max(sizes) <= 7
     assert real_max is not None
+
+
+def test_questions_encoded_by_another_model_than_the_index_get_a_clear_error(settings, corpus):
+    from rag.retrieval import build_retriever
+
+    ingest([corpus], settings, embeddings=FakeEmbeddings())
+
+    class OtherModel(FakeEmbeddings):
+        id = "some-other-model"
+
+    with pytest.raises(ConfigError, match="built with the embedding model 'fake-bow'.*run `ragbot ingest`"):
+        build_retriever(settings, OtherModel()).search("military diplomacy")
+
+    class SameModelInt8(FakeEmbeddings):
+        id = "fake-bow+int8"  # the same model's quantized run shares its vector space
+
+    assert build_retriever(settings, SameModelInt8()).search("military diplomacy")
