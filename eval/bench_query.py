@@ -183,6 +183,13 @@ def _base_chunks(settings, n: int) -> tuple[list[str], list[dict], np.ndarray]:
     return texts, metas, emb.encode(texts)
 
 
+def _embedder_id(settings) -> str:
+    """The id retrieval expects in the index: the vectors are the real model's."""
+    from rag.embeddings import SentenceEmbeddings
+
+    return SentenceEmbeddings(settings.embedding_model, settings.embedding_backend).id
+
+
 def _variant(text: str, copy: int, rng: np.random.Generator) -> str:
     """A copy of a real chunk with some words dropped, so BM25 statistics are not exact duplicates."""
     words = text.split()
@@ -206,7 +213,7 @@ def run_growth(settings, limit: int | None = None, sizes=GROWTH_SIZES) -> dict:
     rows = []
     try:
         s = _local(settings, work, collection="growth")
-        collection = store.open_collection(s, create=True, embedder_id="bench")
+        collection = store.open_collection(s, create=True, embedder_id=_embedder_id(settings))
         have = 0
         for target in sizes:
             with Timer() as t_build:
