@@ -99,57 +99,85 @@ def _corpus(limit: int | None, work: Path) -> tuple[Path, int, int]:
     return folder, sum(f.stat().st_size for f in files), sum(len(f.read_text(encoding="utf-8")) for f in files)
 
 
-def run_ingest(settings, limit: int | None = None, rounds: int = 3) -> dict:
+def _slices(folder: Path, n: int) -> list[Path]:
+    """Move the corpus files into ``n`` sub-folders of about equal size, in name order."""
+    files = sorted(folder.glob("*.txt"))
+    n = max(1, min(n, len(files)))
+    out = []
+    for i in range(n):
+        sub = folder / f"slice{i}"
+        sub.mkdir()
+        for f in files[i::n]:
+            f.rename(sub / f.name)
+        out.append(sub)
+    return out
+
+
+def run_ingest(settings, limit: int | None = None, slices: int = 6) -> dict:
     """Ingestion, raw encoder, LangChain tutorial and re-ingestion, measured in this one process.
 
-    On a shared machine the load changes from one minute to the next, so ragbot, the raw encoder
-    and the tutorial are run ``rounds`` times in turn and each figure is its best round (the least
-    disturbed one, as ``timeit`` reports); every round's time is kept in the JSON.
+    On a shared machine the load changes from one minute to the next, and a comparison made minutes
+    apart measures the load as much as the code. So the corpus is cut into ``slices`` and each slice
+    goes through ragbot, the raw encoder and the tutorial back to back (in alternating order); each
+    figure is the sum over the slices, so all three saw the same moments of load.
     """
     from ingest.pipeline import ingest
     from rag.embeddings import SentenceEmbeddings, resolve_model_path
 
-    rounds = max(1, rounds)
     work = Path(tempfile.mkdtemp(prefix="ragbot-bench-ingest-"))
-    used: list = []
+    bench = dataclasses.replace(settings, persist_dir=str(work / "chroma"), collection="bench", chroma_host=None)
     try:
         folder, nbytes, nchars = _corpus(limit, work)
+        parts = _slices(folder, slices)
         emb = SentenceEmbeddings(settings.embedding_model, settings.embedding_backend, settings.embed_batch_size)
-        emb.encode(["warm up the encoder"] * 4)
+        emb.encode(["warm up the encoder"] * (2 * settings.embed_batch_size + 1))  # the bulk path too
         tutorial_emb = TutorialEmbeddings(str(resolve_model_path(settings.embedding_model)))
         tutorial_emb.embed_documents(["warm up"] * 4)
-        firsts, raws, tutorials = [], [], []
-        for r in range(rounds):
-            bench = dataclasses.replace(settings, persist_dir=str(work / f"chroma{r}"), collection="bench", chroma_host=None)
-            used.append(bench)
-            with Timer() as t_first:
-                summary = ingest([folder], bench, embeddings=emb)
-            firsts.append(t_first.seconds)
-            texts = ragbot_chunk_texts(folder, bench)
-            with Timer() as t_raw:
-                emb.encode(texts)
-            raws.append(t_raw.seconds)
-            tutorials.append(tutorial_pipeline(folder, work / f"langchain{r}", tutorial_emb))
+        seconds = {"ragbot": [], "raw": [], "tutorial": []}
+        chunks = raw_chunks = tutorial_chunks = 0
+        for i, part in enumerate(parts):
+            def run_ragbot():
+                nonlocal chunks
+                with Timer() as t:
+                    chunks += ingest([part], bench, embeddings=emb).chunks_written
+                seconds["ragbot"].append(t.seconds)
+
+            def run_raw():
+                nonlocal raw_chunks
+                texts = ragbot_chunk_texts(part, bench)
+                with Timer() as t:
+                    emb.encode(texts)
+                seconds["raw"].append(t.seconds)
+                raw_chunks += len(texts)
+
+            def run_tutorial():
+                nonlocal tutorial_chunks
+                got = tutorial_pipeline(part, work / "langchain", tutorial_emb)
+                seconds["tutorial"].append(got["seconds"])
+                tutorial_chunks += got["chunks"]
+
+            steps = [run_ragbot, run_raw, run_tutorial]
+            for step in steps if i % 2 == 0 else steps[::-1]:
+                step()
         with Timer() as t_again:
-            again = ingest([folder], used[-1], embeddings=emb)
-        first, raw_s = min(firsts), min(raws)
-        tutorial = dict(min(tutorials, key=lambda t: t["seconds"]))
-        chunks = summary.chunks_written
+            again = ingest(parts, bench, embeddings=emb)
+        first, raw_s, tut_s = (sum(seconds[k]) for k in ("ragbot", "raw", "tutorial"))
         ragbot = {
             "seconds": round(first, 2), "chunks": chunks, "chunks_per_s": rate(chunks, first),
             "mb_per_s": round(nbytes / 1e6 / first, 4), "corpus_chars_per_s": rate(nchars, first),
-            "rounds_seconds": [round(x, 2) for x in firsts],
         }
-        raw = {"seconds": round(raw_s, 2), "chunks": len(texts), "chunks_per_s": rate(len(texts), raw_s),
-               "rounds_seconds": [round(x, 2) for x in raws]}
-        tutorial["rounds_seconds"] = [t["seconds"] for t in tutorials]
+        raw = {"seconds": round(raw_s, 2), "chunks": raw_chunks, "chunks_per_s": rate(raw_chunks, raw_s)}
+        tutorial = {"seconds": round(tut_s, 2), "chunks": tutorial_chunks, "chunks_per_s": rate(tutorial_chunks, tut_s),
+                    "corpus_chars_per_s": rate(nchars, tut_s)}
         reingest = {"seconds": round(t_again.seconds, 3), "unchanged_files": again.unchanged,
                     "ratio_to_first": ratio(t_again.seconds, first)}
+        per_slice = [ratio(t, r) for r, t in zip(seconds["ragbot"], seconds["tutorial"])]
         figures = {
-            "documents": len(list(folder.glob("*.txt"))), "corpus_mb": round(nbytes / 1e6, 3),
-            "corpus_chars": nchars, "rounds": rounds,
-            "embedding_backend": settings.embedding_backend, "embed_batch_size": settings.embed_batch_size,
+            "documents": _count_files(parts), "corpus_mb": round(nbytes / 1e6, 3), "corpus_chars": nchars,
+            "slices": len(parts), "embedding_backend": settings.embedding_backend,
+            "embed_batch_size": settings.embed_batch_size,
             "ragbot_ingest": ragbot, "raw_encoder": raw, "langchain_tutorial": tutorial, "reingest_unchanged": reingest,
+            "speedup_vs_tutorial_per_slice": per_slice,
             "floors": {
                 "ingest_vs_raw_encoder": ratio(ragbot["chunks_per_s"], raw["chunks_per_s"]),
                 "ingest_vs_tutorial_chars_per_s": ratio(ragbot["corpus_chars_per_s"], tutorial["corpus_chars_per_s"]),
@@ -159,18 +187,22 @@ def run_ingest(settings, limit: int | None = None, rounds: int = 3) -> dict:
     finally:
         from rag import store
 
-        for bench in used:
-            store.forget_client(bench)
+        store.forget_client(bench)
         shutil.rmtree(work, ignore_errors=True)
     notes = [
         "encoder loaded and warmed before timing; ragbot figures include reading, chunking, embedding and Chroma writes",
-        f"ragbot, raw encoder and tutorial run in turn {rounds} time(s); each figure is its best round",
+        f"corpus cut into {len(parts)} slices, each run through ragbot, the raw encoder and the tutorial back to back; "
+        "figures are sums over the slices",
         "LangChain tutorial rebuilt from langchain-text-splitters + SentenceTransformer (as HuggingFaceEmbeddings, "
         "PyTorch, batch 32) + chromadb upsert (as Chroma.from_documents); langchain-huggingface/langchain-chroma "
         "not installed: they downgrade huggingface-hub below gradio 6's floor",
         "floors: ingest >= 0.85 x raw encoder chunks/s; >= 1.5 x tutorial chars/s; re-ingest < 0.05 x first",
     ]
     return bench_result("ingest", figures, limit=limit, notes=notes)
+
+
+def _count_files(folders: list[Path]) -> int:
+    return sum(len(list(f.glob("*.txt"))) for f in folders)
 
 
 def plot_ingest(result: dict, ax) -> None:
@@ -185,8 +217,13 @@ def plot_ingest(result: dict, ax) -> None:
     )
 
 
-def run_encoders(settings, limit: int | None = None, backends=("torch", "onnx", "onnx-int8", "openvino")) -> dict:
-    """Chunks/s of each encoder backend on the same SciFact chunk texts, in this process, plus agreement with torch."""
+def run_encoders(settings, limit: int | None = None, backends=("torch", "onnx", "onnx-int8", "openvino"),
+                 slices: int = 5) -> dict:
+    """Chunks/s of each encoder backend on the same SciFact chunk texts, in this process, plus agreement with torch.
+
+    The texts are cut into ``slices``; each slice is encoded by every backend back to back, in a
+    rotating order, and each backend's time is its sum over the slices (see ``run_ingest``).
+    """
     import numpy as np
 
     from rag.embeddings import SentenceEmbeddings
@@ -197,35 +234,42 @@ def run_encoders(settings, limit: int | None = None, backends=("torch", "onnx", 
         texts = ragbot_chunk_texts(folder, settings)[:ENCODER_CHUNKS]
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    figures: dict = {"chunks": len(texts), "batch_size": settings.embed_batch_size}
-    reference = None
+    figures: dict = {"chunks": len(texts), "batch_size": settings.embed_batch_size, "slices": slices}
+    encoders: dict = {}
     for backend in backends:
         try:
             emb = SentenceEmbeddings(settings.embedding_model, backend, settings.embed_batch_size)
             with Timer() as t_load:
-                emb.encode(["warm up"] * 4)
+                emb.encode(["warm up"] * (2 * settings.embed_batch_size + 1))
         except Exception as exc:  # a backend that is not installed is reported, not fatal
             figures[backend] = {"error": str(exc)[:200]}
             continue
-        with Timer() as t:
-            vecs = emb.encode(texts)
-        row = {"chunks_per_s": rate(len(texts), t.seconds), "seconds": round(t.seconds, 2),
-               "load_and_warm_s": round(t_load.seconds, 2)}
+        encoders[backend] = emb
+        figures[backend] = {"load_and_warm_s": round(t_load.seconds, 2)}
+    names = list(encoders)
+    seconds = {b: 0.0 for b in names}
+    vectors: dict = {b: [] for b in names}
+    step = -(-len(texts) // max(1, slices))
+    for i, start in enumerate(range(0, len(texts), step)):
+        part = texts[start:start + step]
+        for b in names[i % len(names):] + names[:i % len(names)]:
+            with Timer() as t:
+                vectors[b].append(encoders[b].encode(part))
+            seconds[b] += t.seconds
+    reference = np.vstack(vectors[names[0]]) if names else None
+    for b in names:
+        row = figures[b]
+        row.update({"chunks_per_s": rate(len(texts), seconds[b]), "seconds": round(seconds[b], 2)})
         with Timer() as tq:
             for q in texts[:50]:
-                emb.encode([q[:200]])
+                encoders[b].encode([q[:200]])
         row["single_query_ms"] = round(tq.ms / 50, 2)
-        if reference is None:
-            reference = vecs
-        else:
-            row["min_cosine_to_" + backends[0]] = round(float(np.min(np.sum(vecs * reference, axis=1))), 5)
-        figures[backend] = row
-    base = figures.get(backends[0], {}).get("chunks_per_s")
-    for backend in backends[1:]:
-        if "chunks_per_s" in figures.get(backend, {}):
-            figures[backend]["speedup_vs_" + backends[0]] = ratio(figures[backend]["chunks_per_s"], base)
+        if b != names[0]:
+            row["min_cosine_to_" + names[0]] = round(float(np.min(np.sum(np.vstack(vectors[b]) * reference, axis=1))), 5)
+            row["speedup_vs_" + names[0]] = ratio(row["chunks_per_s"], figures[names[0]]["chunks_per_s"])
     return bench_result("encoders", figures, limit=limit,
-                        notes=[f"first {len(texts)} ragbot chunks of SciFact abstracts, all backends in one process, back to back"])
+                        notes=[f"first {len(texts)} ragbot chunks of SciFact abstracts, batch {settings.embed_batch_size}; "
+                               f"{slices} slices, each encoded by every backend back to back"])
 
 
 def plot_encoders(result: dict, ax) -> None:
@@ -238,7 +282,7 @@ def plot_encoders(result: dict, ax) -> None:
 def cmd_ingest(args, settings) -> int:
     from .bench import print_figures, write_result
 
-    result = run_ingest(settings, getattr(args, "limit", None), getattr(args, "rounds", 3))
+    result = run_ingest(settings, getattr(args, "limit", None), getattr(args, "slices", 6))
     print_figures(result)
     write_result(result, args.out, plot_ingest)
     return 0
