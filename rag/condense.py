@@ -8,10 +8,15 @@ from .text import CITATION, terms
 _ANAPHORA = re.compile(
     r"\b(it|its|it's|they|them|their|theirs|this|that|these|those|he|him|his|she|her|hers|there|then|"
     r"former|latter|first one|second one|other one|the second|the first|the other|the same|such|above|"
-    r"previous|earlier|mentioned)\b",
+    r"previous|earlier|mentioned)\b"
+    r"|\b(the|that|this|which) (\w+ )?ones?\b",  # "the economic one", "which ones"
     re.I,
 )
-_CONTINUATION = re.compile(r"^\s*(and|but|also|so|what about|how about|why|what else|anything else|more|expand|elaborate|go on|tell me more)\b", re.I)
+_CONTINUATION = re.compile(
+    r"^\s*(and|but|also|so|what about|how about|why|what else|anything else|more|expand|elaborate|go on|tell me more)\b"
+    r"|\b(expand on|elaborate on|more about|more detail|say more|explain further)\b",  # "Can you expand on ...?"
+    re.I,
+)
 
 
 def is_follow_up(question: str, history: list) -> bool:

@@ -30,7 +30,7 @@ def score_sentences(
 ) -> list[ScoredSentence]:
     """Every sentence of the passages, scored against the question, best first.
 
-    ``context`` (from the conversation) adds terms at half weight, so a follow-up's own words lead.
+    ``context`` (from the conversation) adds terms at a lower weight, so a follow-up's own words lead.
     """
     units = []
     for pi, p in enumerate(passages):
@@ -40,7 +40,10 @@ def score_sentences(
         return []
     own = set(terms(question))
     extra = set(terms(context)) - own
-    weight_total = len(own) + 0.5 * len(extra) or 1.0
+    # The context's terms weigh at most half as much, together, as the question's own: a long
+    # earlier answer must not outvote what the follow-up asks ("which organization leads them?").
+    w_extra = 0.5 * min(1.0, len(own) / len(extra)) if own and extra else 0.5
+    weight_total = len(own) + w_extra * len(extra) or 1.0
     if qvec is None:
         qvec = embeddings.encode([question])[0]
     vecs = _encode_cached(embeddings, [u[3] for u in units])
@@ -48,7 +51,7 @@ def score_sentences(
     scored = []
     for (pi, a, b, text), sim in zip(units, sims):
         st = set(terms(text))
-        hit = len(own & st) + 0.5 * len(extra & st)
+        hit = len(own & st) + w_extra * len(extra & st)
         overlap = hit / weight_total
         score = W_SIM * float(sim) + W_OVERLAP * overlap - W_RANK * pi
         scored.append(ScoredSentence(pi, a, b, text, float(sim), overlap, score))
@@ -101,17 +104,25 @@ def aspects(question: str) -> list[set[str]]:
     return sides if all(sides) else []
 
 
+# A sentence that opens with a pronoun ("This arrangement shapes ...") means nothing without the
+# sentence it points back to: that one is quoted before it.
+_LEANS_BACK = re.compile(r"^(This|These|That|Those|It|Its|They|Their|Such|Both)\b")
+
+TOPIC_WORDS = 12  # a sentence this short that opens a paragraph announces it ("X warrants scrutiny.")
+
+
 def select(
     scored: list[ScoredSentence],
     passages: list[Passage],
     max_sentences: int = 3,
-    ratio: float = 0.7,
+    ratio: float = 0.85,
     extend: int = 2,
     question: str = "",
 ) -> list[ScoredSentence]:
-    """The best sentence and close runners-up that say something else, each followed by the
-    sentences that continue it (up to ``extend``). For a comparison, the best sentence about
-    each side comes first, so both sides are answered."""
+    """The best sentence and close runners-up that say something else, each with the sentences it
+    needs: the one a pronoun at its start points back to, and those that continue it (up to
+    ``extend``; a short opening sentence always gets the next one, which says what it announces).
+    For a comparison, the best sentence about each side comes first, so both sides are answered."""
     if not scored:
         return []
     best = scored[0].score
@@ -122,15 +133,11 @@ def select(
         span = _abs(passages[pi], a, b)
         return not any(_overlaps(span, o) for o in taken)
 
-    side_picks = []
-    sides = aspects(question)
-    for i, side in enumerate(sides):
-        other = sides[1 - i]
-        for s in scored:
-            about = set(terms(s.text)) | set(terms(passages[s.passage].section))
-            if side & about and not other & set(terms(s.text)) and s not in side_picks:
-                side_picks.append(s)
-                break
+    def take(s: ScoredSentence, pi: int, a: int, b: int) -> None:
+        chosen.append(ScoredSentence(pi, a, b, passages[pi].text[a:b], s.similarity, s.overlap, s.score))
+        taken.append(_abs(passages[pi], a, b))
+
+    side_picks = _side_picks(scored, passages, aspects(question))
     queue = side_picks + [s for s in scored if s not in side_picks]
     anchors = 0
     for s in queue:
@@ -138,18 +145,55 @@ def select(
             break
         if not free(s.passage, s.start, s.end):
             continue  # the same sentence in an overlapping chunk, or already quoted
+        text = passages[s.passage].text
+        spans = sentence_spans(text)
+        before = [sp for sp in spans if sp[1] <= s.start]
+        if _LEANS_BACK.match(s.text) and before and "\n" not in text[before[-1][1] : s.start] and free(s.passage, *before[-1]):
+            take(s, s.passage, *before[-1])
         chosen.append(s)
         taken.append(_abs(passages[s.passage], s.start, s.end))
         anchors += 1
-        spans = sentence_spans(passages[s.passage].text)
-        following = [sp for sp in spans if sp[0] >= s.end][:extend]
-        for a, b in following:
-            text = passages[s.passage].text[a:b]
-            if not _CONTINUES.match(text) or not free(s.passage, a, b):
+        opens_paragraph = not before or "\n" in text[before[-1][1] : s.start]
+        topic = opens_paragraph and "\n" not in s.text and len(s.text.split()) <= TOPIC_WORDS
+        for i, (a, b) in enumerate([sp for sp in spans if sp[0] >= s.end][:extend]):
+            announced = topic and i == 0 and "\n" not in text[s.end : a]
+            if not (announced or _CONTINUES.match(text[a:b])) or not free(s.passage, a, b):
                 break
-            chosen.append(ScoredSentence(s.passage, a, b, text, s.similarity, s.overlap, s.score))
-            taken.append(_abs(passages[s.passage], a, b))
+            take(s, s.passage, a, b)
     return chosen
+
+
+def _side_picks(scored: list[ScoredSentence], passages: list[Passage], sides: list[set[str]]) -> list[ScoredSentence]:
+    """For each side of a comparison, its best sentence that names it and not the other side.
+
+    A side is told by its most specific term found in the passages (the one in fewest sentences):
+    in "bilateral engagements ... multilateral ones", 'engagements' is shared, only 'bilateral' tells.
+    A term in most sentences tells nothing, so a side named only by such terms has no marker.
+    """
+    if not sides:
+        return []
+    term_sets = [set(terms(s.text)) for s in scored]
+
+    def marker(side: set[str]) -> set[str]:
+        counts = {t: sum(any(_same_word(t, x) for x in ts) for ts in term_sets) for t in side}
+        found = [t for t in side if 0 < counts[t] <= len(term_sets) / 2]
+        return {min(found, key=lambda t: (counts[t], t))} if found else set()
+
+    markers = [marker(side) for side in sides]
+    picks: list[ScoredSentence] = []
+    for i, side in enumerate(sides):
+        other = markers[1 - i]
+        for s, ts in zip(scored, term_sets):
+            about = ts | set(terms(passages[s.passage].section))
+            if side & about and not any(_same_word(m, t) for m in other for t in ts) and s not in picks:
+                picks.append(s)
+                break
+    return picks
+
+
+def _same_word(a: str, b: str) -> bool:
+    """Stems of one word, or of a name and its adjective ('russia', 'russian'; 'japan', 'japanes')."""
+    return a == b or (min(len(a), len(b)) >= 4 and (a.startswith(b) or b.startswith(a)))
 
 
 def _abs(p: Passage, a: int, b: int) -> tuple[str, int, int]:

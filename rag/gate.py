@@ -39,9 +39,21 @@ QUESTION_FRAME = frozenset(
         "reasons mean means meaning call called name named task tasks part parts thing things aspect aspects "
         "benefit benefits advantage advantages problem problems issue issues happen happens result results "
         "important importance significance significant factor factors feature features point points describe "
-        "explain give given list name show shows help helps make makes get gets take takes"
+        "explain give given list name show shows help helps make makes get gets take takes "
+        # comparing, and what a text argues or expects, frame a question too
+        "compare compared comparison contrast contrasts differ differs difference differences similar similarity "
+        "account argument argue argues claim claims view views expect expects upside downside drawback drawbacks "
+        "disadvantage disadvantages gain gains "
+        # qualifiers: "which specific ...", "what concrete ...", "who usually ..."
+        "specific exactly particular concrete typically usually"
     )
 )
+
+
+def index_terms(text: str) -> list[str]:
+    """Stemmed content words split as the lexical index splits them ("real-world" is 'real' and
+    'world', "essay's" is 'essay'), so they can be looked up in its vocabulary."""
+    return terms(" ".join(re.findall(r"[A-Za-z0-9]{2,}", text)))
 
 
 def answer_type_met(question: str, sentence: str) -> float:
@@ -75,7 +87,7 @@ def features(
     low = top_text.lower()
     names_found = sum(1 for n in specific if n in low) / len(specific) if specific else 1.0
     answer_type = max(answer_type_met(own or question, s.text) for s in scored[:3])
-    own_terms = set(terms(own or question)) - QUESTION_FRAME
+    own_terms = set(index_terms(own or question)) - QUESTION_FRAME
     known = sum(1 for t in own_terms if t in vocabulary) / len(own_terms) if vocabulary is not None and own_terms else 1.0
     return {
         "best_similarity": max(0.0, best.similarity),
@@ -126,7 +138,8 @@ def _load_gate(path: str | None) -> Gate:
 
 def fit_gate(rows: list[dict[str, float]], labels: list[bool], info: dict | None = None) -> Gate:
     """Fit the gate: the feature subset that generalises best (leave-one-out), logistic weights on it,
-    then the threshold that best balances answering answerable and refusing unanswerable questions."""
+    then the threshold that best balances answering answerable and refusing unanswerable questions.
+    Both count the answer-type rule's refusals as made, since the gate makes them whatever its score."""
     import itertools
 
     import numpy as np
@@ -134,12 +147,14 @@ def fit_gate(rows: list[dict[str, float]], labels: list[bool], info: dict | None
     from sklearn.model_selection import LeaveOneOut, cross_val_predict
 
     y = np.array(labels, dtype=int)
+    # The answer-type rule refuses these whatever the score: they must not pull the threshold up.
+    vetoed = np.array([r.get("answer_type", 1.0) < 0.5 for r in rows], dtype=bool)
 
     def matrix(fs):
         return np.array([[r.get(f, 0.0) for f in fs] for r in rows])
 
     def balanced(p) -> tuple[float, float]:
-        answered = p >= 0.5
+        answered = (p >= 0.5) & ~vetoed
         tpr = answered[y == 1].mean() if (y == 1).any() else 1.0
         tnr = (~answered[y == 0]).mean() if (y == 0).any() else 1.0
         return round(float(min(tpr, tnr)), 6), round(float(tpr + tnr), 6)
@@ -163,14 +178,14 @@ def fit_gate(rows: list[dict[str, float]], labels: list[bool], info: dict | None
     scores = np.array([probe.score(r) for r in rows])
     best_t, best = 0.5, (-1.0, -1.0)
     for t in sorted(set(np.round(scores, 4))) + [0.5]:
-        answered = scores >= t
+        answered = (scores >= t) & ~vetoed
         tpr = answered[y == 1].mean() if (y == 1).any() else 1.0
         tnr = (~answered[y == 0]).mean() if (y == 0).any() else 1.0
         key = (round(float(min(tpr, tnr)), 6), round(float(tpr + tnr), 6))
         if key > best:
             best, best_t = key, float(t)
     # Sit halfway between the chosen score and the next lower one, so near-ties are not on the edge.
-    lower = scores[scores < best_t]
+    lower = scores[(scores < best_t) & ~vetoed]
     threshold = (best_t + lower.max()) / 2 if len(lower) else best_t
     extra = {"selected_features": list(chosen), "cv_balanced_accuracy": best_key[1] / 2 if best_key[1] >= 0 else None}
     return Gate(weights, bias, round(float(threshold), 6), {**dict(info or {}), **extra})

@@ -71,6 +71,9 @@ def test_mmr_skips_near_duplicates():
         ("What about Russia?", [["What did the U.S. do in Asia?", "It kept bases."]], True),
         ("Who coined the term soft power?", [["What is peacekeeping?", "Deploying forces."]], False),
         ("Who coined that term?", [], False),
+        ("Can you expand on the economic one?", [["What criticisms are raised?", "Ethical and economic ones."]], True),
+        ("Which one is older?", [["Name two alliances.", "NATO and ANZUS."]], True),
+        ("What is one reason for alliances?", [["What is soft power?", "Attraction."]], False),
     ],
 )
 def test_follow_up_detection(question, history, follow_up):
