@@ -52,7 +52,7 @@ def load_model(name_or_path: str, backend: str = "torch"):
 class SentenceEmbeddings(Embeddings):
     """LangChain embeddings over a local sentence-transformers model; normalised vectors."""
 
-    def __init__(self, model: str = "all-MiniLM-L6-v2", backend: str = "torch", batch_size: int = 8):
+    def __init__(self, model: str = "all-MiniLM-L6-v2", backend: str = "onnx-int8", batch_size: int = 8):
         self.model_name = model
         self.backend = backend
         self.batch_size = batch_size

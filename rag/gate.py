@@ -137,14 +137,17 @@ def _load_gate(path: str | None) -> Gate:
 
 
 def fit_gate(rows: list[dict[str, float]], labels: list[bool], info: dict | None = None) -> Gate:
-    """Fit the gate: the feature subset that generalises best (leave-one-out), logistic weights on it,
-    then the threshold that best balances answering answerable and refusing unanswerable questions.
-    Both count the answer-type rule's refusals as made, since the gate makes them whatever its score."""
-    import itertools
+    """Fit the gate: logistic weights on every feature, then the threshold that best balances
+    answering answerable and refusing unanswerable questions. Both count the answer-type rule's
+    refusals as made, since the gate makes them whatever its score.
 
+    No feature-subset search: on the 58 dev cases, nested cross-validation (5 folds, 2 seeds)
+    gave 0.78-0.82 balanced accuracy when the subset was picked by leave-one-out inside each fold,
+    against 0.88-0.89 for all features with the same regularisation; with a few dozen cases the
+    search fits noise, and its pick flipped when the embeddings changed by a cosine of 0.01."""
     import numpy as np
     from sklearn.linear_model import LogisticRegression
-    from sklearn.model_selection import LeaveOneOut, cross_val_predict
+    from sklearn.model_selection import LeaveOneOut, StratifiedKFold, cross_val_predict
 
     y = np.array(labels, dtype=int)
     # The answer-type rule refuses these whatever the score: they must not pull the threshold up.
@@ -153,23 +156,14 @@ def fit_gate(rows: list[dict[str, float]], labels: list[bool], info: dict | None
     def matrix(fs):
         return np.array([[r.get(f, 0.0) for f in fs] for r in rows])
 
-    def balanced(p) -> tuple[float, float]:
-        answered = (p >= 0.5) & ~vetoed
-        tpr = answered[y == 1].mean() if (y == 1).any() else 1.0
-        tnr = (~answered[y == 0]).mean() if (y == 0).any() else 1.0
-        return round(float(min(tpr, tnr)), 6), round(float(tpr + tnr), 6)
-
     chosen: tuple[str, ...] = FEATURES
-    best_key = (-1.0, -1.0, 0)
-    folds = LeaveOneOut() if len(rows) <= 200 else 10
+    cv_accuracy = None
     if min(int(y.sum()), int(len(y) - y.sum())) >= 3:
-        for n in range(1, len(FEATURES) + 1):
-            for fs in itertools.combinations(FEATURES, n):
-                model = LogisticRegression(C=1.0, class_weight="balanced", max_iter=1000)
-                p = cross_val_predict(model, matrix(fs), y, cv=folds, method="predict_proba")[:, 1]
-                key = (*balanced(p), -n)  # fewer features on a tie
-                if key > best_key:
-                    best_key, chosen = key, fs
+        folds = LeaveOneOut() if len(rows) <= 200 else StratifiedKFold(10)
+        model = LogisticRegression(C=1.0, class_weight="balanced", max_iter=1000)
+        p = cross_val_predict(model, matrix(chosen), y, cv=folds, method="predict_proba")[:, 1]
+        answered = (p >= 0.5) & ~vetoed
+        cv_accuracy = (answered[y == 1].mean() + (~answered[y == 0]).mean()) / 2
     model = LogisticRegression(C=1.0, class_weight="balanced", max_iter=1000).fit(matrix(chosen), y)
     weights = {f: 0.0 for f in FEATURES}
     weights.update({f: round(float(w), 6) for f, w in zip(chosen, model.coef_[0])})
@@ -187,5 +181,5 @@ def fit_gate(rows: list[dict[str, float]], labels: list[bool], info: dict | None
     # Sit halfway between the chosen score and the next lower one, so near-ties are not on the edge.
     lower = scores[(scores < best_t) & ~vetoed]
     threshold = (best_t + lower.max()) / 2 if len(lower) else best_t
-    extra = {"selected_features": list(chosen), "cv_balanced_accuracy": best_key[1] / 2 if best_key[1] >= 0 else None}
+    extra = {"cv_balanced_accuracy": None if cv_accuracy is None else round(float(cv_accuracy), 6)}
     return Gate(weights, bias, round(float(threshold), 6), {**dict(info or {}), **extra})

@@ -14,7 +14,7 @@ from .docs_factory import encrypted_pdf_bytes, pdf_bytes
 class FakeMiniLM(FakeEmbeddings):
     """The fake vectors under the real model's id and dimension, so the CLI (real model) accepts the index."""
 
-    id = "all-MiniLM-L6-v2"
+    id = "all-MiniLM-L6-v2+int8"  # the default backend's (onnx-int8) id
     dimension = 384
 
 
