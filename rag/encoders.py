@@ -66,23 +66,23 @@ def onnx_path(model_path: Path) -> Path:
     """The cached ONNX graph for ``model_path``, exported on first use."""
     model_path = Path(model_path)
     target = cache_dir() / "onnx" / f"{model_path.name}-{_weights_key(model_path)}" / "model.onnx"
-    if target.exists():
-        return target
-    with _export_lock:
-        if not target.exists():
-            export_onnx(model_path, target)
-    return target
+    return _made_once(target, lambda: export_onnx(model_path, target))
 
 
 def quantized_onnx_path(model_path: Path) -> Path:
     """The cached int8 graph for ``model_path``, quantized from the float graph on first use."""
     source = onnx_path(model_path)
     target = source.with_name("model-int8.onnx")
-    if target.exists():
-        return target
-    with _export_lock:
-        if not target.exists():
-            quantize_onnx(source, target)
+    return _made_once(target, lambda: quantize_onnx(source, target))
+
+
+def _made_once(target: Path, make: Callable[[], object]) -> Path:
+    """``target``, made by ``make()`` unless it exists; one maker at a time in this process
+    (the makers write atomically, so other processes see a whole file or none)."""
+    if not target.exists():
+        with _export_lock:
+            if not target.exists():
+                make()
     return target
 
 

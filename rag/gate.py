@@ -153,29 +153,30 @@ def fit_gate(rows: list[dict[str, float]], labels: list[bool], info: dict | None
     # The answer-type rule refuses these whatever the score: they must not pull the threshold up.
     vetoed = np.array([r.get("answer_type", 1.0) < 0.5 for r in rows], dtype=bool)
 
-    def matrix(fs):
-        return np.array([[r.get(f, 0.0) for f in fs] for r in rows])
+    x = np.array([[r.get(f, 0.0) for f in FEATURES] for r in rows])
 
-    chosen: tuple[str, ...] = FEATURES
+    def rates(answered) -> tuple[float, float]:
+        """Answerable questions answered, unanswerable ones refused (vetoed ones count as refused)."""
+        answered = answered & ~vetoed
+        tpr = answered[y == 1].mean() if (y == 1).any() else 1.0
+        tnr = (~answered[y == 0]).mean() if (y == 0).any() else 1.0
+        return float(tpr), float(tnr)
+
     cv_accuracy = None
     if min(int(y.sum()), int(len(y) - y.sum())) >= 3:
         folds = LeaveOneOut() if len(rows) <= 200 else StratifiedKFold(10)
         model = LogisticRegression(C=1.0, class_weight="balanced", max_iter=1000)
-        p = cross_val_predict(model, matrix(chosen), y, cv=folds, method="predict_proba")[:, 1]
-        answered = (p >= 0.5) & ~vetoed
-        cv_accuracy = (answered[y == 1].mean() + (~answered[y == 0]).mean()) / 2
-    model = LogisticRegression(C=1.0, class_weight="balanced", max_iter=1000).fit(matrix(chosen), y)
-    weights = {f: 0.0 for f in FEATURES}
-    weights.update({f: round(float(w), 6) for f, w in zip(chosen, model.coef_[0])})
+        p = cross_val_predict(model, x, y, cv=folds, method="predict_proba")[:, 1]
+        cv_accuracy = sum(rates(p >= 0.5)) / 2
+    model = LogisticRegression(C=1.0, class_weight="balanced", max_iter=1000).fit(x, y)
+    weights = {f: round(float(w), 6) for f, w in zip(FEATURES, model.coef_[0])}
     bias = round(float(model.intercept_[0]), 6)
     probe = Gate(weights, bias, 0.5, {})
     scores = np.array([probe.score(r) for r in rows])
     best_t, best = 0.5, (-1.0, -1.0)
     for t in sorted(set(np.round(scores, 4))) + [0.5]:
-        answered = (scores >= t) & ~vetoed
-        tpr = answered[y == 1].mean() if (y == 1).any() else 1.0
-        tnr = (~answered[y == 0]).mean() if (y == 0).any() else 1.0
-        key = (round(float(min(tpr, tnr)), 6), round(float(tpr + tnr), 6))
+        tpr, tnr = rates(scores >= t)
+        key = (round(min(tpr, tnr), 6), round(tpr + tnr, 6))
         if key > best:
             best, best_t = key, float(t)
     # Sit halfway between the chosen score and the next lower one, so near-ties are not on the edge.

@@ -18,18 +18,23 @@ class FakeMiniLM(FakeEmbeddings):
     dimension = 384
 
 
-def snapshot(persist_dir: str | Path) -> list[tuple[str, str]]:
-    """``(chunk id, file hash)`` of every chunk, read straight from Chroma's SQLite file (no client, no cache)."""
+def read_index(persist_dir: str | Path, sql: str) -> list[tuple]:
+    """Rows of ``sql`` run read-only on Chroma's SQLite file (no client, no cache)."""
     db = Path(persist_dir) / "chroma.sqlite3"
     con = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
     try:
-        rows = con.execute(
-            "SELECT e.embedding_id, m.string_value FROM embeddings e "
-            "LEFT JOIN embedding_metadata m ON m.id = e.id AND m.key = 'file_hash'"
-        ).fetchall()
+        return con.execute(sql).fetchall()
     finally:
         con.close()
-    return sorted(rows)
+
+
+def snapshot(persist_dir: str | Path) -> list[tuple[str, str]]:
+    """``(chunk id, file hash)`` of every chunk, read straight from Chroma's SQLite file."""
+    return sorted(read_index(
+        persist_dir,
+        "SELECT e.embedding_id, m.string_value FROM embeddings e "
+        "LEFT JOIN embedding_metadata m ON m.id = e.id AND m.key = 'file_hash'",
+    ))
 
 
 def ragbot(*args, env: dict | None = None, timeout: float = 120, cwd: Path = ROOT) -> subprocess.CompletedProcess:

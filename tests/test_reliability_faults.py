@@ -26,7 +26,7 @@ from rag.settings import Settings
 from rag.types import Passage
 
 from .conftest import CORPUS, ROOT, FakeEmbeddings, write_abstracts
-from .reliability_helpers import ragbot, snapshot
+from .reliability_helpers import ragbot, read_index, snapshot
 
 ALWAYS = Gate({}, 10.0, 0.5, {})
 
@@ -34,16 +34,11 @@ ALWAYS = Gate({}, 10.0, 0.5, {})
 
 
 def _metadata(persist_dir: Path) -> list[dict]:
-    import sqlite3
-
-    con = sqlite3.connect(f"file:{persist_dir / 'chroma.sqlite3'}?mode=ro", uri=True)
-    try:
-        rows = con.execute(
-            "SELECT e.embedding_id, m.key, m.string_value, m.int_value FROM embeddings e "
-            "JOIN embedding_metadata m ON m.id = e.id WHERE m.key IN ('source', 'file_hash', 'file_chunks')"
-        ).fetchall()
-    finally:
-        con.close()
+    rows = read_index(
+        persist_dir,
+        "SELECT e.embedding_id, m.key, m.string_value, m.int_value FROM embeddings e "
+        "JOIN embedding_metadata m ON m.id = e.id WHERE m.key IN ('source', 'file_hash', 'file_chunks')",
+    )
     out: dict[str, dict] = {}
     for cid, key, s, i in rows:
         out.setdefault(cid, {"id": cid})[key] = s if s is not None else i

@@ -1,8 +1,6 @@
 """The app served on 127.0.0.1 in-process with a fake chain, called through gradio_client."""
 from __future__ import annotations
 
-import socket
-
 import pytest
 
 pytest.importorskip("gradio")
@@ -12,6 +10,8 @@ from rag.settings import Settings  # noqa: E402
 from ui.app import create_app, launch_app  # noqa: E402
 from ui.fakes import FakeChain, FakeDoc  # noqa: E402
 
+from .conftest import free_port  # noqa: E402
+
 # Gradio's queue uses pandas in ways pandas 3 deprecates; not ours to fix.
 pytestmark = pytest.mark.filterwarnings("ignore:.*(no_silent_downcasting|copy keyword).*")
 
@@ -19,12 +19,6 @@ SOFT = (
     "Soft Power\n\nSoft power, a term coined by Joseph Nye, refers to attraction rather than coercion.\n\n"
     "Peacekeeping missions are often led by the United Nations."
 )
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class RecordingIngest:

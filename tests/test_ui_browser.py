@@ -8,10 +8,11 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 from pathlib import Path
 
 import pytest
+
+from .conftest import free_port
 
 pytestmark = [
     pytest.mark.integration,
@@ -29,12 +30,6 @@ UPLOAD = (
     "The capital of Zorbland is Quillhaven, a harbour city founded by beekeepers in 1742. "
     "Its archive once held a page reading <img src=x onerror=alert('xss')><script>alert('xss')</script> in full.\n"
 )
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
