@@ -12,8 +12,8 @@ from langchain_core.runnables import Runnable, RunnableConfig
 
 from .condense import condense, is_follow_up
 from .errors import BackendError, ConfigError, InputError, RagbotError
-from .extractive import ScoredSentence, score_sentences, select
-from .gate import Gate, features, load_gate
+from .extractive import ScoredSentence, asks_for_list, follow_on, opens_section, score_sentences, section_leads, select
+from .gate import NOVELTY_MIN, Gate, answer_kind, answer_type_met, features, load_gate, says_new
 from .settings import MODES, Settings
 from .types import Answer, Citation, Passage
 from .verify import verify
@@ -87,6 +87,24 @@ class AnswerChain(Runnable[dict, Answer]):
                 self._llms[mode] = build_llm(self.settings.replace(mode=mode))
             return self._llms[mode]
 
+    def _extract(self, question: str, scored: list[ScoredSentence], passages: list[Passage], fits) -> tuple[list[ScoredSentence], list[Passage]]:
+        """The sentences of an extractive answer, and the passages they cite. A question that asks
+        for several things, best answered by the sentence that opens a section, gets the section's
+        paragraphs in turn: the list runs through them, and some were not among the retrieved."""
+        best = scored[0]
+        if asks_for_list(question) and hasattr(self.retriever, "section") and opens_section(best, passages):
+            p = passages[best.passage]
+            section = self.retriever.section(p.source, p.section)
+            if section:
+                ids = {q.chunk_id: i for i, q in enumerate(passages)}
+                extra = [q for q in section if q.chunk_id not in ids]
+                passages = passages + extra
+                ids.update({q.chunk_id: len(passages) - len(extra) + i for i, q in enumerate(extra)})
+                chosen = section_leads(section, [ids[q.chunk_id] for q in section])
+                if chosen:
+                    return chosen, passages
+        return select(scored, passages, question=question, fits=fits), passages
+
     def _run(self, input: dict | str) -> Iterator[str | Answer]:
         t0 = time.perf_counter()
         if isinstance(input, str):
@@ -113,6 +131,7 @@ class AnswerChain(Runnable[dict, Answer]):
         # A follow-up's own words are vague by nature ('the second one'): judge the standalone form.
         feats = features(standalone, passages, scored, vocabulary, own=standalone if context else question)
         ok, gate_score = self.gate.answerable(feats)
+        fits = (lambda text: answer_type_met(standalone, text) >= 1.0) if answer_kind(standalone) else None
         support = {"gate_score": round(gate_score, 4), "gate_threshold": self.gate.threshold, "features": {k_: round(v, 4) for k_, v in feats.items()}}
         t_gate = time.perf_counter()
         timings = {"retrieve": (t_ret - t0) * 1000, "rank": (t_gate - t_ret) * 1000}
@@ -132,6 +151,19 @@ class AnswerChain(Runnable[dict, Answer]):
                 support={**support, **(extra or {})},
             )
 
+        chosen: list[ScoredSentence] = []
+        if ok and scored:
+            if context:
+                scored = follow_on(scored, passages, history[-1][1])
+            chosen, passages = self._extract(question, scored, passages, fits)
+            if context and answer_kind(standalone) is None:
+                # A follow-up that the documents answer only with what the conversation already
+                # said ("Which specific resources?" after "competition for resources") is not
+                # answered: at least one sentence of the answer must be mostly new.
+                novelty = max((says_new(history, question, c.text) for c in chosen), default=0.0)
+                support["novelty"] = round(novelty, 4)
+                if novelty < NOVELTY_MIN:
+                    ok = False
         if not ok or not scored:
             yield REFUSAL
             timings.setdefault("generate", 0.0)
@@ -139,8 +171,11 @@ class AnswerChain(Runnable[dict, Answer]):
             yield finish(REFUSAL, True, [])
             return
 
+        def extract() -> tuple[str, list[Citation]]:
+            return compose(chosen, passages)
+
         if mode == "extractive":
-            text, cites = compose(select(scored, passages, question=question), passages)
+            text, cites = extract()
             timings["generate"] = (time.perf_counter() - t_gate) * 1000
             timings["verify"] = 0.0  # every sentence is a verbatim quote of the passage it cites
             yield text
@@ -191,7 +226,7 @@ class AnswerChain(Runnable[dict, Answer]):
                     notice = "No sentence of the model's answer was supported by the passages; this is the extractive answer."
         timings["verify"] = (time.perf_counter() - t_gen) * 1000
         if notice:
-            text, cites = compose(select(scored, passages, question=question), passages)
+            text, cites = extract()
             yield finish(text, False, cites, notice, {"generated": raw, "sentences": len(cites), "supported": len(cites)})
             return
         text, cites = compose_claims(kept, passages)

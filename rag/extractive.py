@@ -2,11 +2,11 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
-from .text import sentence_spans, terms
+from .text import CITATION, sentence_spans, terms
 from .types import Passage
 
 
@@ -108,6 +108,7 @@ def aspects(question: str) -> list[set[str]]:
 # sentence it points back to: that one is quoted before it.
 _LEANS_BACK = re.compile(r"^(This|These|That|Those|It|Its|They|Their|Such|Both)\b")
 
+FIT_RATIO = 0.5  # a sentence with the kind of thing asked for leads if it scores at least this share of the best
 TOPIC_WORDS = 12  # a sentence this short that opens a paragraph announces it ("X warrants scrutiny.")
 
 
@@ -118,11 +119,14 @@ def select(
     ratio: float = 0.85,
     extend: int = 2,
     question: str = "",
+    fits=None,
 ) -> list[ScoredSentence]:
     """The best sentence and close runners-up that say something else, each with the sentences it
     needs: the one a pronoun at its start points back to, and those that continue it (up to
     ``extend``; a short opening sentence always gets the next one, which says what it announces).
-    For a comparison, the best sentence about each side comes first, so both sides are answered."""
+    For a comparison, the best sentence about each side comes first, so both sides are answered.
+    ``fits(text)`` tells whether a sentence holds the kind of thing asked for (a year, a number, a
+    name the question lacks): the best sentence that does comes first."""
     if not scored:
         return []
     best = scored[0].score
@@ -138,6 +142,8 @@ def select(
         taken.append(_abs(passages[pi], a, b))
 
     side_picks = _side_picks(scored, passages, aspects(question))
+    if fits is not None and not side_picks and not fits(scored[0].text):
+        side_picks = [s for s in scored if s.score >= FIT_RATIO * best and fits(s.text)][:1]
     queue = side_picks + [s for s in scored if s not in side_picks]
     anchors = 0
     for s in queue:
@@ -202,3 +208,85 @@ def _abs(p: Passage, a: int, b: int) -> tuple[str, int, int]:
 
 def _overlaps(a: tuple[str, int, int], b: tuple[str, int, int]) -> bool:
     return a[0] == b[0] and a[1] < b[2] and b[1] < a[2]
+
+
+# "What trends ...", "What are the main criticisms of ...", "Which challenges ...", "List the ...":
+# a question that asks for several things of a kind.
+_LIST_QUESTION = re.compile(
+    r"^\s*(?:(?:what|which)\s+(?:(?:are|were|will be)\s+)?(?:the\s+)?(?:(?:main|key|major|primary|principal|different|various)\s+)?"
+    r"(?P<noun>[a-z]+(?<!ss)(?<!us)(?<!is)s)\b|(?:list|name|enumerate)\b)",
+    re.I,
+)
+_LAST_ITEM = re.compile(r"^(Lastly|Finally|In conclusion|To conclude|Overall)\b", re.I)
+SECTION_ITEMS = 6  # paragraphs quoted at most for a list that runs through a section
+
+
+def asks_for_list(question: str) -> bool:
+    return bool(_LIST_QUESTION.match(question))
+
+
+def opens_section(s: ScoredSentence, passages: list[Passage]) -> bool:
+    """Whether the sentence is the first of its section: an overview that the section's
+    paragraphs then take in turn."""
+    p = passages[s.passage]
+    if not p.section:
+        return False
+    first = sentence_spans(p.text)[:1]
+    return bool(first) and first[0][0] == s.start and p.text[: s.start].strip() == p.section.strip()
+
+
+def section_leads(section: list[Passage], index: list[int]) -> list[ScoredSentence]:
+    """One section's paragraphs, each by its opening sentence and the ones it needs (as ``select``
+    takes them), in reading order up to a closing item ("Lastly, ..."). ``index[i]`` is the number
+    of ``section[i]`` in the passage list the answer cites."""
+    chosen: list[ScoredSentence] = []
+    seen: list[tuple[str, int, int]] = []
+    items = 0
+    for i, p in enumerate(section):
+        spans = sentence_spans(p.text)
+        for j, (a, b) in enumerate(spans):
+            opens = j == 0 or "\n" in p.text[spans[j - 1][1] : a]
+            span = _abs(p, a, b)
+            if not opens or any(_overlaps(span, o) for o in seen) or p.text[a:b].startswith(("-", "*", "•")):
+                continue
+            lead = p.text[a:b]
+            first = items == 0
+            chosen.append(ScoredSentence(index[i], a, b, lead, 0.0, 0.0, 0.0))
+            seen.append(span)
+            items += 1
+            # The overview's next sentence starts the list; others bring what continues them.
+            for k, (c, d) in enumerate(spans[j + 1 : j + 1 + 2]):
+                if "\n" in p.text[b if k == 0 else spans[j + k][1] : c]:
+                    break
+                short = k == 0 and len(lead.split()) <= TOPIC_WORDS
+                if not (first and k == 0 or short or _CONTINUES.match(p.text[c:d])):
+                    break
+                chosen.append(ScoredSentence(index[i], c, d, p.text[c:d], 0.0, 0.0, 0.0))
+                seen.append(_abs(p, c, d))
+            if _LAST_ITEM.match(lead) or items >= SECTION_ITEMS:
+                return chosen
+    return chosen
+
+
+def _norm(text: str) -> str:
+    return " ".join(text.replace("’", "'").split()).lower()
+
+
+def follow_on(scored: list[ScoredSentence], passages: list[Passage], said: str) -> list[ScoredSentence]:
+    """After a follow-up ("What can that lead to?"), the sentence that comes right after one the
+    last answer quoted ranks with the best: it is where the text goes on from what was said."""
+    if not scored or not said:
+        return scored
+    said_n = _norm(CITATION.sub(" ", said))
+    nexts = set()
+    for s in scored:
+        if len(s.text) >= 30 and _norm(s.text) in said_n:
+            text = passages[s.passage].text
+            after = [sp for sp in sentence_spans(text) if sp[0] >= s.end][:1]
+            if after and "\n" not in text[s.end : after[0][0]]:
+                nexts.add((s.passage, after[0][0]))
+    if not nexts:
+        return scored
+    best = scored[0].score
+    out = [replace(s, score=max(s.score, best)) if (s.passage, s.start) in nexts else s for s in scored]
+    return sorted(out, key=lambda s: -s.score)

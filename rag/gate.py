@@ -14,7 +14,7 @@ from importlib import resources
 from pathlib import Path
 
 from .extractive import ScoredSentence
-from .text import numbers, proper_names, terms
+from .text import CITATION, numbers, proper_names, terms
 from .types import Passage
 
 FEATURES = ("best_similarity", "best_overlap", "top_passage", "coverage", "answer_type", "names_found", "known_terms")
@@ -27,7 +27,7 @@ _WHEN = re.compile(
 _HOW_MANY = re.compile(r"\bhow (many|much|long|often|old)\b|\b(what|which) (percentage|number|amount|proportion|share)\b", re.I)
 _WHO = re.compile(r"^\s*(who|whom|whose)\b", re.I)
 _YEARISH = re.compile(r"\b(1\d{3}|20\d{2})s?\b|\b(January|February|March|April|May|June|July|August|September|October|November|December)\b")
-_NUMERIC = re.compile(r"\d|\b(one|two|three|four|five|six|seven|eight|nine|ten|hundreds?|thousands?|millions?|billions?|dozens?|several)\b", re.I)
+_NUMERIC_WORD = re.compile(r"\b(one|two|three|four|five|six|seven|eight|nine|ten|hundreds?|thousands?|millions?|billions?|dozens?|several)\b", re.I)
 
 
 # Words that frame a question rather than name its subject ("the main tasks of", "who came up
@@ -56,15 +56,83 @@ def index_terms(text: str) -> list[str]:
     return terms(" ".join(re.findall(r"[A-Za-z0-9]{2,}", text)))
 
 
+def _name_key(word: str) -> str:
+    """A name as compared: lower case, without a possessive ("Russia’s" is 'russia')."""
+    w = word.lower().replace("’", "'").rstrip(".")
+    return w[:-2] if w.endswith("'s") else w
+
+
+def _same_name(a: str, b: str) -> bool:
+    """One name, or a name and its adjective: 'russia' and 'russian', 'east' and 'eastern'.
+    Numbers and short names must match whole."""
+    if a == b:
+        return True
+    if a[:1].isdigit() or min(len(a), len(b)) < 4:
+        return False
+    short, long_ = sorted((a, b), key=len)
+    return long_.startswith(short) and len(long_) - len(short) <= 3
+
+
+_WHERE = re.compile(
+    r"^\s*where\b.*\b(located|based|stationed|deployed|held|situated|headquartered|built|fought)\b|\b(in|to|from|at) (what|which) (country|countries|city|cities|region|regions|place|places|location)\b"
+    r"|\b(what|which) (country|countries|city|cities|region|regions|location|locations)\b",
+    re.I,
+)
+_BULLET = re.compile(r"^\s*([-*+•]|\d+[.)])\s+")
+
+
+# "Which book ...", "What treaty ...": things known by their names, so an answer names one.
+_WHICH_NAMED = re.compile(
+    r"\b(which|what)(?: [a-z]+){0,2}? (book|books|treaty|treaties|agreement|accord|pact|organi[sz]ation|institution|government|"
+    r"regime|leader|president|minister|author|scholar|person|company|companies|operation|war|document|report|"
+    r"article|law|doctrine|conference|summit|university|newspaper|fleet|base|ship)\b",
+    re.I,
+)
+
+
+def answer_kind(question: str) -> str | None:
+    """What a question asks for when it asks for a thing of a kind: a time, a number, a person, a
+    place, or a thing known by its name."""
+    for kind, pattern in (("when", _WHEN), ("how many", _HOW_MANY), ("who", _WHO), ("where", _WHERE), ("name", _WHICH_NAMED)):
+        if pattern.search(question):
+            return kind
+    return None
+
+
+def _new(found: set[str], question: str) -> bool:
+    """Whether any of ``found`` is not already in the question: "Where are those bases?" is not
+    answered by repeating the place the conversation already named."""
+    asked = {_name_key(w) for w in re.findall(r"[A-Za-z0-9][A-Za-z0-9'’.\-]*", question)}
+    return any(not any(_same_name(_name_key(f), a) for a in asked) for f in found)
+
+
 def answer_type_met(question: str, sentence: str) -> float:
-    """1 when the sentence has the kind of thing the question asks for (a year, a number, a name), or none is implied."""
-    if _WHEN.search(question):
-        return 1.0 if _YEARISH.search(sentence) else 0.0
-    if _HOW_MANY.search(question):
-        return 1.0 if _NUMERIC.search(sentence) else 0.0
-    if _WHO.search(question):
-        return 1.0 if proper_names(sentence) or re.search(r"\b[A-Z][a-z]+", sentence[1:]) else 0.0
-    return 1.0
+    """1 when the sentence has the kind of thing the question asks for (a year, a number, a name, a
+    place) that the question does not already hold, or when no kind is implied."""
+    kind = answer_kind(question)
+    if kind is None:
+        return 1.0
+    if kind == "when":
+        found = {m.group(0) for m in _YEARISH.finditer(sentence)}
+    elif kind == "how many":
+        found = {w.lower() for w in _NUMERIC_WORD.findall(sentence)} | numbers(sentence)
+    else:  # a person, a place or a named thing: a capitalised word that does not open the sentence
+        found = set().union(*(proper_names(_BULLET.sub("", line)) for line in sentence.splitlines()))
+    return 1.0 if found and _new(found, question) else 0.0
+
+
+NOVELTY_MIN = 0.5  # a follow-up's answer must be at least this share new to the conversation
+
+
+def says_new(history: list, question: str, answer: str) -> float:
+    """The share of the answer's content words that neither the question nor the conversation so
+    far has used: what a follow-up's answer adds."""
+    said = set(terms(question))
+    for turn in history:
+        for text in turn:
+            said |= set(terms(CITATION.sub(" ", str(text or ""))))
+    words = set(terms(answer))
+    return len(words - said) / len(words) if words else 0.0
 
 
 def features(
@@ -83,9 +151,9 @@ def features(
     top_text = " ".join(p.section + " " + p.text for p in passages[:3])
     p_terms = set(terms(top_text))
     coverage = len(q_terms & p_terms) / len(q_terms) if q_terms else 0.0
-    specific = {n.lower() for n in proper_names(question)} | numbers(question)
-    low = top_text.lower()
-    names_found = sum(1 for n in specific if n in low) / len(specific) if specific else 1.0
+    specific = {_name_key(n) for n in proper_names(question)} | numbers(question)
+    words = {_name_key(w) for w in re.findall(r"[A-Za-z0-9][A-Za-z0-9'’.\-]*", top_text)}
+    names_found = sum(1 for n in specific if any(_same_name(n, w) for w in words)) / len(specific) if specific else 1.0
     answer_type = max(answer_type_met(own or question, s.text) for s in scored[:3])
     own_terms = set(index_terms(own or question)) - QUESTION_FRAME
     known = sum(1 for t in own_terms if t in vocabulary) / len(own_terms) if vocabulary is not None and own_terms else 1.0

@@ -178,6 +178,21 @@ class HybridRetriever:
             )
         return passages
 
+    def section(self, source: str, section: str, limit: int = 12) -> list[Passage]:
+        """The chunks of one section of one source, in reading order (at most ``limit``): the whole
+        of what a heading covers, for a question whose answer runs through all of it."""
+        self.refresh()
+        rows = [
+            (int(meta.get("start", 0)), cid, text, meta)
+            for cid, (text, meta) in self._table.items()
+            if str(meta.get("source", "")) == source and str(meta.get("section", "")) == section
+        ]
+        rows.sort(key=lambda r: r[0])
+        return [
+            Passage(cid, source, section, text, start, int(meta.get("end", start + len(text))), 0.0)
+            for start, cid, text, meta in rows[:limit]
+        ]
+
     def vocabulary(self) -> dict:
         """Stemmed terms of the indexed documents (the lexical index's vocabulary)."""
         if self._lexical is None:
