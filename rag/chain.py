@@ -12,7 +12,16 @@ from langchain_core.runnables import Runnable, RunnableConfig
 
 from .condense import condense, is_follow_up
 from .errors import BackendError, ConfigError, InputError, RagbotError
-from .extractive import ScoredSentence, asks_for_list, follow_on, opens_section, score_sentences, section_leads, select
+from .extractive import (
+    ScoredSentence,
+    asks_for_list,
+    follow_on,
+    opens_section,
+    referenced_section,
+    score_sentences,
+    section_leads,
+    select,
+)
 from .gate import NOVELTY_MIN, Gate, answer_kind, answer_type_met, features, load_gate, says_new
 from .settings import MODES, Settings
 from .types import Answer, Citation, Passage
@@ -124,9 +133,17 @@ class AnswerChain(Runnable[dict, Answer]):
         context = standalone if is_follow_up(question, history) else ""
 
         passages = self.retriever.search(standalone, k)
-        t_ret = time.perf_counter()
         qvec = self.embeddings.encode([standalone])[0] if context else None  # a follow-up means its standalone form
+        # "In the section on X, ...": the answer comes from that section, whatever else matches.
+        ref = referenced_section(question, self.retriever.sections()) if passages and hasattr(self.retriever, "sections") else None
+        in_section = self.retriever.section(*ref, query=qvec if qvec is not None else self.embeddings.encode([standalone])[0]) if ref else []
+        if in_section:
+            ids = {p.chunk_id for p in in_section}
+            passages = in_section + [p for p in passages if p.chunk_id not in ids][: max(0, k - len(in_section))]
+        t_ret = time.perf_counter()
         scored = score_sentences(question, passages, self.embeddings, context=context, qvec=qvec) if passages else []
+        if in_section:
+            scored = [s for s in scored if s.passage < len(in_section)]
         vocabulary = self.retriever.vocabulary() if hasattr(self.retriever, "vocabulary") else None
         # A follow-up's own words are vague by nature ('the second one'): judge the standalone form.
         feats = features(standalone, passages, scored, vocabulary, own=standalone if context else question)

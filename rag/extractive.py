@@ -115,7 +115,7 @@ TOPIC_WORDS = 12  # a sentence this short that opens a paragraph announces it ("
 def select(
     scored: list[ScoredSentence],
     passages: list[Passage],
-    max_sentences: int = 3,
+    max_sentences: int = 4,
     ratio: float = 0.85,
     extend: int = 2,
     question: str = "",
@@ -290,3 +290,25 @@ def follow_on(scored: list[ScoredSentence], passages: list[Passage], said: str) 
     best = scored[0].score
     out = [replace(s, score=max(s.score, best)) if (s.passage, s.start) in nexts else s for s in scored]
     return sorted(out, key=lambda s: -s.score)
+
+
+_SECTION_NAMED = re.compile(
+    r"\b(?:section|part|chapter|heading|subsection)\s+(?:on|about|of|called|titled|named|headed|covering|dealing with)\s+"
+    r"(?:the\s+)?(?P<after>[^,.;:?!()]{3,80})"
+    r"|\bthe\s+(?P<before>(?:[\w’'-]+\s+){0,4}?[\w’'-]+)\s+(?:section|part|chapter|subsection)\b",
+    re.I,
+)
+
+
+def referenced_section(question: str, sections: list[tuple[str, str]]) -> tuple[str, str] | None:
+    """The section a question points at by its heading ("in the section on shaping foreign
+    policy", "according to the conflict-resolution section"), or None: the heading must hold every
+    word the question names it by, and no other heading may do so as well."""
+    m = _SECTION_NAMED.search(question) if sections else None
+    if not m:
+        return None
+    named = set(terms(" ".join(re.findall(r"[A-Za-z0-9]{2,}", m.group("after") or m.group("before")))))
+    if not named:
+        return None
+    found = [key for key in sections if all(any(_same_word(w, t) for t in terms(" ".join(re.findall(r"[A-Za-z0-9]{2,}", key[1])))) for w in named)]
+    return found[0] if len(found) == 1 else None

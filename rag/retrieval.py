@@ -49,6 +49,7 @@ class HybridRetriever:
         self._collection = None
         self._count = -1
         self._table: dict[str, tuple[str, dict]] = {}
+        self._sections: dict[tuple[str, str], list[str]] = {}
         self._lexical: LexicalIndex | None = None
 
     @property
@@ -126,6 +127,11 @@ class HybridRetriever:
                 lexical.save(folder)
             except OSError:
                 pass  # a read-only cache folder costs a rebuild next start, nothing more
+        sections: dict[tuple[str, str], list[tuple[int, str]]] = {}
+        for cid, (_, meta) in table.items():
+            key = (str(meta.get("source", "")), str(meta.get("section", "")))
+            sections.setdefault(key, []).append((int(meta.get("start", 0)), cid))
+        self._sections = {key: [cid for _, cid in sorted(rows)] for key, rows in sections.items()}
         self._table, self._lexical, self._count = table, lexical, count
 
     def search(self, query: str, k: int | None = None, method: str = "hybrid", mmr_: bool | None = None) -> list[Passage]:
@@ -178,20 +184,26 @@ class HybridRetriever:
             )
         return passages
 
-    def section(self, source: str, section: str, limit: int = 12) -> list[Passage]:
+    def section(self, source: str, section: str, limit: int = 12, query: np.ndarray | None = None) -> list[Passage]:
         """The chunks of one section of one source, in reading order (at most ``limit``): the whole
-        of what a heading covers, for a question whose answer runs through all of it."""
+        of what a heading covers. With ``query`` (a vector), each passage's score is its cosine to it."""
         self.refresh()
-        rows = [
-            (int(meta.get("start", 0)), cid, text, meta)
-            for cid, (text, meta) in self._table.items()
-            if str(meta.get("source", "")) == source and str(meta.get("section", "")) == section
-        ]
-        rows.sort(key=lambda r: r[0])
-        return [
-            Passage(cid, source, section, text, start, int(meta.get("end", start + len(text))), 0.0)
-            for start, cid, text, meta in rows[:limit]
-        ]
+        ids = self._sections.get((source, section), [])[:limit]
+        scores = {}
+        if query is not None and ids:
+            got = self._call(lambda c: c.get(ids=ids, include=["embeddings"]))
+            scores = {cid: round(float(np.asarray(v, dtype=np.float32) @ query), 4) for cid, v in zip(got["ids"], got["embeddings"])}
+        out = []
+        for cid in ids:
+            text, meta = self._table[cid]
+            start = int(meta.get("start", 0))
+            out.append(Passage(cid, source, section, text, start, int(meta.get("end", start + len(text))), scores.get(cid, 0.0)))
+        return out
+
+    def sections(self) -> list[tuple[str, str]]:
+        """Every (source, section heading) in the index."""
+        self.refresh()
+        return [key for key in self._sections if key[1]]
 
     def vocabulary(self) -> dict:
         """Stemmed terms of the indexed documents (the lexical index's vocabulary)."""
