@@ -146,7 +146,7 @@ class AnswerChain(Runnable[dict, Answer]):
             scored = [s for s in scored if s.passage < len(in_section)]
         vocabulary = self.retriever.vocabulary() if hasattr(self.retriever, "vocabulary") else None
         # A follow-up's own words are vague by nature ('the second one'): judge the standalone form.
-        feats = features(standalone, passages, scored, vocabulary, own=standalone if context else question)
+        feats = features(standalone, passages, scored, vocabulary, own=standalone if context else question, asked=question)
         ok, gate_score = self.gate.answerable(feats)
         fits = (lambda text: answer_type_met(standalone, text) >= 1.0) if answer_kind(standalone) else None
         support = {"gate_score": round(gate_score, 4), "gate_threshold": self.gate.threshold, "features": {k_: round(v, 4) for k_, v in feats.items()}}

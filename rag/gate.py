@@ -17,7 +17,7 @@ from .extractive import ScoredSentence
 from .text import CITATION, numbers, proper_names, terms
 from .types import Passage
 
-FEATURES = ("best_similarity", "best_overlap", "top_passage", "coverage", "answer_type", "names_found", "known_terms")
+FEATURES = ("best_similarity", "best_overlap", "top_passage", "coverage", "answer_type", "names_found", "known_terms", "names_in_best")
 
 _WHEN = re.compile(
     r"^\s*when (did|was|were|is|are|will|does|do|has|have|had|could|would)\b|\b(in|since|until|by) (what|which) year\b|"
@@ -136,7 +136,7 @@ def says_new(history: list, question: str, answer: str) -> float:
 
 
 def features(
-    question: str, passages: list[Passage], scored: list[ScoredSentence], vocabulary: set | dict | None = None, own: str | None = None
+    question: str, passages: list[Passage], scored: list[ScoredSentence], vocabulary: set | dict | None = None, own: str | None = None, asked: str | None = None
 ) -> dict[str, float]:
     """Evidence features for the gate, each in [0, 1].
 
@@ -154,6 +154,9 @@ def features(
     specific = {_name_key(n) for n in proper_names(question)} | numbers(question)
     words = {_name_key(w) for w in re.findall(r"[A-Za-z0-9][A-Za-z0-9'’.\-]*", top_text)}
     names_found = sum(1 for n in specific if any(_same_name(n, w) for w in words)) / len(specific) if specific else 1.0
+    best_words = {_name_key(w) for s in scored[:3] for w in re.findall(r"[A-Za-z0-9][A-Za-z0-9'’.\-]*", s.text)}
+    named = {_name_key(n) for n in proper_names(asked or question)} | numbers(asked or question)
+    names_in_best = sum(1 for n in named if any(_same_name(n, w) for w in best_words)) / len(named) if named else 1.0
     answer_type = max(answer_type_met(own or question, s.text) for s in scored[:3])
     own_terms = set(index_terms(own or question)) - QUESTION_FRAME
     known = sum(1 for t in own_terms if t in vocabulary) / len(own_terms) if vocabulary is not None and own_terms else 1.0
@@ -164,6 +167,7 @@ def features(
         "coverage": coverage,
         "answer_type": answer_type,
         "names_found": names_found,
+        "names_in_best": names_in_best,
         "known_terms": known,
     }
 
