@@ -17,7 +17,11 @@ def gate_rows(cases: Sequence[GoldenCase], answers: Sequence[Mapping]) -> tuple[
     for case, answer in zip(cases, answers):
         feats = (answer.get("support") or {}).get("features")
         if isinstance(feats, dict) and feats:
-            rows.append({k: float(v) for k, v in feats.items()})
+            row = {k: float(v) for k, v in feats.items()}
+            novelty = (answer.get("support") or {}).get("novelty")
+            if isinstance(novelty, (int, float)):
+                row["novelty"] = float(novelty)  # the follow-up rule's measure: its refusals count as made
+            rows.append(row)
             labels.append(case.answerable)
     return rows, labels
 

@@ -113,10 +113,24 @@ def numbers(text: str) -> set[str]:
     return {n.rstrip(".,") for n in _NUMBER.findall(text)}
 
 
+# A capitalised word right after one of these opens a sentence or a clause ("... seen?: Yes. A
+# country ..."), so its capital says nothing; "U.S. Navy" keeps 'Navy' (the full stop ends a capital).
+_OPENS = re.compile(r"(?:[?!:;(\"“]|(?<![A-Z])\.)\s*$")
+
+
 def proper_names(sentence: str) -> set[str]:
-    """Capitalised words that are not the first word of the sentence: names the passage must contain."""
-    words = re.findall(r"[A-Za-z][A-Za-z'’\-]*", re.sub(r"\[\d+\]", " ", sentence))
-    return {w for i, w in enumerate(words) if i > 0 and w[0].isupper() and w.lower() not in STOPWORDS and len(w) > 1}
+    """Capitalised words that do not open the sentence (or a sentence within it): names the
+    passage must contain."""
+    text = re.sub(r"\[\d+\]", " ", sentence)
+    out = set()
+    for i, m in enumerate(re.finditer(r"[A-Za-z][A-Za-z'’\-]*", text)):
+        w = m.group(0)
+        if i == 0 or not w[0].isupper() or w.lower() in STOPWORDS or len(w) < 2:
+            continue
+        if _OPENS.search(text[max(0, m.start() - 3) : m.start()]):
+            continue
+        out.add(w)
+    return out
 
 
 CITATION = re.compile(r"\s*\[(\d+(?:\s*,\s*\d+)*)\]")
