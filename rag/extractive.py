@@ -70,8 +70,11 @@ def _encode_cached(embeddings, texts: list[str]) -> np.ndarray:
     if todo:
         if len(_cache) + len(todo) > _CACHE_MAX:
             _cache.clear()
-        for t, v in zip(todo, embeddings.encode(todo)):
-            _cache[(key, t)] = v
+        # One text at a time: an int8 encoder quantizes a batch's activations together, so a vector
+        # would depend on its batch-mates, and answers on which questions came before. Singles are
+        # also no slower for sentences (no padding to the longest).
+        for t in todo:
+            _cache[(key, t)] = embeddings.encode([t])[0]
     return np.stack([_cache[(key, t)] for t in texts])
 
 
@@ -214,7 +217,7 @@ def _overlaps(a: tuple[str, int, int], b: tuple[str, int, int]) -> bool:
 # a question that asks for several things of a kind.
 _LIST_QUESTION = re.compile(
     r"^\s*(?:(?:what|which)\s+(?:(?:are|were|will be)\s+)?(?:the\s+)?(?:(?:main|key|major|primary|principal|different|various)\s+)?"
-    r"(?P<noun>[a-z]+(?<!ss)(?<!us)(?<!is)s)\b|(?:list|name|enumerate)\b)",
+    r"(?!(?:is|was|has|does|this|its|as|us|yes|less|unless|perhaps)\b)(?P<noun>[a-z]+s)\b(?<!ss)(?<!us)|(?:list|name|enumerate)\b)",
     re.I,
 )
 _LAST_ITEM = re.compile(r"^(Lastly|Finally|In conclusion|To conclude|Overall)\b", re.I)
@@ -277,7 +280,7 @@ def follow_on(scored: list[ScoredSentence], passages: list[Passage], said: str) 
     last answer quoted ranks with the best: it is where the text goes on from what was said."""
     if not scored or not said:
         return scored
-    said_n = _norm(CITATION.sub(" ", said))
+    said_n = _norm(CITATION.sub("", said))  # "states [1]." is "states."
     nexts = set()
     for s in scored:
         if len(s.text) >= 30 and _norm(s.text) in said_n:

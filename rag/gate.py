@@ -83,7 +83,7 @@ def _same_name(a: str, b: str) -> bool:
 
 
 _WHERE = re.compile(
-    r"^\s*where\b.*\b(located|based|stationed|deployed|held|situated|headquartered|built|fought)\b|\b(in|to|from|at) (what|which) (country|countries|city|cities|region|regions|place|places|location)\b"
+    r"^\s*where\b.*\b(located|based|stationed|deployed|held|situated|headquartered|built|fought)\b|\b(in|to|from|at) (what|which)(?: [a-z]+){0,2}? (country|countries|city|cities|region|regions|place|places|location)\b"
     r"|\b(what|which) (country|countries|city|cities|region|regions|location|locations)\b",
     re.I,
 )

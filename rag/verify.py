@@ -78,7 +78,7 @@ def verify(answer_text: str, passages: list[Passage], embeddings) -> list[Suppor
     parts = split_answer(answer_text)
     if not parts:
         return results
-    svecs = embeddings.encode([p[0] for p in parts])
+    svecs = [embeddings.encode([p[0]])[0] for p in parts]  # singles: a vector must not depend on its batch-mates
     for (sentence, cited), svec in zip(parts, svecs):
         if not sentence or not terms(sentence):
             continue

@@ -1,0 +1,259 @@
+"""The rules that decide what an answer must hold and where it comes from: answer kinds, names,
+follow-ups that add nothing, lists that run through a section, questions that name a section,
+and the gate's fit. Fakes only; tests/test_chain_integration.py runs the real models."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from rag import build_chain
+from rag.extractive import (
+    ScoredSentence,
+    _cache,
+    _encode_cached,
+    asks_for_list,
+    follow_on,
+    opens_section,
+    referenced_section,
+    score_sentences,
+    section_leads,
+)
+from rag.gate import C_GRID, Gate, acronyms, answer_kind, answer_type_met, features, fit_gate, says_new
+from rag.settings import Settings
+from rag.text import proper_names
+from rag.types import Passage
+
+from .conftest import FakeEmbeddings
+
+ALWAYS = Gate({}, 10.0, 0.5, {})
+
+
+# -- answer kinds -------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "question, kind",
+    [
+        ("When was NATO founded?", "when"),
+        ("How many countries take part?", "how many"),
+        ("Who coined the term soft power?", "who"),
+        ("Where exactly are those bases located?", "where"),
+        ("In which Middle Eastern country is Russia most engaged?", "where"),
+        ("Which book did Joseph Nye publish on soft power?", "name"),
+        ("Which international treaty regulates AI weapons?", "name"),
+        ("Which weaker state does the essay name?", "name"),
+        ("List what nations can achieve through engagements.", None),  # a clause, not "which nations"
+        ("What does a country gain for its image?", None),
+        ("Where do countries see their influence grow?", None),  # no physical place asked for
+        ("What is soft power?", None),
+    ],
+)
+def test_answer_kind(question, kind):
+    assert answer_kind(question) == kind
+
+
+@pytest.mark.parametrize(
+    "question, sentence, met",
+    [
+        # the thing asked must be new: the question already holds Syria
+        ("Where are the bases located? (context: Russia supports regimes such as Syria)", "Russia supports regimes such as Syria.", 0.0),
+        ("Where has the U.S. set up bases?", "In Asia, the U.S. has established military bases.", 1.0),
+        ("Which book did Joseph Nye publish?", "Soft power, a term coined by Joseph Nye, means attraction.", 0.0),
+        ("Which regime did Russia back?", "By supporting the Assad regime, Russia secured its influence.", 1.0),
+        # a number must count what is asked about, and 'one' counts nothing
+        ("How many nuclear weapons does North Korea have?", "Bilateral ties bind two countries.", 0.0),
+        ("How many countries take part in multilateral ones?", "They bring together three or more countries.", 1.0),
+        ("How many troops are in Japan?", "One of the roles of troops is deterrence.", 0.0),
+        ("How many troops are in Japan?", "The U.S. keeps 50,000 troops in Japan.", 1.0),
+    ],
+)
+def test_answer_type_needs_a_new_thing_of_the_kind(question, sentence, met):
+    assert answer_type_met(question, sentence) == met
+
+
+# -- names ----------------------------------------------------------------------------------------
+def test_capitals_that_open_a_clause_are_not_names():
+    q = "What might that encourage? (context: Can exercises change how a country is seen?: Yes. A country gains.)"
+    assert proper_names(q) == set()
+    assert proper_names("Where is the U.S. Navy's Seventh Fleet?") >= {"Seventh", "Fleet"}
+
+
+def test_acronyms_of_multiword_names():
+    assert acronyms("bodies such as the United Nations or the North Atlantic Treaty Organization") >= {"un", "nato"}
+
+
+def p(text: str, section: str = "", start: int = 0, source: str = "essay.txt", score: float = 0.7) -> Passage:
+    return Passage(f"c{start}", source, section, text, start, start + len(text), score)
+
+
+def scored_of(passages: list[Passage], question: str) -> list[ScoredSentence]:
+    return score_sentences(question, passages, FakeEmbeddings())
+
+
+@pytest.mark.parametrize(
+    "question, found",
+    [
+        ("In which Middle Eastern country is Russia's engagement most prominent?", 1.0),  # Eastern ~ East, Russia's ~ Russian
+        ("What do bodies like NATO or the UN focus on?", 1.0),  # UN = United Nations
+        ("What did Brazil's navy do?", 0.0),
+    ],
+)
+def test_names_match_stems_adjectives_and_acronyms(question, found):
+    ps = [p("Russian military engagement in the Middle East, notably in Syria, is led with NATO and the United Nations.")]
+    assert features(question, ps, scored_of(ps, question))["names_found"] == found
+
+
+# -- follow-ups -----------------------------------------------------------------------------------
+def test_says_new_measures_what_the_conversation_has_not_said():
+    history = [("What about climate change?", "Competition for resources may lead to security partnerships [1].")]
+    assert says_new(history, "Which resources?", "Competition for resources may lead to security partnerships.") < 0.5
+    assert says_new(history, "Which resources?", "Water and arable land will be contested by rival states.") == 1.0
+
+
+class SectionRetriever:
+    """A fixed retriever that also knows the sections, as HybridRetriever does."""
+
+    def __init__(self, retrieved: list[Passage], everything: list[Passage]):
+        self.retrieved, self.everything = retrieved, everything
+
+    def search(self, query, k=None, method="hybrid"):
+        return list(self.retrieved)[: k or 5]
+
+    def sections(self):
+        return list(dict.fromkeys((q.source, q.section) for q in self.everything if q.section))
+
+    def section(self, source, section, limit=12, query=None):
+        return sorted((q for q in self.everything if (q.source, q.section) == (source, section)), key=lambda q: q.start)[:limit]
+
+
+def run(retriever, question, history=None):
+    chain = build_chain(Settings(persist_dir="/nonexistent"), embeddings=FakeEmbeddings(), retriever=retriever, gate=ALWAYS)
+    return chain.invoke({"question": question, "history": history or []})
+
+
+CLIMATE = p(
+    "Environmental challenges, such as climate change, will influence military diplomacy. "
+    "Increased competition for resources may lead to security-oriented partnerships among countries.",
+    "Future Trends",
+)
+
+
+def test_a_follow_up_answered_only_with_what_was_said_is_refused():
+    history = [["What does the essay say about climate change?", "Increased competition for resources may lead to security-oriented partnerships among countries."]]
+    a = run(SectionRetriever([CLIMATE], [CLIMATE]), "Which specific resources will they compete for?", history)
+    assert a.refused and a.support["novelty"] < 0.5
+
+
+def test_a_follow_up_goes_on_from_the_sentence_last_quoted():
+    ethics = p(
+        "Military diplomacy raises ethical questions about power. "
+        "It can be perceived as a means for powerful nations to exert control over weaker states. "
+        "Such actions may foster resentment and hinder genuine diplomatic efforts.\n"
+        "Nations may perceive military engagement as a threat, which can lead to a dilemma.",
+        "Criticisms",
+    )
+    said = "It can be perceived as a means for powerful nations to exert control over weaker states [1]."
+    scored = scored_of([ethics], "What can that lead to?")
+    assert not scored[0].text.startswith("Such actions")
+    after = follow_on(scored, [ethics], said)
+    assert [s.text.split()[0] for s in after[:2]].count("Such") == 1 and after[0].score == after[1].score
+    a = run(SectionRetriever([ethics], [ethics]), "What can that lead to?", [["What ethical concerns are raised?", said]])
+    assert "resentment" in a.answer and not a.refused
+
+
+# -- lists that run through a section ----------------------------------------------------------
+TRENDS = [
+    p("Future Trends\nThe future trends in military diplomacy will reflect multipolarity. This shift will matter.\n"
+      "Emerging technologies, such as cyber warfare, will redefine engagements. Nations may forge cyber alliances.", "Future Trends", 0),
+    p("Environmental challenges, such as climate change, will also influence military diplomacy.\n"
+      "Lastly, humanitarian missions could promote dialogue. This approach may help.\n"
+      "The interaction between diplomacy and politics forms a nexus.", "Future Trends", 300),
+]
+
+
+def test_list_questions_are_recognised():
+    assert asks_for_list("What trends does the essay expect?")
+    assert asks_for_list("What are the main criticisms of military diplomacy?")
+    assert asks_for_list("List the activities of military diplomacy.")
+    assert not asks_for_list("What is soft power?")
+    assert not asks_for_list("What does the essay discuss?")
+
+
+def test_section_leads_take_each_paragraph_up_to_the_last_item():
+    leads = [s.text.split()[0] for s in section_leads(TRENDS, [0, 1])]
+    # a short opening sentence brings the next; the closing "The interaction ..." is not an item
+    assert leads == ["The", "This", "Emerging", "Nations", "Environmental", "Lastly,", "This"]
+
+
+def test_a_list_question_answered_by_a_section_opener_quotes_the_whole_section():
+    only_first = SectionRetriever([TRENDS[0]], TRENDS)  # the second chunk was not retrieved
+    a = run(only_first, "What trends will shape military diplomacy in the future?")
+    assert opens_section(scored_of([TRENDS[0]], "What trends will shape military diplomacy in the future?")[0], [TRENDS[0]])
+    assert "climate change" in a.answer and "humanitarian" in a.answer and "nexus" not in a.answer
+    assert {c.chunk_id for c in a.citations} == {"c0", "c300"} and len(a.retrieved) == 2
+
+
+# -- questions that name a section ----------------------------------------------------------------
+SECTIONS = [("essay.txt", "Shaping Foreign Policy"), ("essay.txt", "Military Diplomacy as a Tool for Conflict Resolution"), ("essay.txt", "Peacekeeping Operations")]
+
+
+@pytest.mark.parametrize(
+    "question, section",
+    [
+        ("In the section on shaping foreign policy, what can states do?", "Shaping Foreign Policy"),
+        ("According to the conflict-resolution section, how do forces operate?", "Military Diplomacy as a Tool for Conflict Resolution"),
+        ("How do peacekeeping operations operate?", None),  # no section named: 'operate' is not a reference
+        ("What does the section introducing diplomacy say?", None),  # no heading holds those words
+    ],
+)
+def test_referenced_section(question, section):
+    got = referenced_section(question, SECTIONS)
+    assert (got[1] if got else None) == section
+
+
+def test_a_question_naming_a_section_is_answered_from_it():
+    policy = p("Through military engagements, states can project power and foster alliances.", "Shaping Foreign Policy", 900)
+    other = p("Through military engagements, states shape what they can do in peacekeeping.", "Peacekeeping Operations", 100)
+    a = run(SectionRetriever([other], [other, policy]), "In the section on shaping foreign policy, what can states do through military engagements?")
+    assert "project power" in a.answer and a.citations[0].chunk_id == "c900" and a.retrieved[0].chunk_id == "c900"
+
+
+# -- encoding and fitting -------------------------------------------------------------------------
+class BatchSensitive(FakeEmbeddings):
+    """Vectors that change with their batch-mates, as int8 activations quantized per batch do."""
+
+    id = "batch-sensitive"
+
+    def encode(self, texts, batch_size=None):
+        out = super().encode(texts)
+        return out * (1.0 + 0.01 * (len(texts) - 1))
+
+
+def test_sentence_vectors_do_not_depend_on_their_batch():
+    _cache.clear()
+    emb = BatchSensitive()
+    together = _encode_cached(emb, ["Alpha beta gamma.", "Delta epsilon."])
+    _cache.clear()
+    alone = _encode_cached(emb, ["Alpha beta gamma."])
+    assert np.array_equal(together[0], alone[0])
+    _cache.clear()
+
+
+def test_fit_gate_chooses_its_regularisation_and_counts_the_follow_up_rule():
+    rng = np.random.default_rng(0)
+    rows, labels = [], []
+    for i in range(40):
+        answerable = i % 3 != 0
+        level = (0.7 if answerable else 0.4) + rng.normal(0, 0.12)
+        row = {f: float(np.clip(level + rng.normal(0, 0.05), 0, 1)) for f in ("best_similarity", "best_overlap", "top_passage", "coverage", "known_terms")}
+        row.update(answer_type=1.0, names_found=1.0, names_in_best=1.0)
+        rows.append(row)
+        labels.append(answerable)
+    # an unanswerable follow-up that looks answerable, refused by the novelty rule whatever its score
+    rows.append({**rows[1], "novelty": 0.2})
+    labels.append(False)
+    gate = fit_gate(rows, labels)
+    assert gate.info["C"] in C_GRID and gate.info["cv_balanced_accuracy"] > 0.75
+    assert not gate.answerable(rows[-1])[0]
+    answered = [gate.answerable(r)[0] for r in rows]
+    tpr = np.mean([a for a, y in zip(answered, labels) if y])
+    tnr = np.mean([not a for a, y in zip(answered, labels) if not y])
+    assert min(tpr, tnr) > 0.75
