@@ -66,6 +66,38 @@ def test_follow_up_uses_history(extractive):
     assert "Nye" in a.answer
 
 
+def test_list_question_quotes_the_section_it_runs_through(extractive):
+    a = extractive.invoke({"question": "What are the main criticisms of military diplomacy?"})
+    assert not a.refused
+    for item in ("militarization", "weaker states", "social services"):  # one paragraph each, over two chunks
+        assert item in a.answer
+    assert len({c.chunk_id for c in a.citations}) >= 2
+
+
+def test_question_naming_a_section_is_answered_from_it(extractive):
+    a = extractive.invoke({"question": "In the section on the economic dimension, what often accompanies military diplomacy activities?"})
+    assert "defense contracts" in a.answer
+    assert {c.section for c in a.citations} == {"The Economic Dimension of Military Diplomacy"}
+
+
+def test_follow_up_asking_a_detail_the_essay_lacks_is_refused(extractive):
+    history = [["Who coined the term soft power?", "Soft power, a term coined by Joseph Nye, refers to the ability to influence others through attraction [1]."]]
+    a = extractive.invoke({"question": "Which university did he teach at?", "history": history})
+    assert a.refused, (a.answer, a.support)
+
+
+def test_retriever_sections_in_reading_order(index, real_embeddings):
+    from rag.retrieval import build_retriever
+
+    r = build_retriever(index, real_embeddings)
+    key = ("political-impact-of-military-diplomacy.txt", "Future Trends in Military Diplomacy and Political Impact")
+    assert key in r.sections()
+    qvec = real_embeddings.encode(["future trends"])[0]
+    parts = r.section(*key, query=qvec)
+    assert len(parts) >= 2 and [p.start for p in parts] == sorted(p.start for p in parts)
+    assert parts[0].text.startswith("Future Trends") and all(0 < p.score <= 1 for p in parts)
+
+
 def test_cli_ask_json_shape(index):
     r = subprocess.run(
         [sys.executable, "-m", "rag.cli", "ask", "Who coined the term soft power?", "--json", "--persist-dir", index.persist_dir, "--collection", index.collection],
