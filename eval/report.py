@@ -9,6 +9,7 @@ from typing import Mapping
 from rag.errors import InputError
 
 from . import plots
+from .jsonfile import read_json
 from .metrics import LATENCY_METRICS, METRIC_NAMES
 
 BREAKDOWN_COLUMNS = (
@@ -219,14 +220,7 @@ def load_report(path: str | Path) -> dict:
     p = Path(path)
     if p.is_dir():
         p = p / "report.json"
-    try:
-        data = json.loads(p.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise InputError(f"{p}: no such report") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"{p}: cannot read report ({exc})") from None
-    except json.JSONDecodeError as exc:
-        raise InputError(f"{p}: not a JSON report ({exc.msg} at line {exc.lineno})") from None
+    data = read_json(p, "report", "not a JSON report")
     if not isinstance(data, dict) or not isinstance(data.get("metrics"), dict) or not isinstance(data.get("cases"), list):
         raise InputError(f"{p}: not an eval report (needs 'metrics' and 'cases')")
     return data

@@ -7,6 +7,7 @@ from typing import Mapping
 
 from rag.errors import InputError
 
+from .jsonfile import read_json
 from .metrics import METRIC_NAMES
 from .report import fmt
 
@@ -34,15 +35,7 @@ def parse_thresholds(data: object, where: str = "thresholds") -> dict[str, dict[
 def load_thresholds(path: str | Path) -> dict[str, dict[str, float]]:
     """Read and validate a thresholds file."""
     p = Path(path)
-    try:
-        data = json.loads(p.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise InputError(f"{p}: no such thresholds file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"{p}: cannot read thresholds ({exc})") from None
-    except json.JSONDecodeError as exc:
-        raise InputError(f"{p}: invalid JSON ({exc.msg} at line {exc.lineno})") from None
-    return parse_thresholds(data, str(p))
+    return parse_thresholds(read_json(p, "thresholds file", "invalid JSON"), str(p))
 
 
 def violations(metrics: Mapping[str, float | None], thresholds: Mapping[str, Mapping[str, float]]) -> list[str]:

@@ -14,6 +14,7 @@ import hashlib
 import json
 import logging
 import os
+import sys
 import tempfile
 import threading
 from pathlib import Path
@@ -66,22 +67,24 @@ def onnx_path(model_path: Path) -> Path:
     """The cached ONNX graph for ``model_path``, exported on first use."""
     model_path = Path(model_path)
     target = cache_dir() / "onnx" / f"{model_path.name}-{_weights_key(model_path)}" / "model.onnx"
-    return _made_once(target, lambda: export_onnx(model_path, target))
+    return _made_once(target, lambda: export_onnx(model_path, target), "exporting the encoder to ONNX")
 
 
 def quantized_onnx_path(model_path: Path) -> Path:
     """The cached int8 graph for ``model_path``, quantized from the float graph on first use."""
     source = onnx_path(model_path)
     target = source.with_name("model-int8.onnx")
-    return _made_once(target, lambda: quantize_onnx(source, target))
+    return _made_once(target, lambda: quantize_onnx(source, target), "quantizing the encoder to int8")
 
 
-def _made_once(target: Path, make: Callable[[], object]) -> Path:
+def _made_once(target: Path, make: Callable[[], object], what: str = "preparing the encoder") -> Path:
     """``target``, made by ``make()`` unless it exists; one maker at a time in this process
-    (the makers write atomically, so other processes see a whole file or none)."""
+    (the makers write atomically, so other processes see a whole file or none). Making takes
+    seconds, once per machine, so the user is told on stderr rather than left waiting."""
     if not target.exists():
         with _export_lock:
             if not target.exists():
+                print(f"ragbot: {what} (once on this machine, some seconds): {target}", file=sys.stderr, flush=True)
                 make()
     return target
 

@@ -114,7 +114,7 @@ def test_onnx_path_exports_once_then_reuses_the_cache(monkeypatch, tmp_path):
     assert len(calls) == 1 and first.is_relative_to(tmp_path / "cache")
 
 
-def test_quantized_graph_is_made_once_from_the_float_graph(monkeypatch, tmp_path):
+def test_quantized_graph_is_made_once_from_the_float_graph(monkeypatch, tmp_path, capsys):
     source = tmp_path / "onnx" / "m" / "model.onnx"
     source.parent.mkdir(parents=True)
     source.write_bytes(b"float graph")
@@ -128,5 +128,7 @@ def test_quantized_graph_is_made_once_from_the_float_graph(monkeypatch, tmp_path
 
     monkeypatch.setattr(encoders, "quantize_onnx", fake_quantize)
     first = encoders.quantized_onnx_path(tmp_path / "model")
+    told = capsys.readouterr().err
+    assert "quantizing the encoder to int8" in told and told.count("\n") == 1  # the user is told, once
     assert encoders.quantized_onnx_path(tmp_path / "model") == first == source.with_name("model-int8.onnx")
-    assert calls == [source]
+    assert calls == [source] and capsys.readouterr().err == ""
