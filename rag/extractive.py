@@ -111,6 +111,9 @@ def aspects(question: str) -> list[set[str]]:
 # sentence it points back to: that one is quoted before it.
 _LEANS_BACK = re.compile(r"^(This|These|That|Those|It|Its|They|Their|Such|Both)\b")
 
+# A runner-up loses this much score per share of its words an already-quoted sentence holds
+# (maximal marginal relevance, on words). On dev it changed no verdict; it drops near-repeats.
+REDUNDANCY = 0.1
 FIT_RATIO = 0.5  # a sentence with the kind of thing asked for leads if it scores at least this share of the best
 TOPIC_WORDS = 12  # a sentence this short that opens a paragraph announces it ("X warrants scrutiny.")
 
@@ -147,11 +150,18 @@ def select(
     side_picks = _side_picks(scored, passages, aspects(question))
     if fits is not None and not side_picks and not fits(scored[0].text):
         side_picks = [s for s in scored if s.score >= FIT_RATIO * best and fits(s.text)][:1]
-    queue = side_picks + [s for s in scored if s not in side_picks]
+    runners = [s for s in scored if s not in side_picks and s.score >= ratio * best]
     anchors = 0
-    for s in queue:
-        if anchors >= max_sentences or (s not in side_picks and s.score < ratio * best):
-            break
+    while anchors < max_sentences and (side_picks or runners):
+        if side_picks:
+            s = side_picks.pop(0)
+        else:
+            # Close runners-up in order of score, less what they repeat of the sentences already
+            # quoted: four ways of saying "military diplomacy shapes foreign policy" answer nothing
+            # that one does not.
+            quoted = [set(terms(c.text)) for c in chosen]
+            s = max(runners, key=lambda r: r.score - REDUNDANCY * _repeats(set(terms(r.text)), quoted))
+            runners.remove(s)
         if not free(s.passage, s.start, s.end):
             continue  # the same sentence in an overlapping chunk, or already quoted
         text = passages[s.passage].text
@@ -170,6 +180,11 @@ def select(
                 break
             take(s, s.passage, a, b)
     return chosen
+
+
+def _repeats(words: set[str], quoted: list[set[str]]) -> float:
+    """The largest share of ``words`` that one already-quoted sentence holds."""
+    return max((len(words & q) / len(words) for q in quoted if words), default=0.0)
 
 
 def _side_picks(scored: list[ScoredSentence], passages: list[Passage], sides: list[set[str]]) -> list[ScoredSentence]:

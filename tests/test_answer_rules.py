@@ -257,3 +257,19 @@ def test_fit_gate_chooses_its_regularisation_and_counts_the_follow_up_rule():
     tpr = np.mean([a for a, y in zip(answered, labels) if y])
     tnr = np.mean([not a for a, y in zip(answered, labels) if not y])
     assert min(tpr, tnr) > 0.75
+
+
+def test_a_runner_up_that_repeats_a_quoted_sentence_gives_way_to_one_that_does_not():
+    from rag.extractive import select
+
+    text = (
+        "Military diplomacy shapes foreign policy and national security strategies.\n"
+        "Military diplomacy shapes the foreign policy and security strategies of states.\n"
+        "Such shifts make foreign policy prioritize collective security commitments."
+    )
+    ps = [p(text)]
+    spans = [(0, text.index("\n")), (text.index("\n") + 1, text.rindex("\n")), (text.rindex("\n") + 1, len(text))]
+    scores = [1.0, 0.98, 0.95]  # the near-repeat scores higher than the new point
+    scored = [ScoredSentence(0, a, b, text[a:b], 0.5, 0.5, sc) for (a, b), sc in zip(spans, scores)]
+    chosen = select(scored, ps, max_sentences=2)
+    assert [c.text.split()[0] for c in chosen] == ["Military", "Such"]
