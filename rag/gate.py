@@ -57,8 +57,9 @@ def index_terms(text: str) -> list[str]:
 
 
 def _name_key(word: str) -> str:
-    """A name as compared: lower case, without a possessive ("Russia’s" is 'russia')."""
-    w = word.lower().replace("’", "'").rstrip(".")
+    """A name as compared: lower case, without a possessive or full stops ("Russia’s" is
+    'russia', "U.S." is 'us')."""
+    w = word.lower().replace("’", "'").replace(".", "")
     return w[:-2] if w.endswith("'s") else w
 
 
@@ -99,11 +100,21 @@ _WHICH_NAMED = re.compile(
     r"\b(which|what)(?: " + _NOT_ADJECTIVE + r"[a-z]+){0,2}? (book|books|treaty|treaties|agreement|accord|pact|"
     r"organi[sz]ation|institution|government|regime|leader|president|minister|author|scholar|person|company|"
     r"companies|operation|war|document|report|article|law|doctrine|conference|summit|university|newspaper|fleet|"
-    r"base|ship)\b"
+    r"base|ship|program|programme)\b"
+    # people are known by their names in the plural too ("which scholars"); "what kinds of
+    # agreements" asks for kinds, so plural things are left out
+    r"|\b(which|what)(?: " + _NOT_ADJECTIVE + r"[a-z]+){0,2}? (scholars|experts|authors|leaders|presidents|ministers|"
+    r"officials|generals|commanders|people|persons|individuals)\b"
+    # "what is the name of ...", "the names of the ..."
+    r"|\bnames? of (?:the|a|an|this|that|these|those|its|their|his|her)\b"
     # "what nations can achieve" is a clause, "which nations" asks for names
     r"|\bwhich(?: " + _NOT_ADJECTIVE + r"[a-z]+){0,2}? (country|countries|nation|nations|state|states)\b",
     re.I,
 )
+# "Which is more effective, NATO or the UN?": a judgement between things, which only a passage that
+# compares them on that quality gives.
+_CHOICE = re.compile(r"\b(which|who)\b[^?]*?\b(more|most|less|least|better|best|worse|worst)\b(?: ([a-z]+))?", re.I)
+_COMPARATIVE = re.compile(r"\b(more|most|less|least|better|best|worse|worst|than)\b", re.I)
 _NUMBER_THEN = r"\b(?:\d[\d,.]*|two|three|four|five|six|seven|eight|nine|ten|hundreds?|thousands?|millions?|billions?|dozens?|several)"
 # "how many nuclear weapons does ...": the thing counted, which the number in an answer must count.
 _COUNTED = re.compile(
@@ -115,7 +126,7 @@ _COUNTED = re.compile(
 def answer_kind(question: str) -> str | None:
     """What a question asks for when it asks for a thing of a kind: a time, a number, a person, a
     place, or a thing known by its name."""
-    for kind, pattern in (("when", _WHEN), ("how many", _HOW_MANY), ("who", _WHO), ("where", _WHERE), ("name", _WHICH_NAMED)):
+    for kind, pattern in (("when", _WHEN), ("how many", _HOW_MANY), ("who", _WHO), ("where", _WHERE), ("name", _WHICH_NAMED), ("choice", _CHOICE)):
         if pattern.search(question):
             return kind
     return None
@@ -130,6 +141,19 @@ def _new(found: set[str], question: str) -> bool:
 
 def _same_word_stem(a: str, b: str) -> bool:
     return a == b or (min(len(a), len(b)) >= 4 and (a.startswith(b) or b.startswith(a)))
+
+
+def _names_an_option(question: str, sentence: str) -> bool:
+    """Whether the sentence names one of the names in the question, a many-word name ("the United
+    Nations") whole or by its initials; true when the question names none."""
+    runs = [m.group(0) for m in _NAME_RUN.finditer(question)]
+    in_runs = {w for r in runs for w in r.split()}
+    singles = {_name_key(n) for n in proper_names(question) if n not in in_runs}
+    if not runs and not singles:
+        return True
+    words = {_name_key(w) for w in re.findall(r"[A-Za-z0-9][A-Za-z0-9'’.\-]*", sentence)} | acronyms(sentence)
+    low = " ".join(sentence.lower().split())
+    return any(r.lower() in low or acronyms(r) & words for r in runs) or any(_same_name(n, w) for n in singles for w in words)
 
 
 def answer_type_met(question: str, sentence: str) -> float:
@@ -149,6 +173,12 @@ def answer_type_met(question: str, sentence: str) -> float:
             near = re.findall(_NUMBER_THEN + r"((?:\s+[\w’'-]+){1,4})", sentence, re.I)
             if head and not any(_same_word_stem(head[0], t) for w in near for t in terms(w)):
                 found = set()
+    elif kind == "choice":
+        # the quality judged ("more effective") must be stated of one of the options named
+        m = _CHOICE.search(question)
+        quality = terms(m.group(3) or "")
+        compared = _COMPARATIVE.search(sentence) and (not quality or quality[0] in terms(sentence))
+        return 1.0 if compared and _names_an_option(question, sentence) else 0.0
     else:  # a person, a place or a named thing: a capitalised word that does not open the sentence
         found = set().union(*(proper_names(_BULLET.sub("", line)) for line in sentence.splitlines()))
     return 1.0 if found and _new(found, question) else 0.0
