@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import re
 
-from .text import CITATION, terms
+from .text import CITATION, sentence_spans, terms
 
 _ANAPHORA = re.compile(
     r"\b(it|its|it's|they|them|their|theirs|this|that|these|those|he|him|his|she|her|hers|there|then|"
@@ -17,6 +17,41 @@ _CONTINUATION = re.compile(
     r"|\b(expand on|elaborate on|more about|more detail|say more|explain further)\b",  # "Can you expand on ...?"
     re.I,
 )
+
+
+_ORDINAL = re.compile(
+    r"\bthe (first|second|third|fourth|fifth|last|former|latter)(?: one| kind| item)?(?: (?:of|among) (?:those|these|them|the \w+))?\b",
+    re.I,
+)
+_PLACE = {"first": 0, "second": 1, "third": 2, "fourth": 3, "fifth": 4, "last": -1, "former": 0, "latter": -1}
+
+
+def listed_items(answer: str) -> list[str]:
+    """The items of a list an answer gives: its bullet lines, or the parts of its first sentence
+    (after a colon, if it has one) separated by commas and 'and'."""
+    text = CITATION.sub("", answer or "")
+    bullets = [m.group(1).strip() for m in re.finditer(r"^\s*(?:[-*•]|\d+[.)])\s+(.+)$", text, re.M)]
+    if len(bullets) >= 2:
+        return [b.rstrip(".;") for b in bullets]
+    flat = " ".join(text.split())
+    spans = sentence_spans(flat)
+    first = (flat[spans[0][0] : spans[0][1]] if spans else flat).rstrip(".!?")
+    first = first.rsplit(":", 1)[-1]
+    items = [i.strip() for i in re.split(r",\s*(?:and|or)\s+|,\s*|\s+(?:and|or)\s+", first) if i.strip()]
+    return items if 2 <= len(items) <= 8 and all(len(i.split()) <= 8 for i in items) else []
+
+
+def resolve_ordinals(question: str, history: list) -> str:
+    """"How can the second of those affect ...?" after a list: the second item put in its place.
+    Unchanged when there is no such reference, or the last answer lists nothing to count."""
+    m = _ORDINAL.search(question)
+    if not m or not history:
+        return question
+    items = listed_items(history[-1][1] if len(history[-1]) > 1 else "")
+    place = _PLACE[m.group(1).lower()]
+    if not items or place >= len(items):
+        return question
+    return question[: m.start()] + items[place] + question[m.end() :]
 
 
 def is_follow_up(question: str, history: list) -> bool:
