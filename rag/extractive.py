@@ -82,7 +82,9 @@ def _encode_cached(embeddings, texts: list[str]) -> np.ndarray:
 # "Key elements include:"): it elaborates the chosen sentence, so it belongs in the answer.
 _CONTINUES = re.compile(
     r"^(This|These|That|Those|It|Its|They|Their|Such|Key elements|For example|For instance|Furthermore|"
-    r"Additionally|Moreover|Consequently|As a result|Thus|However|In addition|Similarly|Likewise|Conversely|-)\b",
+    r"Additionally|Moreover|Consequently|As a result|Thus|However|In addition|Similarly|Likewise|Conversely|-)\b"
+    # "Through these engagements, ...", "In this context, ...": a demonstrative in the opening phrase
+    r"|^[A-Z][a-z]+(?: [a-z]+)? (?:this|these|those|such(?! as))\b",
     re.I,
 )
 
@@ -109,7 +111,7 @@ def aspects(question: str) -> list[set[str]]:
 
 # A sentence that opens with a pronoun ("This arrangement shapes ...") means nothing without the
 # sentence it points back to: that one is quoted before it.
-_LEANS_BACK = re.compile(r"^(This|These|That|Those|It|Its|They|Their|Such|Both)\b")
+_LEANS_BACK = re.compile(r"^(This|These|That|Those|It|Its|They|Their|Such|Both)\b|^[A-Z][a-z]+(?: [a-z]+)? (?:this|these|those|such(?! as))\b")
 
 # A runner-up loses this much score per share of its words an already-quoted sentence holds
 # (maximal marginal relevance, on words). On dev it changed no verdict; it drops near-repeats.
