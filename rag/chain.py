@@ -17,7 +17,7 @@ from .extractive import (
     asks_for_list,
     follow_on,
     opens_section,
-    referenced_section,
+    referenced_sections,
     score_sentences,
     section_leads,
     select,
@@ -137,8 +137,11 @@ class AnswerChain(Runnable[dict, Answer]):
         passages = self.retriever.search(standalone, k)
         qvec = self.embeddings.encode([standalone])[0] if context else None  # a follow-up means its standalone form
         # "In the section on X, ...": the answer comes from that section, whatever else matches.
-        ref = referenced_section(question, self.retriever.sections()) if passages and hasattr(self.retriever, "sections") else None
-        in_section = self.retriever.section(*ref, query=qvec if qvec is not None else self.embeddings.encode([standalone])[0]) if ref else []
+        # Two named ("compare the foreign-policy section with the soft-power section"): from both.
+        refs = referenced_sections(question, self.retriever.sections()) if passages and hasattr(self.retriever, "sections") else []
+        in_section: list[Passage] = []
+        for ref in refs:
+            in_section += self.retriever.section(*ref, query=qvec if qvec is not None else self.embeddings.encode([standalone])[0])
         if in_section:
             ids = {p.chunk_id for p in in_section}
             passages = in_section + [p for p in passages if p.chunk_id not in ids][: max(0, k - len(in_section))]
@@ -175,6 +178,10 @@ class AnswerChain(Runnable[dict, Answer]):
             if context:
                 scored = follow_on(scored, passages, history[-1][1])
             chosen, passages = self._extract(question, scored, passages, fits)
+            if len(refs) > 1:  # each section named has its say
+                for ref in refs:
+                    if not any((passages[c.passage].source, passages[c.passage].section) == ref for c in chosen):
+                        chosen += [s for s in scored if (passages[s.passage].source, passages[s.passage].section) == ref][:1]
             if context and answer_kind(standalone) is None:
                 # A follow-up that the documents answer only with what the conversation already
                 # said ("Which specific resources?" after "competition for resources") is not

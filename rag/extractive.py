@@ -324,11 +324,19 @@ def referenced_section(question: str, sections: list[tuple[str, str]]) -> tuple[
     """The section a question points at by its heading ("in the section on shaping foreign
     policy", "according to the conflict-resolution section"), or None: the heading must hold every
     word the question names it by, and no other heading may do so as well."""
-    m = _SECTION_NAMED.search(question) if sections else None
-    if not m:
-        return None
-    named = set(terms(" ".join(re.findall(r"[A-Za-z0-9]{2,}", m.group("after") or m.group("before")))))
-    if not named:
-        return None
-    found = [key for key in sections if all(any(_same_word(w, t) for t in terms(" ".join(re.findall(r"[A-Za-z0-9]{2,}", key[1])))) for w in named)]
-    return found[0] if len(found) == 1 else None
+    found = referenced_sections(question, sections)
+    return found[0] if found else None
+
+
+def referenced_sections(question: str, sections: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """Every section the question points at by its heading, in the order it names them: "compare
+    the foreign-policy section with the soft-power section" names two."""
+    out: list[tuple[str, str]] = []
+    for m in _SECTION_NAMED.finditer(question) if sections else ():
+        named = set(terms(" ".join(re.findall(r"[A-Za-z0-9]{2,}", m.group("after") or m.group("before")))))
+        if not named:
+            continue
+        found = [key for key in sections if all(any(_same_word(w, t) for t in terms(" ".join(re.findall(r"[A-Za-z0-9]{2,}", key[1])))) for w in named)]
+        if len(found) == 1 and found[0] not in out:
+            out.append(found[0])
+    return out
