@@ -313,7 +313,10 @@ def follow_on(scored: list[ScoredSentence], passages: list[Passage], said: str) 
 
 
 _SECTION_NAMED = re.compile(
-    r"\b(?:section|part|chapter|heading|subsection)\s+(?:on|about|of|called|titled|named|headed|covering|dealing with)\s+"
+    # "the section that explains what military diplomacy is": named by what it explains
+    r"\b(?:section|part|chapter|subsection)\s+(?:that|which)\s+(?:explains|describes|introduces|covers|discusses|defines|"
+    r"deals with|is about|talks about|looks at)\s+(?:what\s+)?(?:the\s+)?(?P<what>[^,.;:?!()]{3,80}?)(?:\s+(?:is|are|means))?(?=[,.;:?!()]|$)"
+    r"|\b(?:section|part|chapter|heading|subsection)\s+(?:on|about|of|called|titled|named|headed|covering|dealing with)\s+"
     r"(?:the\s+)?(?P<after>[^,.;:?!()]{3,80})"
     r"|\bthe\s+(?P<before>(?:[\w’'-]+\s+){0,4}?[\w’'-]+)\s+(?:section|part|chapter|subsection)\b",
     re.I,
@@ -330,13 +333,20 @@ def referenced_section(question: str, sections: list[tuple[str, str]]) -> tuple[
 
 def referenced_sections(question: str, sections: list[tuple[str, str]]) -> list[tuple[str, str]]:
     """Every section the question points at by its heading, in the order it names them: "compare
-    the foreign-policy section with the soft-power section" names two."""
+    the foreign-policy section with the soft-power section" names two. A section named by what it
+    explains ("the section that explains what military diplomacy is") is the one whose heading
+    holds those words and fewest others."""
     out: list[tuple[str, str]] = []
     for m in _SECTION_NAMED.finditer(question) if sections else ():
-        named = set(terms(" ".join(re.findall(r"[A-Za-z0-9]{2,}", m.group("after") or m.group("before")))))
+        named = set(terms(" ".join(re.findall(r"[A-Za-z0-9]{2,}", m.group("what") or m.group("after") or m.group("before")))))
         if not named:
             continue
-        found = [key for key in sections if all(any(_same_word(w, t) for t in terms(" ".join(re.findall(r"[A-Za-z0-9]{2,}", key[1])))) for w in named)]
+        heads = {key: set(terms(" ".join(re.findall(r"[A-Za-z0-9]{2,}", key[1])))) for key in sections}
+        found = [key for key, ts in heads.items() if all(any(_same_word(w, t) for t in ts) for w in named)]
+        if m.group("what") and len(found) > 1:
+            # what a section explains is what its heading is most purely about: fewest other words
+            extra = {key: len(heads[key]) - len(named) for key in found}
+            found = [key for key in found if extra[key] == min(extra.values())]
         if len(found) == 1 and found[0] not in out:
             out.append(found[0])
     return out
