@@ -249,6 +249,37 @@ def test_referenced_section(question, section):
     assert (got[1] if got else None) == section
 
 
+def test_sections_named_by_what_they_explain_and_two_at_once():
+    from rag.extractive import referenced_sections
+
+    sections = SECTIONS + [("essay.txt", "Understanding Military Diplomacy"), ("essay.txt", "Soft Power and Military Diplomacy")]
+    # the heading that holds 'military diplomacy' and fewest other words
+    q = "In the section that explains what military diplomacy is, what does it shape?"
+    assert referenced_sections(q, sections) == [("essay.txt", "Understanding Military Diplomacy")]
+    q = "Compare what the foreign-policy section says with what the soft-power section says."
+    assert referenced_sections(q, sections) == [("essay.txt", "Shaping Foreign Policy"), ("essay.txt", "Soft Power and Military Diplomacy")]
+    # named by its heading, 'military diplomacy' alone matches several: no guess
+    assert referenced_sections("In the section on military diplomacy, what is said?", sections) == []
+
+
+def test_a_comparison_of_two_named_sections_quotes_both():
+    policy = p("Joint exercises may enhance a country's credibility as a regional leader.", "Shaping Foreign Policy", 900)
+    soft = p("Joint exercises enhance soft power and cultivate a favorable reputation.", "Soft Power and Military Diplomacy", 2000)
+    other = p("Joint exercises are common among allies.", "Peacekeeping Operations", 100)
+    q = "Compare what joint exercises do in the foreign-policy section with what they do in the soft-power section."
+    a = run(SectionRetriever([other], [other, policy, soft]), q)
+    assert "regional leader" in a.answer and "favorable reputation" in a.answer and "common among allies" not in a.answer
+
+
+def test_a_sentence_opening_with_a_demonstrative_phrase_continues_the_one_before():
+    from rag.extractive import _CONTINUES, _LEANS_BACK
+
+    for text in ("Through these engagements, countries address needs.", "In this context, states act.", "This shift matters."):
+        assert _CONTINUES.match(text) and _LEANS_BACK.match(text)
+    for text in ("Through initiatives such as exchanges, countries gain.", "Military diplomacy is a tool.", "Nations that act this way gain."):
+        assert not _LEANS_BACK.match(text)
+
+
 def test_a_question_naming_a_section_is_answered_from_it():
     policy = p("Through military engagements, states can project power and foster alliances.", "Shaping Foreign Policy", 900)
     other = p("Through military engagements, states shape what they can do in peacekeeping.", "Peacekeeping Operations", 100)

@@ -72,7 +72,7 @@ def test_bad_files_and_splits(tmp_path, paths, split, message):
 
 def test_shipped_golden_set_loads_with_both_splits():
     cases = load_golden([SHIPPED])
-    assert len(cases) == 176
+    assert len(cases) == 206
     assert {c.split for c in cases} == {"dev", "test"}
-    assert sum(not c.answerable for c in cases) == 47
-    assert len(load_golden([SHIPPED], "dev")) + len(load_golden([SHIPPED], "test")) == 176
+    assert sum(not c.answerable for c in cases) == 55
+    assert len(load_golden([SHIPPED], "dev")) + len(load_golden([SHIPPED], "test")) == 206
