@@ -111,8 +111,10 @@ _WHICH_NAMED = re.compile(
     r"officials|generals|commanders|people|persons|individuals)\b"
     # "what is the name of ...", "the names of the ..."
     r"|\bnames? of (?:the|a|an|this|that|these|those|its|their|his|her)\b"
-    # "what nations can achieve" is a clause, "which nations" asks for names
-    r"|\bwhich(?: " + _NOT_ADJECTIVE + r"[a-z]+){0,2}? (country|countries|nation|nations|state|states)\b",
+    # "what nations can achieve" is a clause, "which nations" asks for names; so do "which attack",
+    # "which crisis": one event among others is told by its name
+    r"|\bwhich(?: " + _NOT_ADJECTIVE + r"[a-z]+){0,2}? (country|countries|nation|nations|state|states|attack|cyberattack|"
+    r"incident|crisis|battle|event|mission|exercise|conflict)\b",
     re.I,
 )
 # "Which is more effective, NATO or the UN?": a judgement between things, which only a passage that

@@ -49,6 +49,8 @@ ALWAYS = Gate({}, 10.0, 0.5, {})
         ("What is the name of the exchange program?", "name"),
         ("Which is more effective at crisis management, NATO or the United Nations?", "choice"),
         ("Which of them has proven most successful?", "choice"),
+        ("Which cyberattack does the essay cite as the trigger?", "name"),  # one event among others
+        ("What crisis management role does NATO play?", None),
     ],
 )
 def test_answer_kind(question, kind):

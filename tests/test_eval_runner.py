@@ -189,8 +189,8 @@ def test_shipped_thresholds_gate_the_trust_metrics():
     from eval.thresholds import DEFAULT_FILE, load_thresholds
 
     floors = load_thresholds(DEFAULT_FILE)
-    # The trust metrics are held at the floors; answer and refusal rates are regression floors.
+    # The trust metrics, answers and refusals are held at the floors.
     assert floors["faithfulness"] == {"min": 0.95} and floors["hit@5"] == {"min": 0.95}
     for name in ("must_include_recall", "answer_pass_rate", "refusal_accuracy"):
-        assert 0.5 <= floors[name]["min"] <= 1.0
-    assert floors["false_refusal_rate"]["max"] <= 0.2
+        assert floors[name]["min"] >= 0.90
+    assert floors["false_refusal_rate"]["max"] <= 0.1
