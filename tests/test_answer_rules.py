@@ -310,16 +310,21 @@ def test_sentence_vectors_do_not_depend_on_their_batch():
     _cache.clear()
 
 
-def test_fit_gate_chooses_its_regularisation_and_counts_the_follow_up_rule():
-    rng = np.random.default_rng(0)
+def gate_rows(seed: int, n: int, refuse_every: int, levels: tuple[float, float], spread: float, noise: float, feats: tuple[str, ...]):
+    """Synthetic gate rows: every ``refuse_every``-th case unanswerable, the rest around the higher
+    level; the rules' features met."""
+    rng = np.random.default_rng(seed)
     rows, labels = [], []
-    for i in range(40):
-        answerable = i % 3 != 0
-        level = (0.7 if answerable else 0.4) + rng.normal(0, 0.12)
-        row = {f: float(np.clip(level + rng.normal(0, 0.05), 0, 1)) for f in ("best_similarity", "best_overlap", "top_passage", "coverage", "known_terms")}
-        row.update(answer_type=1.0, names_found=1.0, names_in_best=1.0)
-        rows.append(row)
+    for i in range(n):
+        answerable = i % refuse_every != 0
+        level = levels[0 if answerable else 1] + rng.normal(0, spread)
+        rows.append({**{f: float(np.clip(level + rng.normal(0, noise), 0, 1)) for f in feats}, "answer_type": 1.0, "names_found": 1.0, "names_in_best": 1.0})
         labels.append(answerable)
+    return rows, labels
+
+
+def test_fit_gate_chooses_its_regularisation_and_counts_the_follow_up_rule():
+    rows, labels = gate_rows(0, 40, 3, (0.7, 0.4), 0.12, 0.05, ("best_similarity", "best_overlap", "top_passage", "coverage", "known_terms"))
     # an unanswerable follow-up that looks answerable, refused by the novelty rule whatever its score
     rows.append({**rows[1], "novelty": 0.2})
     labels.append(False)
@@ -334,14 +339,7 @@ def test_fit_gate_chooses_its_regularisation_and_counts_the_follow_up_rule():
 
 def test_fit_gate_on_noisy_features_answers_and_refuses_well_above_chance():
     # Overlapping classes: the threshold, set on leave-one-out scores, must still separate them.
-    rng = np.random.default_rng(1)
-    rows, labels = [], []
-    for i in range(60):
-        answerable = i % 4 != 0
-        level = (0.62 if answerable else 0.45) + rng.normal(0, 0.1)
-        rows.append({**{f: float(np.clip(level + rng.normal(0, 0.1), 0, 1)) for f in ("best_similarity", "top_passage", "coverage")},
-                     "answer_type": 1.0, "names_found": 1.0, "names_in_best": 1.0})
-        labels.append(answerable)
+    rows, labels = gate_rows(1, 60, 4, (0.62, 0.45), 0.1, 0.1, ("best_similarity", "top_passage", "coverage"))
     gate = fit_gate(rows, labels)
     assert 0.0 < gate.threshold < 1.0 and 0.5 < gate.info["cv_balanced_accuracy"] <= 1.0
     answered = np.array([gate.answerable(r)[0] for r in rows])
