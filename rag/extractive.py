@@ -337,11 +337,12 @@ def referenced_sections(question: str, sections: list[tuple[str, str]]) -> list[
     explains ("the section that explains what military diplomacy is") is the one whose heading
     holds those words and fewest others."""
     out: list[tuple[str, str]] = []
-    for m in _SECTION_NAMED.finditer(question) if sections else ():
+    matches = list(_SECTION_NAMED.finditer(question)) if sections else []
+    heads = {key: set(terms(" ".join(re.findall(r"[A-Za-z0-9]{2,}", key[1])))) for key in sections} if matches else {}
+    for m in matches:
         named = set(terms(" ".join(re.findall(r"[A-Za-z0-9]{2,}", m.group("what") or m.group("after") or m.group("before")))))
         if not named:
             continue
-        heads = {key: set(terms(" ".join(re.findall(r"[A-Za-z0-9]{2,}", key[1])))) for key in sections}
         found = [key for key, ts in heads.items() if all(any(_same_word(w, t) for t in ts) for w in named)]
         if m.group("what") and len(found) > 1:
             # what a section explains is what its heading is most purely about: fewest other words
