@@ -96,13 +96,26 @@ _CONTRAST = re.compile(
 )
 
 
+# "How does the essay distinguish X from Y?", "Contrast X with Y.": the two sides stand around the
+# second word.
+_TWO_SIDED = re.compile(
+    r"\bdistinguish(?:es|ed|ing)?\s+(?P<x>.+?)\s+from\s+(?P<y>.+)"
+    r"|^\s*(?:compare|contrast)\s+(?P<x2>.+?)\s+(?:with|to|against)\s+(?P<y2>.+)",
+    re.I,
+)
+
+
 def aspects(question: str) -> list[set[str]]:
     """For a comparison ("How does X differ from Y?"), the terms that only X, and only Y, is named by."""
-    m = _CONTRAST.search(question)
-    if not m:
+    two = _TWO_SIDED.search(question)
+    m = None if two else _CONTRAST.search(question)
+    if two:
+        left, right = two.group("x") or two.group("x2"), two.group("y") or two.group("y2")
+    elif not m:
         return []
-    left, right = question[: m.start()], question[m.end() :]
-    if m.group(0) == "":  # "between X and Y"
+    else:
+        left, right = question[: m.start()], question[m.end() :]
+    if m is not None and m.group(0) == "":  # "between X and Y"
         left, _, right = question[m.end() :].partition(" and ")
     lt, rt = set(terms(left)), set(terms(right))
     sides = [lt - rt, rt - lt]

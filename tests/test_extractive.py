@@ -107,6 +107,10 @@ def test_a_follow_ups_own_words_outweigh_a_long_context():
         ("How does soft power differ from hard power?", [{"soft"}, {"hard"}]),
         ("What is the difference between bilateral and multilateral talks?", [{"bilater"}, {"multilater", "talk"}]),
         ("What is soft power?", []),
+        ("How does the essay distinguish bilateral engagements from multilateral ones?", [{"bilater", "engag"}, {"multilater"}]),
+        ("Contrast soft power with hard power.", [{"soft"}, {"hard"}]),
+        ("Compare the foreign-policy section to the soft-power section.", [{"foreign-polici"}, {"soft-pow"}]),
+        ("Where does the essay come from?", []),  # 'from' alone names no sides
     ],
 )
 def test_aspects(question, sides):
