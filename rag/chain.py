@@ -10,7 +10,7 @@ from typing import Any, Iterator
 from langchain_core.messages import HumanMessage
 from langchain_core.runnables import Runnable, RunnableConfig
 
-from .condense import condense, is_follow_up, resolve_ordinals
+from .condense import condense, is_follow_up
 from .errors import BackendError, ConfigError, InputError, RagbotError
 from .extractive import (
     ScoredSentence,
@@ -129,10 +129,8 @@ class AnswerChain(Runnable[dict, Answer]):
             raise ConfigError(f"k must be between 1 and 50, got {k}")
         question = clean_question(input.get("question"), self.settings.max_question_chars)
         history = clean_history(input.get("history"))
-        context = condense(question, history) if is_follow_up(question, history) else ""
-        # "the second of those" after a list names that item: the standalone question says it
-        standalone = context.replace(question.strip(), resolve_ordinals(question, history).strip(), 1) if context else question
-        context = standalone if context else ""
+        standalone = condense(question, history)
+        context = standalone if is_follow_up(question, history) else ""
 
         passages = self.retriever.search(standalone, k)
         qvec = self.embeddings.encode([standalone])[0] if context else None  # a follow-up means its standalone form

@@ -80,4 +80,5 @@ def condense(question: str, history: list) -> str:
     if len(answer) > 200:
         answer = answer[:200].rsplit(" ", 1)[0] + " …"
     context = f"{topic}: {answer}" if answer else topic
-    return f"{question.strip()} (context: {context})"
+    # "the second of those" after a list: the standalone question names that item
+    return f"{resolve_ordinals(question, history).strip()} (context: {context})"

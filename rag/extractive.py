@@ -107,16 +107,14 @@ _TWO_SIDED = re.compile(
 
 def aspects(question: str) -> list[set[str]]:
     """For a comparison ("How does X differ from Y?"), the terms that only X, and only Y, is named by."""
-    two = _TWO_SIDED.search(question)
-    m = None if two else _CONTRAST.search(question)
-    if two:
+    if two := _TWO_SIDED.search(question):
         left, right = two.group("x") or two.group("x2"), two.group("y") or two.group("y2")
-    elif not m:
+    elif not (m := _CONTRAST.search(question)):
         return []
+    elif m.group(0) == "":  # "between X and Y"
+        left, _, right = question[m.end() :].partition(" and ")
     else:
         left, right = question[: m.start()], question[m.end() :]
-    if m is not None and m.group(0) == "":  # "between X and Y"
-        left, _, right = question[m.end() :].partition(" and ")
     lt, rt = set(terms(left)), set(terms(right))
     sides = [lt - rt, rt - lt]
     return sides if all(sides) else []
@@ -334,14 +332,6 @@ _SECTION_NAMED = re.compile(
     r"|\bthe\s+(?P<before>(?:[\w’'-]+\s+){0,4}?[\w’'-]+)\s+(?:section|part|chapter|subsection)\b",
     re.I,
 )
-
-
-def referenced_section(question: str, sections: list[tuple[str, str]]) -> tuple[str, str] | None:
-    """The section a question points at by its heading ("in the section on shaping foreign
-    policy", "according to the conflict-resolution section"), or None: the heading must hold every
-    word the question names it by, and no other heading may do so as well."""
-    found = referenced_sections(question, sections)
-    return found[0] if found else None
 
 
 def referenced_sections(question: str, sections: list[tuple[str, str]]) -> list[tuple[str, str]]:

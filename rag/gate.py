@@ -70,6 +70,11 @@ def _name_key(word: str) -> str:
 _NAME_RUN = re.compile(r"[A-Z][a-z]+(?:\s+(?:of\s+|and\s+|for\s+|the\s+)*[A-Z][a-z]+)+")
 
 
+def _name_words(text: str) -> set[str]:
+    """The words of ``text`` as names are compared, with the initials of its many-word names."""
+    return {_name_key(w) for w in re.findall(r"[A-Za-z0-9][A-Za-z0-9'’.\-]*", text)} | acronyms(text)
+
+
 def acronyms(text: str) -> set[str]:
     """The initials of the multi-word names in ``text``, lower case: "United Nations" is 'un',
     "North Atlantic Treaty Organization" 'nato', so a question may use either form."""
@@ -157,7 +162,7 @@ def _names_an_option(question: str, sentence: str) -> bool:
     singles = {_name_key(n) for n in proper_names(question) if n not in in_runs}
     if not runs and not singles:
         return True
-    words = {_name_key(w) for w in re.findall(r"[A-Za-z0-9][A-Za-z0-9'’.\-]*", sentence)} | acronyms(sentence)
+    words = _name_words(sentence)
     low = " ".join(sentence.lower().split())
     return any(r.lower() in low or acronyms(r) & words for r in runs) or any(_same_name(n, w) for n in singles for w in words)
 
@@ -221,10 +226,10 @@ def features(
     p_terms = set(terms(top_text))
     coverage = len(q_terms & p_terms) / len(q_terms) if q_terms else 0.0
     specific = {_name_key(n) for n in proper_names(question)} | numbers(question)
-    words = {_name_key(w) for w in re.findall(r"[A-Za-z0-9][A-Za-z0-9'’.\-]*", top_text)} | acronyms(top_text)
+    words = _name_words(top_text)
     names_found = sum(1 for n in specific if any(_same_name(n, w) for w in words)) / len(specific) if specific else 1.0
     best_text = " ".join(s.text for s in scored[:3])
-    best_words = {_name_key(w) for w in re.findall(r"[A-Za-z0-9][A-Za-z0-9'’.\-]*", best_text)} | acronyms(best_text)
+    best_words = _name_words(best_text)
     named = {_name_key(n) for n in proper_names(asked or question)} | numbers(asked or question)
     names_in_best = sum(1 for n in named if any(_same_name(n, w) for w in best_words)) / len(named) if named else 1.0
     answer_type = max(answer_type_met(own or question, s.text) for s in scored[:5])
