@@ -185,7 +185,7 @@ def run_ingest(settings, limit: int | None = None, slices: int = 6) -> dict:
             },
         }
     finally:
-        from rag import store
+        from rag.retrieval import chroma as store
 
         store.forget_client(bench)
         shutil.rmtree(work, ignore_errors=True)

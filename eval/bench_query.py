@@ -48,7 +48,7 @@ if kind == "retrieval":
     build_retriever(s).search(q)
     out = {{"ms": (time.perf_counter() - t0) * 1000}}
 else:
-    from rag.chain import build_chain
+    from rag.answer.chain import build_chain
     ans = None
     for part in build_chain(s).stream({{"question": q, "history": []}}):
         ans = part
@@ -75,7 +75,7 @@ def _answer(chain, question: str):
 def run_query(settings, limit: int | None = None) -> dict:
     """Warm p50/p95 of retrieval, extractive and local answers over the golden questions; cold first calls."""
     from ingest.pipeline import ingest
-    from rag.chain import build_chain
+    from rag.answer.chain import build_chain
     from rag.retrieval import build_retriever
 
     work = Path(tempfile.mkdtemp(prefix="ragbot-bench-query-"))
@@ -199,7 +199,7 @@ def _variant(text: str, copy: int, rng: np.random.Generator) -> str:
 
 def run_growth(settings, limit: int | None = None, sizes=GROWTH_SIZES) -> dict:
     """Hybrid retrieval p50/p95 and index size at each size; copies get perturbed vectors, not re-encoding."""
-    from rag import store
+    from rag.retrieval import chroma as store
     from rag.retrieval import build_retriever
 
     from .scifact import load_scifact
@@ -283,12 +283,12 @@ print(json.dumps({{"chunks": summary.chunks_written}}))
 _APP_CHILD = """
 import json
 from rag.settings import Settings
-from rag.generators import default_gguf_path, load_llama
+from rag.answer.generators import default_gguf_path, load_llama
 from ui.app import create_app
 s = Settings(persist_dir={persist!r}, embedding_backend={backend!r}, mode="local")
 app = create_app(s, ingest_on_start=False)
 llm = load_llama(default_gguf_path())
-from rag.chain import build_chain
+from rag.answer.chain import build_chain
 ans = None
 for part in build_chain(s).stream({{"question": "What is soft power?", "history": []}}):
     ans = part
@@ -319,7 +319,7 @@ def run_memory(settings, limit: int | None = None) -> dict:
     finally:
         shutil.rmtree(work, ignore_errors=True)
     notes = ["peak resident set of each child process (wait4 ru_maxrss); floor: app with local model < 2048 MB",
-             "app child: ui.app.create_app + rag.generators.load_llama(default GGUF) + one local-mode answer"]
+             "app child: ui.app.create_app + rag.answer.generators.load_llama(default GGUF) + one local-mode answer"]
     return bench_result("memory", figures, limit=limit, notes=notes)
 
 
@@ -384,7 +384,7 @@ def run_server(settings, limit: int | None = None) -> dict:
                              "queries_per_s": round(len(latencies) / wall.seconds, 2), **summarize(latencies)})
                 print(f"  server: {n_threads} threads, {rows[-1]['queries_per_s']} q/s, p50 {rows[-1]['p50']} ms", flush=True)
     finally:
-        from rag import store
+        from rag.retrieval import chroma as store
 
         store.forget_client(dataclasses.replace(settings, chroma_host="127.0.0.1"))
         shutil.rmtree(work, ignore_errors=True)
@@ -409,7 +409,7 @@ def plot_server(result: dict, ax) -> None:
 
 
 def _forget(settings, work: Path) -> None:
-    from rag import store
+    from rag.retrieval import chroma as store
 
     store.forget_client(_local(settings, work))
     shutil.rmtree(work, ignore_errors=True)

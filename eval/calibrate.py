@@ -28,7 +28,7 @@ def gate_rows(cases: Sequence[GoldenCase], answers: Sequence[Mapping]) -> tuple[
 
 def calibrate_gate(cases: Sequence[GoldenCase], answers: Sequence[Mapping], out_path: str | Path, source: str = "") -> str:
     """Fit the gate, write it as JSON to ``out_path`` and return a one-paragraph summary."""
-    from rag.gate import fit_gate
+    from eval.gate_fit import fit_gate
 
     rows, labels = gate_rows(cases, answers)
     if not rows:

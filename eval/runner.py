@@ -164,7 +164,7 @@ def evaluate(
 def index_fingerprint(settings) -> dict:
     """Chunk count, embedder and a hash of the chunk ids (ids derive from content) of the index; {} if unavailable."""
     try:
-        from rag import store
+        from rag.retrieval import chroma as store
 
         collection = store.open_collection(settings)
         h = hashlib.sha256()

@@ -223,7 +223,7 @@ def run_scifact(
     finally:
         if own_work:
             try:
-                from rag import store
+                from rag.retrieval import chroma as store
 
                 store.forget_client(bench)
             except Exception:

@@ -4,7 +4,7 @@ from __future__ import annotations
 from collections import Counter
 from pathlib import Path
 
-from rag import store
+from rag.retrieval import chroma as store
 from rag.errors import IndexMissingError, InputError
 from rag.settings import Settings
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable
 
-from rag import store
+from rag.retrieval import chroma as store
 from rag.errors import InputError, LoadError
 from rag.settings import Settings
 

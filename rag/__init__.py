@@ -10,7 +10,7 @@ __all__ = ["Settings", "build_chain", "build_retriever", "Answer", "Citation", "
 
 _LAZY = {
     "Settings": ("rag.settings", "Settings"),
-    "build_chain": ("rag.chain", "build_chain"),
+    "build_chain": ("rag.answer.chain", "build_chain"),
     "build_retriever": ("rag.retrieval", "build_retriever"),
     "Answer": ("rag.types", "Answer"),
     "Citation": ("rag.types", "Citation"),
@@ -19,7 +19,7 @@ _LAZY = {
 }
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .chain import build_chain
+    from .answer.chain import build_chain
     from .errors import RagbotError
     from .retrieval import build_retriever
     from .settings import Settings

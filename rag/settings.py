@@ -5,7 +5,8 @@ import os
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
-from .errors import ConfigError
+from .errors import ConfigError, unknown_name
+from .wording import WORDING_RULES
 
 MODES = ("extractive", "local", "ollama", "openai")
 EMBEDDING_BACKENDS = ("torch", "onnx", "onnx-int8", "openvino")
@@ -43,6 +44,7 @@ class Settings:
     llm_passages: int = 3  # passages (cut to their best sentences) in a generative prompt
     n_threads: int | None = None
     gate_file: str | None = None
+    wording_rules: str = "english"  # rules about question wording: rag/wording.py (english, none)
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
@@ -63,6 +65,8 @@ class Settings:
             raise ConfigError(f"chunk overlap must be >= 0 and below chunk size, got {self.chunk_overlap}")
         if self.embed_batch_size < 1:
             raise ConfigError(f"embed batch size must be at least 1, got {self.embed_batch_size}")
+        if self.wording_rules not in WORDING_RULES:
+            raise unknown_name("wording rules", self.wording_rules, list(WORDING_RULES))
         if not self.collection or len(self.collection) < 3:
             raise ConfigError(f"collection name must have at least 3 characters, got {self.collection!r}")
 

@@ -6,7 +6,7 @@ from functools import lru_cache
 
 _WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9'’\-]*")
 _NUMBER = re.compile(r"\b\d[\d,.]*\b")
-_BULLET = re.compile(r"^\s*([-*+•]|\d+[.)])\s+")
+BULLET = re.compile(r"^\s*([-*+•]|\d+[.)])\s+")  # a list item's lead: "- ", "* ", "• ", "1. ", "2) "
 _TERMINAL = ".!?…:;\"'”’)"
 
 STOPWORDS = frozenset(
@@ -61,27 +61,27 @@ def sentence_spans(text: str) -> tuple[tuple[int, int], ...]:
     while i < len(lines):
         s, e = lines[i]
         line = text[s:e]
-        if line.endswith(":") and i + 1 < len(lines) and _BULLET.match(text[lines[i + 1][0] : lines[i + 1][1]]):
+        if line.endswith(":") and i + 1 < len(lines) and BULLET.match(text[lines[i + 1][0] : lines[i + 1][1]]):
             j = i + 1
-            while j < len(lines) and _BULLET.match(text[lines[j][0] : lines[j][1]]):
+            while j < len(lines) and BULLET.match(text[lines[j][0] : lines[j][1]]):
                 j += 1
-            head = _segment(text, s, e)
+            head = segment(text, s, e)
             units.extend(head[:-1])
             units.append((head[-1][0] if head else s, lines[j - 1][1]))
             i = j
             continue
-        if _BULLET.match(line):
+        if BULLET.match(line):
             units.append((s, e))
         elif line[-1] not in _TERMINAL and len(line) <= 90 and len(line.split()) <= 12:
             pass  # a title line: context, not a claim
         else:
-            units.extend(_segment(text, s, e))
+            units.extend(segment(text, s, e))
         i += 1
     return tuple(units)
 
 
-def _segment(text: str, s: int, e: int) -> list[tuple[int, int]]:
-    """Sentence spans of ``text[s:e]`` (one line), in ``text`` offsets."""
+def segment(text: str, s: int, e: int) -> list[tuple[int, int]]:
+    """Sentence spans of ``text[s:e]`` (one line, as pysbd splits it), in ``text`` offsets."""
     out = []
     for span in _segmenter().segment(text[s:e]):
         seg = span.sent
@@ -133,7 +133,9 @@ def proper_names(sentence: str) -> set[str]:
     return out
 
 
-CITATION = re.compile(r"\s*\[(\d+(?:\s*,\s*\d+)*)\]")
+MARKER_NUMBERS = r"\d+(?:\s*,\s*\d+)*"  # what stands inside a citation marker: "1", "1, 2"
+CITATION = re.compile(rf"\s*\[({MARKER_NUMBERS})\]")  # "[1]", "[1, 2]" with the space before it
+LEADING_CITATIONS = re.compile(rf"^((?:\s*\[{MARKER_NUMBERS}\])+)\s*")  # markers that open a piece of text
 
 
 def parse_citations(sentence: str) -> tuple[str, list[int]]:
@@ -145,3 +147,43 @@ def parse_citations(sentence: str) -> tuple[str, list[int]]:
             nums.extend(int(x) for x in re.split(r"\s*,\s*", m.group(1)))
         clean = CITATION.sub("", clean)
     return clean.strip(), list(dict.fromkeys(nums))
+
+
+# -- names, as questions and passages are compared -----------------------------------------------
+
+NAME_RUN = re.compile(r"[A-Z][a-z]+(?:\s+(?:of\s+|and\s+|for\s+|the\s+)*[A-Z][a-z]+)+")
+_NAME_WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9'’.\-]*")
+
+
+def name_key(word: str) -> str:
+    """A name as compared: lower case, without a possessive or full stops ("Russia’s" is
+    'russia', "U.S." is 'us')."""
+    w = word.lower().replace("’", "'").replace(".", "")
+    return w[:-2] if w.endswith("'s") else w
+
+
+def acronyms(text: str) -> set[str]:
+    """The initials of the multi-word names in ``text``, lower case: "United Nations" is 'un',
+    "North Atlantic Treaty Organization" 'nato', so a question may use either form."""
+    return {"".join(w[0] for w in m.group(0).split() if w[0].isupper()).lower() for m in NAME_RUN.finditer(text)}
+
+
+def name_words(text: str) -> set[str]:
+    """The words of ``text`` as names are compared, with the initials of its many-word names."""
+    return {name_key(w) for w in _NAME_WORD.findall(text)} | acronyms(text)
+
+
+def same_name(a: str, b: str) -> bool:
+    """One name, or a name and its adjective: 'russia' and 'russian', 'east' and 'eastern'.
+    Numbers and short names must match whole."""
+    if a == b:
+        return True
+    if a[:1].isdigit() or min(len(a), len(b)) < 4:
+        return False
+    short, long_ = sorted((a, b), key=len)
+    return long_.startswith(short) and len(long_) - len(short) <= 3
+
+
+def same_stem(a: str, b: str) -> bool:
+    """Stems of one word, or of a name and its adjective ('russia', 'russian'; 'japan', 'japanes')."""
+    return a == b or (min(len(a), len(b)) >= 4 and (a.startswith(b) or b.startswith(a)))

@@ -21,6 +21,19 @@ class Passage:
 
 
 @dataclass(frozen=True)
+class ScoredSentence:
+    """A sentence of a retrieved passage, scored against the question."""
+
+    passage: int  # index into the retrieved passages
+    start: int  # offsets within the passage text
+    end: int
+    text: str
+    similarity: float  # embedding cosine to the question
+    overlap: float  # share of the question's terms the sentence (or its section) contains
+    score: float
+
+
+@dataclass(frozen=True)
 class Citation:
     """``[n]`` in the answer: the passage it points at and the sentence in it that supports the claim."""
 

@@ -7,21 +7,16 @@ import numpy as np
 import pytest
 
 from rag import build_chain
-from rag.extractive import (
-    ScoredSentence,
-    _cache,
-    _encode_cached,
-    asks_for_list,
-    follow_on,
-    opens_section,
-    referenced_sections,
-    score_sentences,
-    section_leads,
-)
-from rag.gate import C_GRID, Gate, acronyms, answer_kind, answer_type_met, features, fit_gate, says_new
+from eval.gate_fit import C_GRID, fit_gate
+from rag.answer.scoring import _cache, encode_cached, score_sentences
+from rag.answer.selection import follow_on, opens_section, referenced_sections, section_leads
+from rag.gate import Gate, features
 from rag.settings import Settings
-from rag.text import proper_names
-from rag.types import Passage
+from rag.text import acronyms, proper_names
+from rag.types import Passage, ScoredSentence
+from rag.wording import ENGLISH, says_new
+
+answer_kind, answer_type_met, asks_for_list = ENGLISH.answer_kind, ENGLISH.answer_type_met, ENGLISH.asks_for_list
 
 from .conftest import FakeEmbeddings
 
@@ -131,7 +126,7 @@ def test_names_match_stems_adjectives_and_acronyms(question, found):
     ],
 )
 def test_an_ordinal_names_the_item_the_last_answer_listed(question, answer, resolved):
-    from rag.condense import resolve_ordinals
+    from rag.answer.condense import resolve_ordinals
 
     assert resolve_ordinals(question, [("What is listed?", answer)]) == resolved
 
@@ -272,7 +267,7 @@ def test_a_comparison_of_two_named_sections_quotes_both():
 
 
 def test_a_sentence_opening_with_a_demonstrative_phrase_continues_the_one_before():
-    from rag.extractive import _CONTINUES, _LEANS_BACK
+    from rag.wording import _CONTINUES, _LEANS_BACK
 
     for text in ("Through these engagements, countries address needs.", "In this context, states act.", "This shift matters."):
         assert _CONTINUES.match(text) and _LEANS_BACK.match(text)
@@ -301,9 +296,9 @@ class BatchSensitive(FakeEmbeddings):
 def test_sentence_vectors_do_not_depend_on_their_batch():
     _cache.clear()
     emb = BatchSensitive()
-    together = _encode_cached(emb, ["Alpha beta gamma.", "Delta epsilon."])
+    together = encode_cached(emb, ["Alpha beta gamma.", "Delta epsilon."])
     _cache.clear()
-    alone = _encode_cached(emb, ["Alpha beta gamma."])
+    alone = encode_cached(emb, ["Alpha beta gamma."])
     assert np.array_equal(together[0], alone[0])
     _cache.clear()
 
@@ -346,7 +341,7 @@ def test_fit_gate_on_noisy_features_answers_and_refuses_well_above_chance():
 
 
 def test_a_runner_up_that_repeats_a_quoted_sentence_gives_way_to_one_that_does_not():
-    from rag.extractive import select
+    from rag.answer.selection import select
 
     text = (
         "Military diplomacy shapes foreign policy and national security strategies.\n"

@@ -8,15 +8,19 @@ import pytest
 from langchain_core.language_models.fake_chat_models import FakeListChatModel, GenericFakeChatModel
 from langchain_core.messages import AIMessage
 
-from rag.chain import REFUSAL, build_chain, clean_question
-from rag.condense import condense, is_follow_up
+from rag.answer.chain import REFUSAL, build_chain, clean_question
+from rag.answer.condense import condense, is_follow_up
 from rag.errors import ConfigError, InputError
-from rag.gate import Gate, answer_type_met, fit_gate
+from eval.gate_fit import fit_gate
+from rag.gate import Gate
+from rag.wording import ENGLISH
+
+answer_type_met = ENGLISH.answer_type_met
 from rag.retrieval import mmr, rrf
 from rag.settings import Settings
 from rag.text import parse_citations, sentence_spans
 from rag.types import Answer, Passage
-from rag.verify import split_answer, verify
+from rag.answer.verify import split_answer, verify
 
 from .conftest import FakeEmbeddings
 

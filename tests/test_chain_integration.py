@@ -12,7 +12,7 @@ import pytest
 
 from ingest.pipeline import ingest
 from rag import build_chain
-from rag.generators import default_gguf_path
+from rag.answer.generators import default_gguf_path
 from rag.settings import Settings
 from rag.text import CITATION, numbers, proper_names
 

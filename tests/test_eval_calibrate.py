@@ -13,13 +13,13 @@ from rag.gate import FEATURES, Gate, load_gate
 
 @pytest.fixture(autouse=True)
 def quick_fit(monkeypatch):
-    """rag.gate.fit_gate needs scikit-learn (seconds to import); fitting is rag's to test, writing it is ours."""
+    """eval.gate_fit.fit_gate needs scikit-learn (seconds to import); fitting is rag's to test, writing it is ours."""
 
     def fit(rows, labels, info=None):
         assert len(rows) == len(labels)
         return Gate({f: 1.0 for f in FEATURES}, -0.5 * len(FEATURES), 0.5, dict(info or {}))
 
-    monkeypatch.setattr("rag.gate.fit_gate", fit)
+    monkeypatch.setattr("eval.gate_fit.fit_gate", fit)
 
 
 def feats(level: float) -> dict:

@@ -5,7 +5,12 @@ from dataclasses import replace
 
 import pytest
 
-from rag.extractive import ScoredSentence, aspects, score_sentences, select
+from rag.answer.scoring import score_sentences
+from rag.answer.selection import select
+from rag.types import ScoredSentence
+from rag.wording import ENGLISH
+
+aspects = ENGLISH.aspects
 from rag.text import sentence_spans
 from rag.types import Passage
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from rag.extractive import ScoredSentence
+from rag.types import ScoredSentence
 from rag.gate import features, index_terms
 from rag.text import terms
 

@@ -6,7 +6,7 @@ import json
 import pytest
 
 from ingest.pipeline import ingest
-from rag import store
+from rag.retrieval import chroma as store
 from rag.errors import ConfigError, InputError
 
 from .conftest import FakeEmbeddings

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from ingest.pipeline import ingest
-from rag import store
+from rag.retrieval import chroma as store
 
 from .chroma_server import ChromaServer
 from .conftest import ROOT, write_abstracts

@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 
 from ingest.pipeline import ingest
-from rag import build_chain, store
+from rag import build_chain
+from rag.retrieval import chroma as store
 from rag.errors import ConfigError, IndexMissingError, InputError, RagbotError
 from rag.gate import Gate
 from rag.settings import Settings

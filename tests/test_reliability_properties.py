@@ -1,4 +1,4 @@
-"""Property-based tests (hypothesis) of the citation parser: rag.text.parse_citations and rag.verify.split_answer."""
+"""Property-based tests (hypothesis) of the citation parser: rag.text.parse_citations and rag.answer.verify.split_answer."""
 from __future__ import annotations
 
 import re
@@ -8,7 +8,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from rag.text import CITATION, parse_citations
-from rag.verify import split_answer
+from rag.answer.verify import split_answer
 
 MARKER_LIKE = re.compile(r"\[\s*\d+(?:\s*,\s*\d+)*\s*\]")
 

@@ -400,7 +400,7 @@ def test_first_start_ingests_the_corpus_with_progress(settings, tmp_path):
 
 
 def _fake_index(settings: Settings, rows: list[tuple[str, str]]) -> None:
-    from rag import store
+    from rag.retrieval import chroma as store
 
     collection = store.open_collection(settings, create=True, embedder_id="test")
     ids = [f"id{i}" for i in range(len(rows))]

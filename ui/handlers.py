@@ -168,7 +168,7 @@ class RagbotUI:
     def _source_path(self, citation: Citation) -> Path | None:
         roots: list[Path] = []
         try:
-            from rag import store
+            from rag.retrieval import chroma as store
 
             got = store.open_collection(self.settings).get(ids=[citation.chunk_id], include=["metadatas"])
             meta = (got.get("metadatas") or [None])[0] or {}

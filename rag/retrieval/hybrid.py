@@ -3,14 +3,20 @@ from __future__ import annotations
 
 import threading
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+from langchain_core.callbacks import CallbackManagerForRetrieverRun
+from langchain_core.documents import Document
+from langchain_core.retrievers import BaseRetriever
+from pydantic import PrivateAttr
 
-from . import store
-from .errors import BackendError, ConfigError, IndexMissingError
+from .. import records
+from ..errors import BackendError, ConfigError, IndexMissingError
+from ..settings import Settings
+from ..types import Passage
+from . import chroma as store
 from .lexical import LexicalIndex, fingerprint
-from .settings import Settings
-from .types import Passage
 
 METHODS = ("dense", "lexical", "hybrid")
 RRF_K = 60  # the constant of Cormack et al. (2009); robust across collections
@@ -23,6 +29,12 @@ def rrf(rankings: list[list[str]], k: int = RRF_K) -> list[tuple[str, float]]:
         for rank, cid in enumerate(ranking):
             scores[cid] = scores.get(cid, 0.0) + 1.0 / (k + rank + 1)
     return sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))
+
+
+def to_document(p: Passage) -> Document:
+    """A passage as a LangChain Document; the metadata says where it comes from, and its score."""
+    meta = {"chunk_id": p.chunk_id, "source": p.source, "section": p.section, "start": p.start, "end": p.end, "score": p.score}
+    return Document(page_content=p.text, id=p.chunk_id, metadata=meta)
 
 
 def mmr(query: np.ndarray, vectors: np.ndarray, k: int, lambda_mult: float = 0.7) -> list[int]:
@@ -39,18 +51,27 @@ def mmr(query: np.ndarray, vectors: np.ndarray, k: int, lambda_mult: float = 0.7
     return chosen
 
 
-class HybridRetriever:
-    """Finds passages for a question. Holds the chunk table and BM25 in memory; refreshes when the index changes."""
+class HybridRetriever(BaseRetriever):
+    """Finds passages for a question. Holds the chunk table and BM25 in memory; refreshes when the index changes.
 
-    def __init__(self, settings: Settings, embeddings):
-        self.settings = settings
-        self.embeddings = embeddings
-        self._lock = threading.Lock()
-        self._collection = None
-        self._count = -1
-        self._table: dict[str, tuple[str, dict]] = {}
-        self._sections: dict[tuple[str, str], list[str]] = {}
-        self._lexical: LexicalIndex | None = None
+    Also a LangChain ``BaseRetriever``: ``invoke(query)`` gives the ``k`` best passages as Documents.
+    """
+
+    settings: Any
+    embeddings: Any
+    k: int | None = None  # for ``invoke``; ``search`` takes its own
+    _lock: Any = PrivateAttr(default_factory=threading.Lock)
+    _collection: Any = PrivateAttr(default=None)
+    _count: int = PrivateAttr(default=-1)
+    _table: dict = PrivateAttr(default_factory=dict)  # chunk id -> (text, metadata)
+    _sections: dict = PrivateAttr(default_factory=dict)  # (source, section) -> chunk ids in reading order
+    _lexical: Any = PrivateAttr(default=None)
+
+    def __init__(self, settings: Settings, embeddings, **kwargs):
+        super().__init__(settings=settings, embeddings=embeddings, **kwargs)
+
+    def _get_relevant_documents(self, query: str, *, run_manager: CallbackManagerForRetrieverRun) -> list[Document]:
+        return [to_document(p) for p in self.search(query, self.k)]
 
     @property
     def collection(self):
@@ -74,7 +95,7 @@ class HybridRetriever:
             except Exception as exc:
                 self._collection = None
                 store.forget_client(self.settings)
-                raise store._backend_error(self.settings, exc) from exc
+                raise store.backend_error(self.settings, exc) from exc
 
     def refresh(self, force: bool = False) -> int:
         """Reload the chunk table and lexical index if the collection changed; returns the chunk count."""
@@ -121,7 +142,7 @@ class HybridRetriever:
         folder = self._lexical_dir()
         lexical = LexicalIndex.load(folder, fp)
         if lexical is None:
-            texts = [_index_text(*table[i]) for i in ids]
+            texts = [records.index_text(*table[i]) for i in ids]
             lexical = LexicalIndex.build(ids, texts)
             try:
                 lexical.save(folder)
@@ -129,8 +150,7 @@ class HybridRetriever:
                 pass  # a read-only cache folder costs a rebuild next start, nothing more
         sections: dict[tuple[str, str], list[tuple[int, str]]] = {}
         for cid, (_, meta) in table.items():
-            key = (str(meta.get("source", "")), str(meta.get("section", "")))
-            sections.setdefault(key, []).append((int(meta.get("start", 0)), cid))
+            sections.setdefault(records.section_key(meta), []).append((records.start_of(meta), cid))
         self._sections = {key: [cid for _, cid in sorted(rows)] for key, rows in sections.items()}
         self._table, self._lexical, self._count = table, lexical, count
 
@@ -168,21 +188,7 @@ class HybridRetriever:
         if use_mmr and pool:
             order = mmr(qvec, np.stack([vectors[c] for c in pool]), k)
             pool = [pool[i] for i in order]
-        passages = []
-        for cid in pool[:k]:
-            text, meta = self._table[cid]
-            passages.append(
-                Passage(
-                    chunk_id=cid,
-                    source=str(meta.get("source", "")),
-                    section=str(meta.get("section", "")),
-                    text=text,
-                    start=int(meta.get("start", 0)),
-                    end=int(meta.get("end", len(text))),
-                    score=round(float(vectors[cid] @ qvec), 4),
-                )
-            )
-        return passages
+        return [records.to_passage(cid, *self._table[cid], score=round(float(vectors[cid] @ qvec), 4)) for cid in pool[:k]]
 
     def section(self, source: str, section: str, limit: int = 12, query: np.ndarray | None = None) -> list[Passage]:
         """The chunks of one section of one source, in reading order (at most ``limit``): the whole
@@ -193,12 +199,7 @@ class HybridRetriever:
         if query is not None and ids:
             got = self._call(lambda c: c.get(ids=ids, include=["embeddings"]))
             scores = {cid: round(float(np.asarray(v, dtype=np.float32) @ query), 4) for cid, v in zip(got["ids"], got["embeddings"])}
-        out = []
-        for cid in ids:
-            text, meta = self._table[cid]
-            start = int(meta.get("start", 0))
-            out.append(Passage(cid, source, section, text, start, int(meta.get("end", start + len(text))), scores.get(cid, 0.0)))
-        return out
+        return [records.to_passage(cid, *self._table[cid], score=scores.get(cid, 0.0)) for cid in ids]
 
     def sections(self) -> list[tuple[str, str]]:
         """Every (source, section heading) in the index."""
@@ -216,20 +217,6 @@ class HybridRetriever:
         self.refresh()
         counts: dict[str, int] = {}
         for _, meta in self._table.values():
-            src = str(meta.get("source", ""))
+            src = records.source_of(meta)
             counts[src] = counts.get(src, 0) + 1
         return dict(sorted(counts.items()))
-
-
-def _index_text(text: str, meta: dict) -> str:
-    section = meta.get("section") or ""
-    return f"{section}\n{text}" if section else text
-
-
-def build_retriever(settings: Settings, embeddings=None) -> HybridRetriever:
-    """A retriever over the index named by ``settings``; the index is opened on first use."""
-    if embeddings is None:
-        from .embeddings import SentenceEmbeddings
-
-        embeddings = SentenceEmbeddings(settings.embedding_model, settings.embedding_backend, settings.embed_batch_size)
-    return HybridRetriever(settings, embeddings)

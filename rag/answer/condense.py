@@ -3,34 +3,15 @@ from __future__ import annotations
 
 import re
 
-from .text import CITATION, sentence_spans, terms
-
-_ANAPHORA = re.compile(
-    r"\b(it|its|it's|they|them|their|theirs|this|that|these|those|he|him|his|she|her|hers|there|then|"
-    r"former|latter|first one|second one|other one|the second|the first|the other|the same|such|above|"
-    r"previous|earlier|mentioned)\b"
-    r"|\b(the|that|this|which) (\w+ )?ones?\b",  # "the economic one", "which ones"
-    re.I,
-)
-_CONTINUATION = re.compile(
-    r"^\s*(and|but|also|so|what about|how about|why|what else|anything else|more|expand|elaborate|go on|tell me more)\b"
-    r"|\b(expand on|elaborate on|more about|more detail|say more|explain further)\b",  # "Can you expand on ...?"
-    re.I,
-)
-
-
-_ORDINAL = re.compile(
-    r"\bthe (first|second|third|fourth|fifth|last|former|latter)(?: one| kind| item)?(?: (?:of|among) (?:those|these|them|the \w+))?\b",
-    re.I,
-)
-_PLACE = {"first": 0, "second": 1, "third": 2, "fourth": 3, "fifth": 4, "last": -1, "former": 0, "latter": -1}
+from ..text import BULLET, CITATION, sentence_spans, terms
+from ..wording import ENGLISH, WordingRules
 
 
 def listed_items(answer: str) -> list[str]:
     """The items of a list an answer gives: its bullet lines, or the parts of its first sentence
     (after a colon, if it has one) separated by commas and 'and'."""
     text = CITATION.sub("", answer or "")
-    bullets = [m.group(1).strip() for m in re.finditer(r"^\s*(?:[-*•]|\d+[.)])\s+(.+)$", text, re.M)]
+    bullets = [line[m.end() :].strip() for line in text.splitlines() if (m := BULLET.match(line)) and line[m.end() :].strip()]
     if len(bullets) >= 2:
         return [b.rstrip(".;") for b in bullets]
     flat = " ".join(text.split())
@@ -41,33 +22,33 @@ def listed_items(answer: str) -> list[str]:
     return items if 2 <= len(items) <= 8 and all(len(i.split()) <= 8 for i in items) else []
 
 
-def resolve_ordinals(question: str, history: list) -> str:
+def resolve_ordinals(question: str, history: list, wording: WordingRules = ENGLISH) -> str:
     """"How can the second of those affect ...?" after a list: the second item put in its place.
     Unchanged when there is no such reference, or the last answer lists nothing to count."""
-    m = _ORDINAL.search(question)
-    if not m or not history:
+    found = wording.ordinal(question)
+    if not found or not history:
         return question
+    start, end, place = found
     items = listed_items(history[-1][1] if len(history[-1]) > 1 else "")
-    place = _PLACE[m.group(1).lower()]
     if not items or place >= len(items):
         return question
-    return question[: m.start()] + items[place] + question[m.end() :]
+    return question[:start] + items[place] + question[end:]
 
 
-def is_follow_up(question: str, history: list) -> bool:
+def is_follow_up(question: str, history: list, wording: WordingRules = ENGLISH) -> bool:
     """Whether the question leans on earlier turns (pronouns, 'what about ...', or too few terms of its own)."""
     if not history:
         return False
-    return bool(_ANAPHORA.search(question) or _CONTINUATION.match(question) or len(set(terms(question))) <= 1)
+    return wording.leans_on_history(question) or len(set(terms(question))) <= 1
 
 
-def condense(question: str, history: list) -> str:
+def condense(question: str, history: list, wording: WordingRules = ENGLISH) -> str:
     """A standalone question: the follow-up, with the topic of the last turn added in brackets.
 
     Done without a model on purpose: a 135M model rewrites questions unreliably, and this rule is
     deterministic, fast and shows the user exactly what was searched for.
     """
-    if not is_follow_up(question, history):
+    if not is_follow_up(question, history, wording):
         return question
     last_user, last_answer = history[-1][0], history[-1][1] if len(history[-1]) > 1 else ""
     own = set(terms(question))
@@ -81,4 +62,4 @@ def condense(question: str, history: list) -> str:
         answer = answer[:200].rsplit(" ", 1)[0] + " …"
     context = f"{topic}: {answer}" if answer else topic
     # "the second of those" after a list: the standalone question names that item
-    return f"{resolve_ordinals(question, history).strip()} (context: {context})"
+    return f"{resolve_ordinals(question, history, wording).strip()} (context: {context})"

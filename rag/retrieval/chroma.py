@@ -6,8 +6,8 @@ import threading
 from pathlib import Path
 from typing import Iterator
 
-from .errors import BackendError, IndexMissingError
-from .settings import Settings
+from ..errors import BackendError, IndexMissingError
+from ..settings import Settings
 
 PAGE = 5000
 _clients: dict[tuple, object] = {}
@@ -57,7 +57,7 @@ def open_client(settings: Settings, *, create: bool = False):
         except (IndexMissingError, BackendError):
             raise
         except Exception as exc:
-            raise _backend_error(settings, exc) from exc
+            raise backend_error(settings, exc) from exc
         _clients[key] = client
         return client
 
@@ -69,7 +69,8 @@ def forget_client(settings: Settings) -> None:
         _clients.pop(key, None)
 
 
-def _backend_error(settings: Settings, exc: Exception) -> BackendError:
+def backend_error(settings: Settings, exc: Exception) -> BackendError:
+    """A one-line error for a Chroma failure, saying where and what to do."""
     text = " ".join(str(exc).split())[:200] or type(exc).__name__
     if settings.server_mode:
         return BackendError(
@@ -113,7 +114,7 @@ def open_collection(settings: Settings, *, create: bool = False, embedder_id: st
         if isinstance(exc, (BackendError, IndexMissingError)):
             raise
         forget_client(settings)
-        raise _backend_error(settings, exc) from exc
+        raise backend_error(settings, exc) from exc
 
 
 def _is_not_found(exc: Exception) -> bool:

@@ -13,8 +13,8 @@ from langchain_core.language_models.chat_models import BaseChatModel
 from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 
-from .errors import BackendError, ConfigError, unknown_name
-from .settings import Settings
+from ..errors import BackendError, ConfigError, unknown_name
+from ..settings import Settings
 
 DEFAULT_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 _llamas: dict[tuple, Any] = {}

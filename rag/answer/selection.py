@@ -1,128 +1,13 @@
-"""The extractive answer: the sentences of the retrieved passages that best answer the question."""
+"""Selection: the sentences of the retrieved passages that make an extractive answer."""
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
-import numpy as np
+from ..text import CITATION, same_stem, sentence_spans, terms
+from ..types import Passage, ScoredSentence
+from ..wording import ENGLISH, WordingRules
 
-from .text import CITATION, sentence_spans, terms
-from .types import Passage
-
-
-@dataclass(frozen=True)
-class ScoredSentence:
-    passage: int  # index into the retrieved passages
-    start: int  # offsets within the passage text
-    end: int
-    text: str
-    similarity: float  # embedding cosine to the question
-    overlap: float  # share of the question's terms the sentence (or its section) contains
-    score: float
-
-
-# Fitted on the dev split of eval/golden/military-diplomacy.jsonl (answer pass rate), see README.
-W_SIM, W_OVERLAP, W_RANK = 0.4, 0.6, 0.0
-
-
-def score_sentences(
-    question: str, passages: list[Passage], embeddings, context: str = "", qvec: np.ndarray | None = None
-) -> list[ScoredSentence]:
-    """Every sentence of the passages, scored against the question, best first.
-
-    ``context`` (from the conversation) adds terms at a lower weight, so a follow-up's own words lead.
-    """
-    units = []
-    for pi, p in enumerate(passages):
-        for a, b in sentence_spans(p.text):
-            units.append((pi, a, b, p.text[a:b]))
-    if not units:
-        return []
-    own = set(terms(question))
-    extra = set(terms(context)) - own
-    # The context's terms weigh at most half as much, together, as the question's own: a long
-    # earlier answer must not outvote what the follow-up asks ("which organization leads them?").
-    w_extra = 0.5 * min(1.0, len(own) / len(extra)) if own and extra else 0.5
-    weight_total = len(own) + w_extra * len(extra) or 1.0
-    if qvec is None:
-        qvec = embeddings.encode([question])[0]
-    vecs = _encode_cached(embeddings, [u[3] for u in units])
-    sims = vecs @ qvec
-    scored = []
-    for (pi, a, b, text), sim in zip(units, sims):
-        st = set(terms(text))
-        hit = len(own & st) + w_extra * len(extra & st)
-        overlap = hit / weight_total
-        score = W_SIM * float(sim) + W_OVERLAP * overlap - W_RANK * pi
-        scored.append(ScoredSentence(pi, a, b, text, float(sim), overlap, score))
-    scored.sort(key=lambda s: -s.score)
-    return scored
-
-
-_cache: dict[tuple[str, str], np.ndarray] = {}
-_CACHE_MAX = 50_000
-
-
-def _encode_cached(embeddings, texts: list[str]) -> np.ndarray:
-    """Sentence vectors, cached: retrieved passages repeat across questions."""
-    key = getattr(embeddings, "id", type(embeddings).__name__)
-    todo = [t for t in dict.fromkeys(texts) if (key, t) not in _cache]
-    if todo:
-        if len(_cache) + len(todo) > _CACHE_MAX:
-            _cache.clear()
-        # One text at a time: an int8 encoder quantizes a batch's activations together, so a vector
-        # would depend on its batch-mates, and answers on which questions came before. Singles are
-        # also no slower for sentences (no padding to the longest).
-        for t in todo:
-            _cache[(key, t)] = embeddings.encode([t])[0]
-    return np.stack([_cache[(key, t)] for t in texts])
-
-
-# A sentence that opens like this leans on the one before it ("This approach enables ...",
-# "Key elements include:"): it elaborates the chosen sentence, so it belongs in the answer.
-_CONTINUES = re.compile(
-    r"^(This|These|That|Those|It|Its|They|Their|Such|Key elements|For example|For instance|Furthermore|"
-    r"Additionally|Moreover|Consequently|As a result|Thus|However|In addition|Similarly|Likewise|Conversely|-)\b"
-    # "Through these engagements, ...", "In this context, ...": a demonstrative in the opening phrase
-    r"|^[A-Z][a-z]+(?: [a-z]+)? (?:this|these|those|such(?! as))\b",
-    re.I,
-)
-
-
-_CONTRAST = re.compile(
-    r"\b(?:differs? from|different from|compared? (?:with|to)|contrasts? with|versus|vs\.?|as opposed to|rather than)\b"
-    r"|(?<=\bbetween\b)(?=.*\band\b)",
-    re.I,
-)
-
-
-# "How does the essay distinguish X from Y?", "Contrast X with Y.": the two sides stand around the
-# second word.
-_TWO_SIDED = re.compile(
-    r"\bdistinguish(?:es|ed|ing)?\s+(?P<x>.+?)\s+from\s+(?P<y>.+)"
-    r"|^\s*(?:compare|contrast)\s+(?P<x2>.+?)\s+(?:with|to|against)\s+(?P<y2>.+)",
-    re.I,
-)
-
-
-def aspects(question: str) -> list[set[str]]:
-    """For a comparison ("How does X differ from Y?"), the terms that only X, and only Y, is named by."""
-    if two := _TWO_SIDED.search(question):
-        left, right = two.group("x") or two.group("x2"), two.group("y") or two.group("y2")
-    elif not (m := _CONTRAST.search(question)):
-        return []
-    elif m.group(0) == "":  # "between X and Y"
-        left, _, right = question[m.end() :].partition(" and ")
-    else:
-        left, right = question[: m.start()], question[m.end() :]
-    lt, rt = set(terms(left)), set(terms(right))
-    sides = [lt - rt, rt - lt]
-    return sides if all(sides) else []
-
-
-# A sentence that opens with a pronoun ("This arrangement shapes ...") means nothing without the
-# sentence it points back to: that one is quoted before it.
-_LEANS_BACK = re.compile(r"^(This|These|That|Those|It|Its|They|Their|Such|Both)\b|^[A-Z][a-z]+(?: [a-z]+)? (?:this|these|those|such(?! as))\b")
 
 # A runner-up loses this much score per share of its words an already-quoted sentence holds
 # (maximal marginal relevance, on words). On dev it changed no verdict; it drops near-repeats.
@@ -139,6 +24,7 @@ def select(
     extend: int = 2,
     question: str = "",
     fits=None,
+    wording: WordingRules = ENGLISH,
 ) -> list[ScoredSentence]:
     """The best sentence and close runners-up that say something else, each with the sentences it
     needs: the one a pronoun at its start points back to, and those that continue it (up to
@@ -160,7 +46,7 @@ def select(
         chosen.append(ScoredSentence(pi, a, b, passages[pi].text[a:b], s.similarity, s.overlap, s.score))
         taken.append(_abs(passages[pi], a, b))
 
-    side_picks = _side_picks(scored, passages, aspects(question))
+    side_picks = _side_picks(scored, passages, wording.aspects(question))
     if fits is not None and not side_picks and not fits(scored[0].text):
         side_picks = [s for s in scored if s.score >= FIT_RATIO * best and fits(s.text)][:1]
     runners = [s for s in scored if s not in side_picks and s.score >= ratio * best]
@@ -180,7 +66,7 @@ def select(
         text = passages[s.passage].text
         spans = sentence_spans(text)
         before = [sp for sp in spans if sp[1] <= s.start]
-        if _LEANS_BACK.match(s.text) and before and "\n" not in text[before[-1][1] : s.start] and free(s.passage, *before[-1]):
+        if wording.leans_back(s.text) and before and "\n" not in text[before[-1][1] : s.start] and free(s.passage, *before[-1]):
             take(s, s.passage, *before[-1])
         chosen.append(s)
         taken.append(_abs(passages[s.passage], s.start, s.end))
@@ -189,7 +75,7 @@ def select(
         topic = opens_paragraph and "\n" not in s.text and len(s.text.split()) <= TOPIC_WORDS
         for i, (a, b) in enumerate([sp for sp in spans if sp[0] >= s.end][:extend]):
             announced = topic and i == 0 and "\n" not in text[s.end : a]
-            if not (announced or _CONTINUES.match(text[a:b])) or not free(s.passage, a, b):
+            if not (announced or wording.continues(text[a:b])) or not free(s.passage, a, b):
                 break
             take(s, s.passage, a, b)
     return chosen
@@ -212,7 +98,7 @@ def _side_picks(scored: list[ScoredSentence], passages: list[Passage], sides: li
     term_sets = [set(terms(s.text)) for s in scored]
 
     def marker(side: set[str]) -> set[str]:
-        counts = {t: sum(any(_same_word(t, x) for x in ts) for ts in term_sets) for t in side}
+        counts = {t: sum(any(same_stem(t, x) for x in ts) for ts in term_sets) for t in side}
         found = [t for t in side if 0 < counts[t] <= len(term_sets) / 2]
         return {min(found, key=lambda t: (counts[t], t))} if found else set()
 
@@ -222,15 +108,10 @@ def _side_picks(scored: list[ScoredSentence], passages: list[Passage], sides: li
         other = markers[1 - i]
         for s, ts in zip(scored, term_sets):
             about = ts | set(terms(passages[s.passage].section))
-            if side & about and not any(_same_word(m, t) for m in other for t in ts) and s not in picks:
+            if side & about and not any(same_stem(m, t) for m in other for t in ts) and s not in picks:
                 picks.append(s)
                 break
     return picks
-
-
-def _same_word(a: str, b: str) -> bool:
-    """Stems of one word, or of a name and its adjective ('russia', 'russian'; 'japan', 'japanes')."""
-    return a == b or (min(len(a), len(b)) >= 4 and (a.startswith(b) or b.startswith(a)))
 
 
 def _abs(p: Passage, a: int, b: int) -> tuple[str, int, int]:
@@ -241,19 +122,7 @@ def _overlaps(a: tuple[str, int, int], b: tuple[str, int, int]) -> bool:
     return a[0] == b[0] and a[1] < b[2] and b[1] < a[2]
 
 
-# "What trends ...", "What are the main criticisms of ...", "Which challenges ...", "List the ...":
-# a question that asks for several things of a kind.
-_LIST_QUESTION = re.compile(
-    r"^\s*(?:(?:what|which)\s+(?:(?:are|were|will be)\s+)?(?:the\s+)?(?:(?:main|key|major|primary|principal|different|various)\s+)?"
-    r"(?!(?:is|was|has|does|this|its|as|us|yes|less|unless|perhaps)\b)(?P<noun>[a-z]+s)\b(?<!ss)(?<!us)|(?:list|name|enumerate)\b)",
-    re.I,
-)
-_LAST_ITEM = re.compile(r"^(Lastly|Finally|In conclusion|To conclude|Overall)\b", re.I)
 SECTION_ITEMS = 6  # paragraphs quoted at most for a list that runs through a section
-
-
-def asks_for_list(question: str) -> bool:
-    return bool(_LIST_QUESTION.match(question))
 
 
 def opens_section(s: ScoredSentence, passages: list[Passage]) -> bool:
@@ -266,7 +135,7 @@ def opens_section(s: ScoredSentence, passages: list[Passage]) -> bool:
     return bool(first) and first[0][0] == s.start and p.text[: s.start].strip() == p.section.strip()
 
 
-def section_leads(section: list[Passage], index: list[int]) -> list[ScoredSentence]:
+def section_leads(section: list[Passage], index: list[int], wording: WordingRules = ENGLISH) -> list[ScoredSentence]:
     """One section's paragraphs, each by its opening sentence and the ones it needs (as ``select``
     takes them), in reading order up to a closing item ("Lastly, ..."). ``index[i]`` is the number
     of ``section[i]`` in the passage list the answer cites."""
@@ -290,11 +159,11 @@ def section_leads(section: list[Passage], index: list[int]) -> list[ScoredSenten
                 if "\n" in p.text[b if k == 0 else spans[j + k][1] : c]:
                     break
                 short = k == 0 and len(lead.split()) <= TOPIC_WORDS
-                if not (first and k == 0 or short or _CONTINUES.match(p.text[c:d])):
+                if not (first and k == 0 or short or wording.continues(p.text[c:d])):
                     break
                 chosen.append(ScoredSentence(index[i], c, d, p.text[c:d], 0.0, 0.0, 0.0))
                 seen.append(_abs(p, c, d))
-            if _LAST_ITEM.match(lead) or items >= SECTION_ITEMS:
+            if wording.closes_list(lead) or items >= SECTION_ITEMS:
                 return chosen
     return chosen
 
@@ -323,31 +192,20 @@ def follow_on(scored: list[ScoredSentence], passages: list[Passage], said: str) 
     return sorted(out, key=lambda s: -s.score)
 
 
-_SECTION_NAMED = re.compile(
-    # "the section that explains what military diplomacy is": named by what it explains
-    r"\b(?:section|part|chapter|subsection)\s+(?:that|which)\s+(?:explains|describes|introduces|covers|discusses|defines|"
-    r"deals with|is about|talks about|looks at)\s+(?:what\s+)?(?:the\s+)?(?P<what>[^,.;:?!()]{3,80}?)(?:\s+(?:is|are|means))?(?=[,.;:?!()]|$)"
-    r"|\b(?:section|part|chapter|heading|subsection)\s+(?:on|about|of|called|titled|named|headed|covering|dealing with)\s+"
-    r"(?:the\s+)?(?P<after>[^,.;:?!()]{3,80})"
-    r"|\bthe\s+(?P<before>(?:[\w’'-]+\s+){0,4}?[\w’'-]+)\s+(?:section|part|chapter|subsection)\b",
-    re.I,
-)
-
-
-def referenced_sections(question: str, sections: list[tuple[str, str]]) -> list[tuple[str, str]]:
+def referenced_sections(question: str, sections: list[tuple[str, str]], wording: WordingRules = ENGLISH) -> list[tuple[str, str]]:
     """Every section the question points at by its heading, in the order it names them: "compare
     the foreign-policy section with the soft-power section" names two. A section named by what it
     explains ("the section that explains what military diplomacy is") is the one whose heading
     holds those words and fewest others."""
     out: list[tuple[str, str]] = []
-    matches = list(_SECTION_NAMED.finditer(question)) if sections else []
+    matches = wording.named_sections(question) if sections else []
     heads = {key: set(terms(" ".join(re.findall(r"[A-Za-z0-9]{2,}", key[1])))) for key in sections} if matches else {}
-    for m in matches:
-        named = set(terms(" ".join(re.findall(r"[A-Za-z0-9]{2,}", m.group("what") or m.group("after") or m.group("before")))))
+    for words, by_content in matches:
+        named = set(terms(" ".join(re.findall(r"[A-Za-z0-9]{2,}", words))))
         if not named:
             continue
-        found = [key for key, ts in heads.items() if all(any(_same_word(w, t) for t in ts) for w in named)]
-        if m.group("what") and len(found) > 1:
+        found = [key for key, ts in heads.items() if all(any(same_stem(w, t) for t in ts) for w in named)]
+        if by_content and len(found) > 1:
             # what a section explains is what its heading is most purely about: fewest other words
             extra = {key: len(heads[key]) - len(named) for key in found}
             found = [key for key in found if extra[key] == min(extra.values())]

@@ -1,16 +1,14 @@
 """Check every answer sentence against the passage it cites; re-link or drop what the passage does not say."""
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 import numpy as np
 
-from .text import _segment, numbers, parse_citations, proper_names, sentence_spans, terms
-from .types import Passage
+from ..text import BULLET, LEADING_CITATIONS, numbers, parse_citations, proper_names, segment, sentence_spans, terms
+from ..types import Passage
+from .scoring import encode_cached
 
-_LIST_PREFIX = re.compile(r"^\s*(?:[-*•]|\d+[.)])\s+")
-_LEADING_MARKERS = re.compile(r"^((?:\s*\[\d+(?:\s*,\s*\d+)*\])+)\s*")
 MIN_TERM_RECALL = 0.7  # share of the sentence's content words the passage must contain
 MIN_SIMILARITY = 0.55  # cosine between the sentence and its best-matching passage sentence
 
@@ -32,11 +30,11 @@ def split_answer(text: str) -> list[tuple[str, list[int]]]:
     """Answer sentences with the passage numbers each cites; a marker before the next sentence belongs to this one."""
     pieces = []
     for line in text.splitlines():  # models write lists one item a line: each item is a claim
-        line = _LIST_PREFIX.sub("", " ".join(line.split()))
-        pieces.extend(line[a:b] for a, b in _segment(line, 0, len(line)) if line.strip())
+        line = BULLET.sub("", " ".join(line.split()))
+        pieces.extend(line[a:b] for a, b in segment(line, 0, len(line)) if line.strip())
     merged: list[str] = []
     for piece in pieces:
-        lead = _LEADING_MARKERS.match(piece)
+        lead = LEADING_CITATIONS.match(piece)
         if lead and merged:  # "Claim. [1] Next claim" : the marker closes the claim before it
             merged[-1] += " " + lead.group(1)
             piece = piece[lead.end() :]
@@ -59,9 +57,7 @@ def check(sentence: str, passage: Passage, embeddings, svec: np.ndarray | None =
     recall = len(s_terms & p_terms) / len(s_terms) if s_terms else 0.0
     spans = sentence_spans(passage.text) or ((0, len(passage.text)),)
     texts = [passage.text[a:b] for a, b in spans]
-    from .extractive import _encode_cached
-
-    vecs = _encode_cached(embeddings, texts)
+    vecs = encode_cached(embeddings, texts)
     if svec is None:
         svec = embeddings.encode([sentence])[0]
     sims = vecs @ svec

@@ -1,0 +1,37 @@
+"""``ragbot eval`` and ``ragbot bench``: the eval package's subcommands (entry point ``ragbot.commands``)."""
+from __future__ import annotations
+
+
+def add_commands(sub, options) -> None:
+    p = sub.add_parser("eval", help="run golden sets and write reports")
+    p.add_argument("golden", nargs="*", metavar="GOLDEN.jsonl")
+    p.add_argument("--out", help="report folder")
+    p.add_argument("--split", help="only cases of this split (dev or test)")
+    p.add_argument("--compare", nargs=2, metavar=("OLD", "NEW"), help="compare two report.json files")
+    p.add_argument("--thresholds", help="fail (exit 1) when a metric falls below the floor in this JSON file")
+    p.add_argument("--calibrate", metavar="GATE_JSON", help="fit the refusal gate on the cases and write it here")
+    options.answer(p)
+    options.common(p)
+    p.set_defaults(handler=cmd_eval)
+
+    p = sub.add_parser("bench", help="benchmarks that print figures")
+    p.add_argument("what", nargs="?", default="all", help="scifact, ingest, encoders, query, growth, memory, server or all")
+    p.add_argument("--out", default="bench-out", help="folder for JSON and plots")
+    p.add_argument("--limit", type=int, default=None, help="use only this many documents")
+    p.add_argument("--slices", type=int, default=6,
+                   help="ingest: cut the corpus into this many slices, each run through ragbot and the tutorial in turn")
+    options.answer(p)
+    options.common(p)
+    p.set_defaults(handler=cmd_bench)
+
+
+def cmd_eval(args, settings) -> int:
+    from .cli import cmd_eval as run
+
+    return run(args, settings)
+
+
+def cmd_bench(args, settings) -> int:
+    from .cli import cmd_bench as run
+
+    return run(args, settings)
