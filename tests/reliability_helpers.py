@@ -48,6 +48,32 @@ def ragbot(*args, env: dict | None = None, timeout: float = 120, cwd: Path = ROO
     )
 
 
+def ragbot_in_process(*args, env: dict | None = None) -> subprocess.CompletedProcess:
+    """``rag.cli.main(argv)`` in this process, with the environment and output of a subprocess run
+    (the developer's RAGBOT_* variables removed, bytes arguments decoded as Python decodes argv)."""
+    import contextlib
+    import io
+
+    from rag.cli import main
+    from rag.retrieval import chroma
+
+    argv = [os.fsdecode(a) if isinstance(a, bytes) else a for a in args]
+    saved = dict(os.environ)
+    out, err = io.StringIO(), io.StringIO()
+    try:
+        for name in [n for n in os.environ if n.startswith("RAGBOT_")]:
+            del os.environ[name]
+        os.environ.update(env or {})
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            code = main(argv)
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+        chroma.forget_all_clients()
+    encode = lambda s: s.encode("utf-8", "surrogateescape")
+    return subprocess.CompletedProcess(argv, code, encode(out.getvalue()), encode(err.getvalue()))
+
+
 def make_bad_file(folder: Path, kind: str) -> Path:
     """One hostile or broken file of ``kind`` in ``folder``; returns its path."""
     folder.mkdir(parents=True, exist_ok=True)

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import shutil
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -20,7 +19,7 @@ from rag.gate import Gate
 from rag.settings import Settings
 
 from .conftest import CORPUS, FakeEmbeddings, free_port
-from .reliability_helpers import BAD_FILES, FakeMiniLM, make_bad_file, ragbot, snapshot
+from .reliability_helpers import BAD_FILES, FakeMiniLM, make_bad_file, ragbot, ragbot_in_process, snapshot
 
 ALWAYS = Gate({}, 10.0, 0.5, {})
 
@@ -93,11 +92,10 @@ def _cli_cases(tmp: Path, persist: str) -> dict[str, tuple[list, dict, str]]:
 
 @pytest.fixture(scope="module")
 def cli_results(index):
-    """Every CLI case run once, two at a time (each is a fresh Python process)."""
+    """Every CLI case run once through ``main(argv)`` in this process (a fresh Python process per
+    case cost 45 s; tests/test_ingest_integration.py and the others run ``python -m rag.cli`` for real)."""
     cases = _cli_cases(index["tmp"], index["settings"].persist_dir)
-    with ThreadPoolExecutor(2) as pool:
-        futures = {name: pool.submit(ragbot, *argv, env=env) for name, (argv, env, _) in cases.items()}
-        results = {name: f.result() for name, f in futures.items()}
+    results = {name: ragbot_in_process(*argv, env=env) for name, (argv, env, _) in cases.items()}
     return cases, results
 
 

@@ -69,6 +69,12 @@ def forget_client(settings: Settings) -> None:
         _clients.pop(key, None)
 
 
+def forget_all_clients() -> None:
+    """Drop every cached client (tests that open many indexes in one process)."""
+    with _lock:
+        _clients.clear()
+
+
 def backend_error(settings: Settings, exc: Exception) -> BackendError:
     """A one-line error for a Chroma failure, saying where and what to do."""
     text = " ".join(str(exc).split())[:200] or type(exc).__name__
