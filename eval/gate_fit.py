@@ -71,6 +71,15 @@ def fit_gate(rows: list[dict[str, float]], labels: list[bool], info: dict | None
     gave 0.78-0.82 balanced accuracy when the subset was picked by leave-one-out inside each fold,
     against 0.88-0.89 for all features with the same regularisation; with a few dozen cases the
     search fits noise, and its pick flipped when the embeddings changed by a cosine of 0.01."""
+    from threadpoolctl import threadpool_limits
+
+    # One thread: hundreds of fits of a few dozen rows each, where starting threads costs 10-50x
+    # the fit itself (measured on the 2-core CPU: 5 ms a fit single-threaded, 50-230 ms with two).
+    with threadpool_limits(1):
+        return _fit(rows, labels, info)
+
+
+def _fit(rows: list[dict[str, float]], labels: list[bool], info: dict | None) -> Gate:
     from sklearn.linear_model import LogisticRegression
 
     y = np.array(labels, dtype=int)
