@@ -89,7 +89,8 @@ def split_figures(report: Mapping) -> dict:
 
 
 def _round(value):
-    return None if value is None else round(float(value), 4)
+    # 6 places: the table rounds again to 3, and 4 here would round 0.30554 to 0.3055, then to 0.305
+    return None if value is None else round(float(value), 6)
 
 
 def run_squad2(

@@ -111,7 +111,7 @@ def bootstrap_intervals(
         stats = _statistic(name, values[idx])
         stats = stats[~np.isnan(stats)]
         lo, hi = np.percentile(stats, [tail, 100 - tail])
-        out[name] = [round(float(lo), 4), round(float(hi), 4)]
+        out[name] = [round(float(lo), 6), round(float(hi), 6)]
     return out
 
 
