@@ -8,7 +8,7 @@ from pathlib import Path
 from rag.errors import InputError, unknown_name
 
 from .metrics import METRIC_NAMES
-from .report import fmt
+from .report import fmt, fmt_ci
 
 DEFAULT_OUT = "out/eval"  # /out/ is git-ignored
 
@@ -29,8 +29,11 @@ def print_metrics(report: dict, file=None) -> None:
         file=file,
     )
     width = max(len(n) for n in METRIC_NAMES)
+    ci = report.get("metrics_ci") or {}
     for name in METRIC_NAMES:
-        print(f"  {name:<{width}}  {fmt(name, report['metrics'].get(name)):>8}", file=file)
+        interval = fmt_ci(name, ci.get(name))
+        line = f"  {name:<{width}}  {fmt(name, report['metrics'].get(name)):>8}"
+        print(f"{line}  (95% CI {interval})" if interval else line, file=file)
 
 
 def _check_thresholds(metrics: dict, thresholds: dict | None) -> int:
@@ -89,9 +92,11 @@ def cmd_bench(args, settings) -> int:
     from .bench_ingest import cmd_encoders, cmd_ingest
     from .bench_query import cmd_growth, cmd_memory, cmd_query, cmd_server
     from .scifact import cmd_scifact
+    from .squad2 import cmd_squad2
 
     benches = {
         "scifact": cmd_scifact,
+        "squad2": cmd_squad2,
         "ingest": cmd_ingest,
         "encoders": cmd_encoders,
         "query": cmd_query,

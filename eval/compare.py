@@ -1,4 +1,4 @@
-"""Compare two eval reports: metric deltas and the cases that changed."""
+"""Compare two eval reports: metric deltas, paired significance tests (eval/stats.py) and the cases that changed."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -6,6 +6,7 @@ from typing import Mapping
 
 from .metrics import LOWER_IS_BETTER, METRIC_NAMES
 from .report import fmt
+from .stats import ALPHA, paired_tests
 
 EPSILON = 1e-9
 
@@ -83,6 +84,7 @@ def compare_reports(old: Mapping, new: Mapping) -> dict:
             changes.append(CaseChange(str(cid), aspect, labels[b], labels[a], "improved" if a else "regressed"))
     return {
         "metrics": deltas,
+        "tests": paired_tests(old, new),
         "changes": changes,
         "only_old": sorted(str(i) for i in set(old_cases) - set(new_cases)),
         "only_new": sorted(str(i) for i in set(new_cases) - set(old_cases)),
@@ -95,6 +97,10 @@ def _table(headers: list[str], rows: list[list[str]]) -> list[str]:
     return [line(headers), line(["-" * w for w in widths])] + [line(r) for r in rows]
 
 
+def _diff(name: str, value: float | None) -> str:
+    return "n/a" if value is None else f"{value:+.0f}" if name.endswith("_ms") else f"{value:+.4f}"
+
+
 def format_comparison(result: Mapping) -> str:
     """The comparison as plain-text tables."""
     rows = []
@@ -102,6 +108,16 @@ def format_comparison(result: Mapping) -> str:
         delta = "n/a" if d.delta is None else f"{d.delta:+.0f}" if d.name.endswith("_ms") else f"{d.delta:+.4f}"
         rows.append([d.name, fmt(d.name, d.old), fmt(d.name, d.new), delta, d.verdict])
     out = _table(["metric", "old", "new", "delta", ""], rows)
+    tests = result.get("tests") or []
+    if tests:
+        n = max(t.n for t in tests)
+        out += ["", f"paired tests on the cases both runs share (up to {n}; significant: p < {ALPHA:g}; "
+                "McNemar's exact test for pass/fail metrics, paired bootstrap for the rest)"]
+        out += _table(
+            ["metric", "n", "test", "diff", "p", "significant", "detail"],
+            [[t.name, str(t.n), t.test, _diff(t.name, t.diff), "n/a" if t.p_value is None else f"{t.p_value:.3g}",
+              "n/a" if t.p_value is None else "yes" if t.significant else "no", t.detail] for t in tests],
+        )
     changes = result["changes"]
     improved = sum(c.change == "improved" for c in changes)
     out += ["", f"case changes: {improved} improved, {len(changes) - improved} regressed"]

@@ -32,6 +32,13 @@ def fmt(name: str, value) -> str:
     return str(value)
 
 
+def fmt_ci(name: str, interval) -> str:
+    """A ``[lo, hi]`` interval formatted like its metric; empty when there is none."""
+    if not interval:
+        return ""
+    return f"{fmt(name, float(interval[0]))}-{fmt(name, float(interval[1]))}"
+
+
 def _cell(text, limit: int = 300) -> str:
     """One markdown table cell: single line, pipes escaped, shortened."""
     s = " ".join(str(text).split())
@@ -65,9 +72,10 @@ def render_markdown(report: Mapping) -> str:
         f"- **cases**: {counts.get('cases', 0)} ({counts.get('answerable', 0)} answerable, "
         f"{counts.get('unanswerable', 0)} unanswerable); failed {counts.get('failed', 0)}, errors {counts.get('errors', 0)}"
     )
-    out += ["", "## Metrics", "", "| metric | value |", "|---|---:|"]
+    out += ["", "## Metrics", "", "| metric | value | 95% CI |", "|---|---:|---:|"]
     metrics = report.get("metrics", {})
-    out += [f"| {name} | {fmt(name, metrics.get(name))} |" for name in METRIC_NAMES]
+    ci = report.get("metrics_ci") or {}
+    out += [f"| {name} | {fmt(name, metrics.get(name))} | {fmt_ci(name, ci.get(name))} |" for name in METRIC_NAMES]
     out += [""] + [f"- {note}" for note in report.get("notes", [])]
     rc = report.get("risk_coverage") or {}
     if rc.get("current"):
@@ -144,7 +152,9 @@ def render_html(report: Mapping) -> str:
         f"errors {counts.get('errors', 0)}.</p>"
     )
     parts.append("<h2>Metrics</h2>")
-    parts.append(_html_table(["metric", "value"], [[(_e(n), False), (_e(fmt(n, metrics.get(n))), True)] for n in METRIC_NAMES]))
+    ci = report.get("metrics_ci") or {}
+    parts.append(_html_table(["metric", "value", "95% CI"], [[(_e(n), False), (_e(fmt(n, metrics.get(n))), True),
+                                                            (_e(fmt_ci(n, ci.get(n))), True)] for n in METRIC_NAMES]))
     parts.append("<ul class='small'>" + "".join(f"<li>{_e(n)}</li>" for n in report.get("notes", [])) + "</ul>")
 
     latencies = [c["metrics"]["latency_ms"] for c in report.get("cases", [])

@@ -10,6 +10,7 @@ from typing import Any, Mapping, Sequence
 from rag.errors import ConfigError, IndexMissingError
 
 from . import metrics
+from .stats import bootstrap_intervals
 from .golden import GoldenCase
 
 # Errors that would fail every case alike: stop at once instead of recording 86 copies.
@@ -24,6 +25,7 @@ NOTES = (
     "normalised), or, for a case without evidence, when it comes from one of the case's sources.",
     "Faithfulness: a sentence is supported when >= 70% of its content words and all its numbers occur in the "
     "passages it cites; a sentence without an [n] marker is unsupported; refusals are not judged.",
+    "metrics_ci: 95% percentile-bootstrap intervals, 1000 resamples of the cases with a fixed seed.",
 )
 
 
@@ -126,6 +128,7 @@ def build_report(
             "errors": sum(bool(r.get("error")) for r in rows),
         },
         "metrics": metrics.aggregate(cases, per_case),
+        "metrics_ci": bootstrap_intervals(rows),
         "breakdown": {
             "type": metrics.breakdown(cases, per_case, "type"),
             "split": metrics.breakdown(cases, per_case, "split"),
