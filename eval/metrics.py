@@ -398,7 +398,9 @@ def case_metrics(case: GoldenCase, answer: Mapping) -> dict:
     m["answer_pass"] = answer_pass(case, text, refused)
     m["token_f1"] = None
     if case.answerable and case.reference:
-        m["token_f1"] = 0.0 if refused else token_f1(text, case.reference)
+        # SQuAD's F1 is over the predicted span: an answer led by a short answer is judged by it.
+        short = (answer.get("short_answer") or {}).get("text")
+        m["token_f1"] = 0.0 if refused else token_f1(short or text, case.reference)
     m["citation_precision"] = citation_precision(case, answer)
     m["faithfulness"] = faithfulness(answer)
     m["refused"] = refused

@@ -44,6 +44,8 @@ class Settings:
     llm_passages: int = 3  # passages (cut to their best sentences) in a generative prompt
     n_threads: int | None = None
     gate_file: str | None = None
+    span_file: str | None = None  # the short-answer span model (default: the packaged rag/data/span.json)
+    short_answers: bool = True  # lead an extractive answer with the span that answers a factoid question
     wording_rules: str = "english"  # rules about question wording: rag/wording.py (english, none)
 
     def __post_init__(self) -> None:

@@ -54,6 +54,20 @@ class Citation:
 
 
 @dataclass(frozen=True)
+class ShortAnswer:
+    """The span of a cited quote that answers a factoid question ("Joseph Nye"), with ``[n]`` of that quote."""
+
+    text: str
+    n: int
+    start: int  # character offsets of ``text`` in the source file's text
+    end: int
+    score: float  # the span model's probability
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
 class Answer:
     """What the chain returns for one question."""
 
@@ -67,6 +81,7 @@ class Answer:
     timings_ms: dict = field(default_factory=dict)
     notice: str = ""  # e.g. "the local model failed; this is the extractive answer"
     support: dict = field(default_factory=dict)  # gate score and verification figures
+    short_answer: ShortAnswer | None = None  # extractive answers to factoid questions
 
     def to_dict(self) -> dict:
         return {
@@ -80,4 +95,5 @@ class Answer:
             "timings_ms": {k: round(v, 2) for k, v in self.timings_ms.items()},
             "notice": self.notice,
             "support": self.support,
+            "short_answer": self.short_answer.to_dict() if self.short_answer else None,
         }

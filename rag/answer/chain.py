@@ -23,10 +23,12 @@ from ..wording import WordingRules, load_wording
 from .compose import compose, compose_claims, prompt_passages
 from .condense import condense, is_follow_up
 from .scoring import score_sentences
+from .spans import NoSpans, SpanFinder, lead_with, load_spans, short_answer
 from .selection import follow_on, opens_section, referenced_sections, section_leads, select
 from .steps import Condensed, Decision, Draft, Request, Retrieved, Verified
 from .verify import verify
 
+LEAD_SENTENCES = 2  # a short answer is looked for in the answer's best-scored sentences
 RELEVANCE_FLOOR = 0.5  # a kept claim's quote scores at least this share of the best sentence's score
 REFUSAL = "The documents don't say: none of the passages I found answers this question."
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
@@ -71,12 +73,13 @@ class AnswerChain(Runnable[dict, Answer]):
     """A LangChain Runnable: ``invoke`` returns an Answer; ``stream`` yields text pieces, then the Answer."""
 
     def __init__(self, settings: Settings, retriever: Searcher, embeddings, gate: Gate, llms: dict | None = None,
-                 wording: WordingRules | None = None):
+                 wording: WordingRules | None = None, spans: SpanFinder | NoSpans | None = None):
         self.settings = settings
         self.retriever: Retriever = as_retriever(retriever)
         self.embeddings = embeddings
         self.gate = gate
         self.wording = wording or load_wording(settings.wording_rules)
+        self.spans = spans or (load_spans(settings.span_file) if settings.short_answers else NoSpans())
         self._llms: dict[str, Any] = dict(llms or {})
         self._llm_lock = threading.Lock()
 
@@ -219,8 +222,11 @@ class AnswerChain(Runnable[dict, Answer]):
     def extract(self, draft: Draft) -> Verified:
         """The extractive answer: every sentence is a verbatim quote of the passage it cites."""
         text, cites = compose(list(draft.chosen), list(draft.passages))
+        lead = [s.text for s in sorted(draft.chosen, key=lambda s: -s.score)[:LEAD_SENTENCES]]
+        short = short_answer(self.spans, draft.decision.retrieved.condensed.standalone, cites, lead)
         timings = {"generate": _ms(draft.decision.t_done, time.perf_counter()), "verify": 0.0}
-        return Verified(draft, text, tuple(cites), extra={"sentences": len(cites), "supported": len(cites)}, timings=timings)
+        extra = {"sentences": len(cites), "supported": len(cites)}
+        return Verified(draft, lead_with(short, text), tuple(cites), extra=extra, timings=timings, short_answer=short)
 
     def generate(self, draft: Draft) -> Iterator[str]:
         """Stream what the model writes, then keep only what the passages support (the generator's
@@ -303,11 +309,12 @@ class AnswerChain(Runnable[dict, Answer]):
             timings_ms=timings,
             notice=verified.notice,
             support={**draft.support, **verified.extra},
+            short_answer=verified.short_answer,
         )
 
 
 def build_chain(settings: Settings | None = None, *, embeddings=None, retriever=None, llm=None, gate: Gate | None = None,
-                wording: WordingRules | None = None) -> AnswerChain:
+                wording: WordingRules | None = None, spans: SpanFinder | NoSpans | None = None) -> AnswerChain:
     """The answer chain for ``settings``: a LangChain Runnable. Nothing is loaded until first use."""
     from ..embeddings import SentenceEmbeddings
     from ..retrieval import build_retriever
@@ -317,4 +324,4 @@ def build_chain(settings: Settings | None = None, *, embeddings=None, retriever=
     retriever = retriever or build_retriever(settings, embeddings)
     gate = gate or load_gate(settings.gate_file)
     llms = {settings.mode: llm} if llm is not None and settings.mode != "extractive" else None
-    return AnswerChain(settings, retriever, embeddings, gate, llms, wording)
+    return AnswerChain(settings, retriever, embeddings, gate, llms, wording, spans)

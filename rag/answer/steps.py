@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..types import Citation, Passage, ScoredSentence
+from ..types import Citation, Passage, ScoredSentence, ShortAnswer
 
 
 @dataclass(frozen=True)
@@ -74,3 +74,4 @@ class Verified:
     notice: str = ""
     extra: dict = field(default_factory=dict)
     timings: dict = field(default_factory=dict)
+    short_answer: ShortAnswer | None = None

@@ -1,0 +1,59 @@
+"""Short answers: the tree evaluator, the packaged span model, and how a span leads an answer."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from rag.answer.spans import NoSpans, candidates, lead_with, load_spans, short_answer
+from rag.answer.trees import TreeEnsemble
+from rag.types import Citation
+
+
+def test_tree_ensemble_matches_scikit_learn():
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(400, 5))
+    y = (x[:, 0] + x[:, 1] * x[:, 2] > 0).astype(int)
+    model = HistGradientBoostingClassifier(max_iter=20, early_stopping=False, random_state=0).fit(x, y)
+    trees = TreeEnsemble.from_dict(TreeEnsemble.from_sklearn(model).to_dict())  # through its JSON form
+    probe = rng.normal(size=(50, 5))
+    assert np.allclose(trees.probability(probe), model.predict_proba(probe)[:, 1], atol=1e-9)
+
+
+def test_candidates_are_runs_of_the_sentence():
+    sentence = "Soft power, a term coined by Joseph Nye, refers to attraction."
+    spans = {sentence[a:b] for a, b, _ in candidates("Who coined soft power?", sentence, ["who"])}
+    assert "Joseph Nye" in spans
+    assert "by" not in spans  # a run never ends on a stopword
+    assert all(1 <= len(s.split()) <= 6 for s in spans)
+
+
+@pytest.mark.parametrize(
+    ("question", "sentence", "expected"),
+    [
+        ("Who coined the term soft power?", "Soft power, a term coined by Joseph Nye, refers to the ability to attract.", "Joseph Nye"),
+        ("In what year did the treaty enter into force?", "After a long ratification, the treaty entered into force in 1994.", "1994"),
+    ],
+)
+def test_packaged_model_finds_the_answering_span(question, sentence, expected):
+    best = load_spans().scores(question, sentence)[0]
+    assert sentence[best.start : best.end] == expected
+
+
+def _citation(quote: str, start: int, n: int = 1) -> Citation:
+    return Citation(n=n, chunk_id="c", source="s.txt", section="", quote=quote, start=start, end=start + len(quote))
+
+
+def test_short_answer_offsets_slice_the_source():
+    source = "Intro. Soft power, a term coined by Joseph Nye, refers to the ability to attract."
+    quote = source[7:]
+    short = short_answer(load_spans(), "Who coined the term soft power?", [_citation(quote, 7)])
+    assert short is not None and source[short.start : short.end] == short.text == "Joseph Nye"
+    assert lead_with(short, "Soft power ... [1].") == "Joseph Nye [1]. Soft power ... [1]."
+
+
+def test_no_spans_and_no_citations_give_no_short_answer():
+    assert short_answer(NoSpans(), "Who?", [_citation("Joseph Nye said so.", 0)]) is None
+    assert short_answer(load_spans(), "Who?", []) is None
+    assert lead_with(None, "text [1].") == "text [1]."
