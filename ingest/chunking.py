@@ -7,10 +7,11 @@ import re
 from dataclasses import asdict, dataclass
 from functools import cached_property
 
+from rag.text import BULLET
+
 from .types import Chunk, Document
 
 _MD_HEADING = re.compile(r"^\s{0,3}(#{1,6})\s+(.+?)\s*#*\s*$")
-_LIST_ITEM = re.compile(r"^\s*([-*+•]|\d+[.)])\s")
 
 
 @dataclass(frozen=True)
@@ -39,7 +40,7 @@ def _is_plain_title(line: str, next_line: str | None) -> bool:
     s = line.strip()
     if not s or len(s) > 90 or len(s.split()) > 12:
         return False
-    if s[-1] in ".!?:;,\"'”’)" or _LIST_ITEM.match(s) or not (s[0].isupper() or s[0].isdigit()):
+    if s[-1] in ".!?:;,\"'”’)" or BULLET.match(s) or not (s[0].isupper() or s[0].isdigit()):
         return False
     return next_line is not None and bool(next_line.strip())
 
