@@ -103,8 +103,12 @@ def place_pieces(text: str, pieces: list[str], overlap: int) -> list[int]:
     The splitter returns strings, not offsets, and in repetitive text a piece occurs in several
     places. The true placement is the one where pieces come in order, each overlaps the one before
     by at most ``overlap`` characters, and only whitespace is left between or around them. Found by
-    a forward pass over the few candidate places of each piece, then a walk back (written here:
-    no splitting library reports offsets exactly).
+    a forward pass over the few candidate places of each piece, then a walk back.
+
+    Written here because langchain-text-splitters, whose pieces these are, returns strings only.
+    semchunk (``offsets=True``) and semantic-text-splitter (``chunk_indices``) do report offsets,
+    but neither is installed, and either would cut the text in other places: other chunk ids, a
+    full re-index of every corpus, and other retrieval figures, for a placement this does exactly.
     """
     if not pieces:
         return []
