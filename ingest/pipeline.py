@@ -15,7 +15,7 @@ import os
 import sys
 import time
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable
 
@@ -44,17 +44,7 @@ class IngestSummary:
     skipped: list[Skipped] = field(default_factory=list)
 
     def to_dict(self) -> dict:
-        return {
-            "files_seen": self.files_seen,
-            "added": self.added,
-            "updated": self.updated,
-            "unchanged": self.unchanged,
-            "removed": self.removed,
-            "chunks_total": self.chunks_total,
-            "chunks_written": self.chunks_written,
-            "seconds": round(self.seconds, 3),
-            "skipped": [{"path": s.path, "reason": s.reason} for s in self.skipped],
-        }
+        return {**asdict(self), "seconds": round(self.seconds, 3)}  # fields in order; skipped as {path, reason}
 
 
 @dataclass
