@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+import shutil
 import subprocess
 import sys
 import time
@@ -164,6 +165,17 @@ def run_child(code: str, *, env: Mapping | None = None, timeout: float = 900) ->
         raise RuntimeError(f"benchmark child exited with {proc.returncode}: {' | '.join(tail)}")
     lines = [ln for ln in out.splitlines() if ln.strip().startswith("{")]
     return (json.loads(lines[-1]) if lines else {}), round(usage.ru_maxrss / 1024, 1)
+
+
+def drop_work(settings, work: Path) -> None:
+    """Close the Chroma client of a benchmark's temporary index and delete its working folder."""
+    try:
+        from rag.retrieval import chroma as store
+
+        store.forget_client(settings)
+    except Exception:  # cleanup must not hide the benchmark's own error
+        pass
+    shutil.rmtree(work, ignore_errors=True)
 
 
 def dir_size_mb(path: str | Path) -> float:

@@ -24,7 +24,7 @@ from pathlib import Path
 
 from langchain_core.embeddings import Embeddings
 
-from .bench import Timer, bar_plot, bench_result, rate, ratio
+from .bench import Timer, bar_plot, bench_result, drop_work, rate, ratio
 
 ENCODER_CHUNKS = 1500  # the issue's fixed sample for comparing encoder backends
 
@@ -113,6 +113,17 @@ def _slices(folder: Path, n: int) -> list[Path]:
     return out
 
 
+INGEST_NOTES = (
+    "encoder loaded and warmed before timing; ragbot figures include reading, chunking, embedding and Chroma writes",
+    "corpus cut into {slices} slices, each run through ragbot, the raw encoder and the tutorial back to back; "
+    "figures are sums over the slices",
+    "LangChain tutorial rebuilt from langchain-text-splitters + SentenceTransformer (as HuggingFaceEmbeddings, "
+    "PyTorch, batch 32) + chromadb upsert (as Chroma.from_documents); langchain-huggingface/langchain-chroma "
+    "not installed: they downgrade huggingface-hub below gradio 6's floor",
+    "floors: ingest >= 0.85 x raw encoder chunks/s; >= 1.5 x tutorial chars/s; re-ingest < 0.05 x first",
+)
+
+
 def run_ingest(settings, limit: int | None = None, slices: int = 6) -> dict:
     """Ingestion, raw encoder, LangChain tutorial and re-ingestion, measured in this one process.
 
@@ -133,72 +144,72 @@ def run_ingest(settings, limit: int | None = None, slices: int = 6) -> dict:
         emb.encode(["warm up the encoder"] * (2 * settings.embed_batch_size + 1))  # the bulk path too
         tutorial_emb = TutorialEmbeddings(str(resolve_model_path(settings.embedding_model)))
         tutorial_emb.embed_documents(["warm up"] * 4)
-        seconds = {"ragbot": [], "raw": [], "tutorial": []}
-        chunks = raw_chunks = tutorial_chunks = 0
-        for i, part in enumerate(parts):
-            def run_ragbot():
-                nonlocal chunks
-                with Timer() as t:
-                    chunks += ingest([part], bench, embeddings=emb).chunks_written
-                seconds["ragbot"].append(t.seconds)
-
-            def run_raw():
-                nonlocal raw_chunks
-                texts = ragbot_chunk_texts(part, bench)
-                with Timer() as t:
-                    emb.encode(texts)
-                seconds["raw"].append(t.seconds)
-                raw_chunks += len(texts)
-
-            def run_tutorial():
-                nonlocal tutorial_chunks
-                got = tutorial_pipeline(part, work / "langchain", tutorial_emb)
-                seconds["tutorial"].append(got["seconds"])
-                tutorial_chunks += got["chunks"]
-
-            steps = [run_ragbot, run_raw, run_tutorial]
-            for step in steps if i % 2 == 0 else steps[::-1]:
-                step()
+        seconds, counts = _time_slices(parts, bench, emb, tutorial_emb, work)
         with Timer() as t_again:
             again = ingest(parts, bench, embeddings=emb)
-        first, raw_s, tut_s = (sum(seconds[k]) for k in ("ragbot", "raw", "tutorial"))
-        ragbot = {
-            "seconds": round(first, 2), "chunks": chunks, "chunks_per_s": rate(chunks, first),
-            "mb_per_s": round(nbytes / 1e6 / first, 4), "corpus_chars_per_s": rate(nchars, first),
-        }
-        raw = {"seconds": round(raw_s, 2), "chunks": raw_chunks, "chunks_per_s": rate(raw_chunks, raw_s)}
-        tutorial = {"seconds": round(tut_s, 2), "chunks": tutorial_chunks, "chunks_per_s": rate(tutorial_chunks, tut_s),
-                    "corpus_chars_per_s": rate(nchars, tut_s)}
-        reingest = {"seconds": round(t_again.seconds, 3), "unchanged_files": again.unchanged,
-                    "ratio_to_first": ratio(t_again.seconds, first)}
-        per_slice = [ratio(t, r) for r, t in zip(seconds["ragbot"], seconds["tutorial"])]
-        figures = {
-            "documents": _count_files(parts), "corpus_mb": round(nbytes / 1e6, 3), "corpus_chars": nchars,
-            "slices": len(parts), "embedding_backend": settings.embedding_backend,
-            "embed_batch_size": settings.embed_batch_size,
-            "ragbot_ingest": ragbot, "raw_encoder": raw, "langchain_tutorial": tutorial, "reingest_unchanged": reingest,
-            "speedup_vs_tutorial_per_slice": per_slice,
-            "floors": {
-                "ingest_vs_raw_encoder": ratio(ragbot["chunks_per_s"], raw["chunks_per_s"]),
-                "ingest_vs_tutorial_chars_per_s": ratio(ragbot["corpus_chars_per_s"], tutorial["corpus_chars_per_s"]),
-                "reingest_vs_first": reingest["ratio_to_first"],
-            },
-        }
+        figures = _ingest_figures(settings, parts, nbytes, nchars, seconds, counts, t_again.seconds, again.unchanged)
     finally:
-        from rag.retrieval import chroma as store
-
-        store.forget_client(bench)
-        shutil.rmtree(work, ignore_errors=True)
-    notes = [
-        "encoder loaded and warmed before timing; ragbot figures include reading, chunking, embedding and Chroma writes",
-        f"corpus cut into {len(parts)} slices, each run through ragbot, the raw encoder and the tutorial back to back; "
-        "figures are sums over the slices",
-        "LangChain tutorial rebuilt from langchain-text-splitters + SentenceTransformer (as HuggingFaceEmbeddings, "
-        "PyTorch, batch 32) + chromadb upsert (as Chroma.from_documents); langchain-huggingface/langchain-chroma "
-        "not installed: they downgrade huggingface-hub below gradio 6's floor",
-        "floors: ingest >= 0.85 x raw encoder chunks/s; >= 1.5 x tutorial chars/s; re-ingest < 0.05 x first",
-    ]
+        drop_work(bench, work)
+    notes = [n.format(slices=len(parts)) for n in INGEST_NOTES]
     return bench_result("ingest", figures, limit=limit, notes=notes)
+
+
+def _time_slices(parts: list[Path], bench, emb, tutorial_emb, work: Path) -> tuple[dict, dict]:
+    """Seconds per slice and chunk totals of ragbot, the raw encoder and the tutorial, run back to back."""
+    from ingest.pipeline import ingest
+
+    seconds: dict[str, list[float]] = {"ragbot": [], "raw": [], "tutorial": []}
+    counts = {"ragbot": 0, "raw": 0, "tutorial": 0}
+    for i, part in enumerate(parts):
+        def run_ragbot():
+            with Timer() as t:
+                counts["ragbot"] += ingest([part], bench, embeddings=emb).chunks_written
+            seconds["ragbot"].append(t.seconds)
+
+        def run_raw():
+            texts = ragbot_chunk_texts(part, bench)
+            with Timer() as t:
+                emb.encode(texts)
+            seconds["raw"].append(t.seconds)
+            counts["raw"] += len(texts)
+
+        def run_tutorial():
+            got = tutorial_pipeline(part, work / "langchain", tutorial_emb)
+            seconds["tutorial"].append(got["seconds"])
+            counts["tutorial"] += got["chunks"]
+
+        steps = [run_ragbot, run_raw, run_tutorial]
+        for step in steps if i % 2 == 0 else steps[::-1]:
+            step()
+    return seconds, counts
+
+
+def _ingest_figures(settings, parts, nbytes: int, nchars: int, seconds: dict, counts: dict,
+                    again_s: float, unchanged: int) -> dict:
+    """The benchmark's figures from the per-slice seconds, the chunk counts and the re-ingestion."""
+    first, raw_s, tut_s = (sum(seconds[k]) for k in ("ragbot", "raw", "tutorial"))
+    chunks, raw_chunks, tutorial_chunks = counts["ragbot"], counts["raw"], counts["tutorial"]
+    ragbot = {
+        "seconds": round(first, 2), "chunks": chunks, "chunks_per_s": rate(chunks, first),
+        "mb_per_s": round(nbytes / 1e6 / first, 4), "corpus_chars_per_s": rate(nchars, first),
+    }
+    raw = {"seconds": round(raw_s, 2), "chunks": raw_chunks, "chunks_per_s": rate(raw_chunks, raw_s)}
+    tutorial = {"seconds": round(tut_s, 2), "chunks": tutorial_chunks, "chunks_per_s": rate(tutorial_chunks, tut_s),
+                "corpus_chars_per_s": rate(nchars, tut_s)}
+    reingest = {"seconds": round(again_s, 3), "unchanged_files": unchanged, "ratio_to_first": ratio(again_s, first)}
+    per_slice = [ratio(t, r) for r, t in zip(seconds["ragbot"], seconds["tutorial"])]
+    return {
+        "documents": _count_files(parts), "corpus_mb": round(nbytes / 1e6, 3), "corpus_chars": nchars,
+        "slices": len(parts), "embedding_backend": settings.embedding_backend,
+        "embed_batch_size": settings.embed_batch_size,
+        "ragbot_ingest": ragbot, "raw_encoder": raw, "langchain_tutorial": tutorial, "reingest_unchanged": reingest,
+        "speedup_vs_tutorial_per_slice": per_slice,
+        "floors": {
+            "ingest_vs_raw_encoder": ratio(ragbot["chunks_per_s"], raw["chunks_per_s"]),
+            "ingest_vs_tutorial_chars_per_s": ratio(ragbot["corpus_chars_per_s"], tutorial["corpus_chars_per_s"]),
+            "reingest_vs_first": reingest["ratio_to_first"],
+        },
+    }
 
 
 def _count_files(folders: list[Path]) -> int:

@@ -75,8 +75,6 @@ def _answer(chain, question: str):
 def run_query(settings, limit: int | None = None) -> dict:
     """Warm p50/p95 of retrieval, extractive and local answers over the golden questions; cold first calls."""
     from ingest.pipeline import ingest
-    from rag.answer.chain import build_chain
-    from rag.retrieval import build_retriever
 
     work = Path(tempfile.mkdtemp(prefix="ragbot-bench-query-"))
     try:
@@ -84,46 +82,11 @@ def run_query(settings, limit: int | None = None) -> dict:
         ingest([settings.corpus_dir], s)
         questions = _questions(limit)
         figures: dict = {"questions": len(questions), "embedding_backend": s.embedding_backend,
-                         "cold": {}, "warm": {}}
-        figures["cold"]["retrieval"] = _cold(s, "retrieval", questions[0])
-        figures["cold"]["extractive"] = _cold(s, "extractive", questions[0])
+                         "cold": _cold_figures(s, questions[0]), "warm": {}}
+        figures["warm"]["retrieval"] = _warm_retrieval(s, questions)
+        figures["warm"]["extractive"] = _warm_extractive(s, questions)
         try:
-            figures["cold"]["local"] = _cold(dataclasses.replace(s, mode="local"), "local", questions[0])
-        except RuntimeError as exc:
-            figures["cold"]["local"] = {"error": str(exc)[:200]}
-
-        retriever = build_retriever(s)
-        retriever.search(questions[0])
-        times = []
-        for q in questions:
-            with Timer() as t:
-                retriever.search(q)
-            times.append(t.ms)
-        figures["warm"]["retrieval"] = summarize(times)
-
-        chain = build_chain(s)
-        _answer(chain, questions[0])
-        times, refused = [], 0
-        for q in questions:
-            with Timer() as t:
-                a = _answer(chain, q)
-            times.append(t.ms)
-            refused += bool(a.refused)
-        figures["warm"]["extractive"] = {**summarize(times), "refused": refused}
-
-        try:
-            local = build_chain(dataclasses.replace(s, mode="local"))
-            _answer(local, questions[0])
-            times, first, answered = [], [], 0
-            for q in questions[:LOCAL_QUESTIONS]:
-                with Timer() as t:
-                    a = _answer(local, q)
-                times.append(t.ms)
-                if "first_token" in a.timings_ms:
-                    first.append(a.timings_ms["first_token"])
-                    answered += 1
-            figures["warm"]["local"] = {**summarize(times), "first_token": summarize(first),
-                                        "model_ran": answered}
+            figures["warm"]["local"] = _warm_local(dataclasses.replace(s, mode="local"), questions)
         except Exception as exc:  # local model not installed
             figures["warm"]["local"] = {"error": str(exc)[:200]}
     finally:
@@ -135,6 +98,62 @@ def run_query(settings, limit: int | None = None) -> dict:
         "(first_token counts only answers the model wrote)",
     ]
     return bench_result("query", figures, limit=limit, notes=notes)
+
+
+def _cold_figures(s, question: str) -> dict:
+    """First calls of retrieval, extractive and local answers, each in a fresh process."""
+    cold = {"retrieval": _cold(s, "retrieval", question), "extractive": _cold(s, "extractive", question)}
+    try:
+        cold["local"] = _cold(dataclasses.replace(s, mode="local"), "local", question)
+    except RuntimeError as exc:
+        cold["local"] = {"error": str(exc)[:200]}
+    return cold
+
+
+def _warm_retrieval(s, questions: list[str]) -> dict:
+    """Retrieval times over the questions, after one warm-up search."""
+    from rag.retrieval import build_retriever
+
+    retriever = build_retriever(s)
+    retriever.search(questions[0])
+    times = []
+    for q in questions:
+        with Timer() as t:
+            retriever.search(q)
+        times.append(t.ms)
+    return summarize(times)
+
+
+def _warm_extractive(s, questions: list[str]) -> dict:
+    """Extractive answer times over the questions, after one warm-up answer, and how many were refused."""
+    from rag.answer.chain import build_chain
+
+    chain = build_chain(s)
+    _answer(chain, questions[0])
+    times, refused = [], 0
+    for q in questions:
+        with Timer() as t:
+            a = _answer(chain, q)
+        times.append(t.ms)
+        refused += bool(a.refused)
+    return {**summarize(times), "refused": refused}
+
+
+def _warm_local(s, questions: list[str]) -> dict:
+    """Local-model answer times and first-token times over the first LOCAL_QUESTIONS questions."""
+    from rag.answer.chain import build_chain
+
+    local = build_chain(s)
+    _answer(local, questions[0])
+    times, first, answered = [], [], 0
+    for q in questions[:LOCAL_QUESTIONS]:
+        with Timer() as t:
+            a = _answer(local, q)
+        times.append(t.ms)
+        if "first_token" in a.timings_ms:
+            first.append(a.timings_ms["first_token"])
+            answered += 1
+    return {**summarize(times), "first_token": summarize(first), "model_ran": answered}
 
 
 def plot_query(result: dict, ax) -> None:

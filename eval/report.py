@@ -138,25 +138,40 @@ def _html_table(headers: list[str], rows: list[list[tuple[str, bool]]], row_clas
 
 def render_html(report: Mapping) -> str:
     """report.html: the markdown's content plus plots as embedded PNGs and every case; all text escaped."""
-    metrics = report.get("metrics", {})
-    counts = report.get("counts", {})
-    config = report.get("config", {})
     parts = ["<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>",
              "<title>ragbot evaluation report</title>", f"<style>{_CSS}</style></head><body>",
              "<h1>ragbot evaluation report</h1>"]
-    parts.append(_html_table(["setting", "value"], [[(_e(k), False), (_e(_config_value(config[k])), False)]
-                                                   for k in CONFIG_KEYS if k in config]))
-    parts.append(
+    parts += _html_summary(report)
+    parts += _html_figures(report)
+    parts += _html_breakdowns(report)
+    parts += _html_failing(report)
+    parts += _html_all_cases(report)
+    parts.append("</details></body></html>")
+    return "\n".join(parts) + "\n"
+
+
+def _html_summary(report: Mapping) -> list[str]:
+    """The settings, the case counts, the metrics table with intervals, and the notes."""
+    metrics = report.get("metrics", {})
+    counts = report.get("counts", {})
+    config = report.get("config", {})
+    ci = report.get("metrics_ci") or {}
+    return [
+        _html_table(["setting", "value"], [[(_e(k), False), (_e(_config_value(config[k])), False)]
+                                           for k in CONFIG_KEYS if k in config]),
         f"<p>{counts.get('cases', 0)} cases ({counts.get('answerable', 0)} answerable, "
         f"{counts.get('unanswerable', 0)} unanswerable); failed {counts.get('failed', 0)}, "
-        f"errors {counts.get('errors', 0)}.</p>"
-    )
-    parts.append("<h2>Metrics</h2>")
-    ci = report.get("metrics_ci") or {}
-    parts.append(_html_table(["metric", "value", "95% CI"], [[(_e(n), False), (_e(fmt(n, metrics.get(n))), True),
-                                                            (_e(fmt_ci(n, ci.get(n))), True)] for n in METRIC_NAMES]))
-    parts.append("<ul class='small'>" + "".join(f"<li>{_e(n)}</li>" for n in report.get("notes", [])) + "</ul>")
+        f"errors {counts.get('errors', 0)}.</p>",
+        "<h2>Metrics</h2>",
+        _html_table(["metric", "value", "95% CI"], [[(_e(n), False), (_e(fmt(n, metrics.get(n))), True),
+                                                    (_e(fmt_ci(n, ci.get(n))), True)] for n in METRIC_NAMES]),
+        "<ul class='small'>" + "".join(f"<li>{_e(n)}</li>" for n in report.get("notes", [])) + "</ul>",
+    ]
 
+
+def _html_figures(report: Mapping) -> list[str]:
+    """The plots as embedded PNGs, and how to read the risk-coverage curve."""
+    metrics = report.get("metrics", {})
     latencies = [c["metrics"]["latency_ms"] for c in report.get("cases", [])
                  if c.get("metrics", {}).get("latency_ms") is not None]
     type_table = (report.get("breakdown") or {}).get("type") or {}
@@ -167,15 +182,19 @@ def render_html(report: Mapping) -> str:
     ]
     if type_table:
         figures.insert(1, ("results by case type", plots.type_bars(type_table)))
-    parts.append("<div class='figs'>")
-    parts += [f"<img alt='{_e(alt)}' src='{plots.data_uri(png)}'>" for alt, png in figures]
-    parts.append("</div>")
-    parts.append(
+    return [
+        "<div class='figs'>",
+        *(f"<img alt='{_e(alt)}' src='{plots.data_uri(png)}'>" for alt, png in figures),
+        "</div>",
         "<p class='small'>Risk-coverage: each point is a gate threshold; coverage is the share of cases answered, "
         "risk the share of answered cases that are wrong. Cases the run refused at its own threshold but a lower "
-        "threshold would answer count as wrong (their answer is unknown).</p>"
-    )
+        "threshold would answer count as wrong (their answer is unknown).</p>",
+    ]
 
+
+def _html_breakdowns(report: Mapping) -> list[str]:
+    """The metrics by case type and by split."""
+    parts = []
     for key, title in (("type", "By type"), ("split", "By split")):
         table = (report.get("breakdown") or {}).get(key) or {}
         if table:
@@ -185,9 +204,13 @@ def render_html(report: Mapping) -> str:
                 [[(_e(v), False), (_e(row.get("n", 0)), True)] + [(_e(fmt(c, row.get(c))), True) for c in BREAKDOWN_COLUMNS]
                  for v, row in table.items()],
             ))
+    return parts
 
+
+def _html_failing(report: Mapping) -> list[str]:
+    """The failing cases with the reasons they fail."""
     bad = failing(report)
-    parts.append(f"<h2>Failing cases ({len(bad)})</h2>")
+    parts = [f"<h2>Failing cases ({len(bad)})</h2>"]
     if bad:
         parts.append(_html_table(
             ["id", "type", "question", "answer", "why"],
@@ -196,19 +219,25 @@ def render_html(report: Mapping) -> str:
         ))
     else:
         parts.append("<p>None.</p>")
+    return parts
 
+
+_CASE_COLUMNS = ["hit@5", "ndcg@10", "must_include_recall", "token_f1", "citation_precision", "faithfulness", "latency_ms"]
+
+
+def _html_all_cases(report: Mapping) -> list[str]:
+    """Every case with its figures, failing rows marked, inside a <details> the caller closes."""
     cases = report.get("cases", [])
-    parts.append(f"<h2>All cases ({len(cases)})</h2><details><summary>show</summary>")
-    case_cols = ["hit@5", "ndcg@10", "must_include_recall", "token_f1", "citation_precision", "faithfulness", "latency_ms"]
-    parts.append(_html_table(
-        ["id", "type", "question", "answer", "refused", *case_cols],
-        [[(_e(c.get("id")), False), (_e(c.get("type", "")), False), (_e(c.get("question", "")), False),
-          (_e(c.get("answer", "")), False), (_e(fmt("refused", bool(c.get("refused")))), False)]
-         + [(_e(fmt(n, c.get("metrics", {}).get(n))), True) for n in case_cols] for c in cases],
-        ["fail" if c.get("failures") else "" for c in cases],
-    ))
-    parts.append("</details></body></html>")
-    return "\n".join(parts) + "\n"
+    return [
+        f"<h2>All cases ({len(cases)})</h2><details><summary>show</summary>",
+        _html_table(
+            ["id", "type", "question", "answer", "refused", *_CASE_COLUMNS],
+            [[(_e(c.get("id")), False), (_e(c.get("type", "")), False), (_e(c.get("question", "")), False),
+              (_e(c.get("answer", "")), False), (_e(fmt("refused", bool(c.get("refused")))), False)]
+             + [(_e(fmt(n, c.get("metrics", {}).get(n))), True) for n in _CASE_COLUMNS] for c in cases],
+            ["fail" if c.get("failures") else "" for c in cases],
+        ),
+    ]
 
 
 def write_reports(report: Mapping, out_dir: str | Path) -> dict[str, Path]:

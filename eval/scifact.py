@@ -12,7 +12,6 @@ from __future__ import annotations
 import csv
 import dataclasses
 import json
-import shutil
 import sys
 import tempfile
 import time
@@ -23,6 +22,7 @@ from typing import Callable, Iterable, Mapping, Sequence
 
 from rag.errors import InputError
 
+from .bench import drop_work
 from .metrics import ndcg, percentile
 
 DATA_DIR = Path(__file__).parent / "data" / "scifact"
@@ -182,8 +182,6 @@ def run_scifact(
     retriever_factory: Callable | None = None,
 ) -> dict:
     """Ingest the (sub)corpus into a fresh index, search every test claim with each method, score them."""
-    from tqdm import tqdm
-
     data = select_subset(load_scifact(data_dir), limit)
     own_work = work_dir is None
     work = Path(tempfile.mkdtemp(prefix="ragbot-scifact-")) if own_work else Path(work_dir)
@@ -198,37 +196,11 @@ def run_scifact(
         summary = ingest_fn([bench.corpus_dir], bench, progress=progress)
         ingest_seconds = time.perf_counter() - t0
         retriever = retriever_factory(bench)
-        results: dict = {}
-        for method in methods:
-            rankings: dict[str, list[str]] = {}
-            times: list[float] = []
-            short = 0
-            for qid, claim in tqdm(data.queries.items(), desc=method, unit="claim", file=sys.stderr,
-                                   disable=not progress, leave=False):
-                t = time.perf_counter()
-                passages = retriever.search(claim, k=k_chunks, method=method)
-                times.append((time.perf_counter() - t) * 1000)
-                rankings[qid] = collapse(passages)
-                short += len(rankings[qid]) < 10
-            scored = score_rankings(rankings, data.qrels)
-            results[method] = {
-                "ndcg@10": round(scored["ndcg@10"], 4),
-                "recall@10": round(scored["recall@10"], 4),
-                "query_ms_p50": round(percentile(times, 50) or 0.0, 1),
-                "query_ms_p95": round(percentile(times, 95) or 0.0, 1),
-                "claims_with_fewer_than_10_documents": short,
-                "per_query_ndcg@10": {q: round(v, 4) for q, v in scored["per_query_ndcg"].items()},
-            }
+        results = {method: score_method(retriever, data, method, k_chunks, progress) for method in methods}
         chunks = getattr(summary, "chunks_total", None)
     finally:
         if own_work:
-            try:
-                from rag.retrieval import chroma as store
-
-                store.forget_client(bench)
-            except Exception:
-                pass
-            shutil.rmtree(work, ignore_errors=True)
+            drop_work(bench, work)
     return {
         "benchmark": "scifact",
         "split": "test",
@@ -248,6 +220,31 @@ def run_scifact(
         },
         "methods": results,
         "published": PUBLISHED,
+    }
+
+
+def score_method(retriever, data, method: str, k_chunks: int, progress: bool = False) -> dict:
+    """Search every claim with one retrieval method; its nDCG@10, recall@10 and query times."""
+    from tqdm import tqdm
+
+    rankings: dict[str, list[str]] = {}
+    times: list[float] = []
+    short = 0
+    for qid, claim in tqdm(data.queries.items(), desc=method, unit="claim", file=sys.stderr,
+                           disable=not progress, leave=False):
+        t = time.perf_counter()
+        passages = retriever.search(claim, k=k_chunks, method=method)
+        times.append((time.perf_counter() - t) * 1000)
+        rankings[qid] = collapse(passages)
+        short += len(rankings[qid]) < 10
+    scored = score_rankings(rankings, data.qrels)
+    return {
+        "ndcg@10": round(scored["ndcg@10"], 4),
+        "recall@10": round(scored["recall@10"], 4),
+        "query_ms_p50": round(percentile(times, 50) or 0.0, 1),
+        "query_ms_p95": round(percentile(times, 95) or 0.0, 1),
+        "claims_with_fewer_than_10_documents": short,
+        "per_query_ndcg@10": {q: round(v, 4) for q, v in scored["per_query_ndcg"].items()},
     }
 
 

@@ -11,7 +11,6 @@ index always holds all articles, so retrieval is as hard as in the full run.
 from __future__ import annotations
 
 import dataclasses
-import shutil
 import sys
 import tempfile
 import time
@@ -109,12 +108,10 @@ def run_squad2(
 
     Returns the bench result (``eval.bench.bench_result``) whose figures hold one entry per split.
     """
-    from ingest.pipeline import ingest
     from rag import build_chain
 
-    from .bench import bench_result
-    from .report import write_reports
-    from .runner import collect_config, evaluate
+    from .bench import bench_result, drop_work
+    from .runner import collect_config
 
     data_dir = Path(data_dir)
     questions = data_dir / "questions.jsonl"
@@ -128,32 +125,14 @@ def run_squad2(
         from rag.embeddings import SentenceEmbeddings
 
         embeddings = SentenceEmbeddings(bench.embedding_model, bench.embedding_backend, bench.embed_batch_size)
-    figures: dict = {}
     try:
-        t0 = time.perf_counter()
-        summary = ingest([articles], bench, embeddings=embeddings, progress=progress)
-        figures["index"] = {
-            "articles": sum(1 for p in articles.iterdir() if p.suffix == ".txt"),
-            "chunks": getattr(summary, "chunks_total", None),
-            "files_added": getattr(summary, "added", None),
-            "files_unchanged": getattr(summary, "unchanged", None),
-            "ingest_seconds": round(time.perf_counter() - t0, 1),
-            "persist_dir": persist_dir or "(temporary)",
-        }
+        figures: dict = {"index": ingest_articles(articles, bench, embeddings, persist_dir, progress)}
         chain = build_chain(bench, embeddings=embeddings)
         config = collect_config(bench, [str(questions)])
         for name, cases in chosen.items():
-            report = evaluate(chain, cases, {**config, "split": name, "benchmark": "squad2"}, progress=progress)
-            paths = write_reports(report, Path(out) / name)
-            figures[name] = {**split_figures(report), "report": str(paths["json"])}
+            figures[name] = answer_split(chain, name, cases, config, Path(out) / name, progress)
     finally:
-        try:
-            from rag import store
-
-            store.forget_client(bench)
-        except Exception:
-            pass
-        shutil.rmtree(work, ignore_errors=True)
+        drop_work(bench, work)
     notes = list(NOTES)
     if limit is not None:
         notes.append(f"--limit {limit}: a subset of each split's questions, not the benchmark's figures")
@@ -164,6 +143,32 @@ def run_squad2(
         "chunk_size": settings.chunk_size, "chunk_overlap": settings.chunk_overlap,
     }
     return result
+
+
+def ingest_articles(articles: Path, bench, embeddings, persist_dir: str | None, progress: bool = False) -> dict:
+    """Ingest the article files into the benchmark's index; what the index holds and how long it took."""
+    from ingest.pipeline import ingest
+
+    t0 = time.perf_counter()
+    summary = ingest([articles], bench, embeddings=embeddings, progress=progress)
+    return {
+        "articles": sum(1 for p in articles.iterdir() if p.suffix == ".txt"),
+        "chunks": getattr(summary, "chunks_total", None),
+        "files_added": getattr(summary, "added", None),
+        "files_unchanged": getattr(summary, "unchanged", None),
+        "ingest_seconds": round(time.perf_counter() - t0, 1),
+        "persist_dir": persist_dir or "(temporary)",
+    }
+
+
+def answer_split(chain, name: str, cases, config: dict, out: Path, progress: bool = False) -> dict:
+    """Answer one split's questions, write its reports under ``out``; the split's figures."""
+    from .report import write_reports
+    from .runner import evaluate
+
+    report = evaluate(chain, cases, {**config, "split": name, "benchmark": "squad2"}, progress=progress)
+    paths = write_reports(report, out)
+    return {**split_figures(report), "report": str(paths["json"])}
 
 
 _COLUMNS = (("hit@5", "hit@5"), ("answer pass", "answer_pass_rate"), ("token F1", "token_f1"),

@@ -7,10 +7,11 @@ import re
 from dataclasses import asdict, dataclass
 from functools import cached_property
 
+from rag.text import BULLET
+
 from .types import Chunk, Document
 
 _MD_HEADING = re.compile(r"^\s{0,3}(#{1,6})\s+(.+?)\s*#*\s*$")
-_LIST_ITEM = re.compile(r"^\s*([-*+•]|\d+[.)])\s")
 
 
 @dataclass(frozen=True)
@@ -39,7 +40,7 @@ def _is_plain_title(line: str, next_line: str | None) -> bool:
     s = line.strip()
     if not s or len(s) > 90 or len(s.split()) > 12:
         return False
-    if s[-1] in ".!?:;,\"'”’)" or _LIST_ITEM.match(s) or not (s[0].isupper() or s[0].isdigit()):
+    if s[-1] in ".!?:;,\"'”’)" or BULLET.match(s) or not (s[0].isupper() or s[0].isdigit()):
         return False
     return next_line is not None and bool(next_line.strip())
 
@@ -102,8 +103,12 @@ def place_pieces(text: str, pieces: list[str], overlap: int) -> list[int]:
     The splitter returns strings, not offsets, and in repetitive text a piece occurs in several
     places. The true placement is the one where pieces come in order, each overlaps the one before
     by at most ``overlap`` characters, and only whitespace is left between or around them. Found by
-    a forward pass over the few candidate places of each piece, then a walk back (written here:
-    no splitting library reports offsets exactly).
+    a forward pass over the few candidate places of each piece, then a walk back.
+
+    Written here because langchain-text-splitters, whose pieces these are, returns strings only.
+    semchunk (``offsets=True``) and semantic-text-splitter (``chunk_indices``) do report offsets,
+    but neither is installed, and either would cut the text in other places: other chunk ids, a
+    full re-index of every corpus, and other retrieval figures, for a placement this does exactly.
     """
     if not pieces:
         return []

@@ -15,10 +15,11 @@ import os
 import sys
 import time
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable
 
+from rag import records
 from rag.retrieval import chroma as store
 from rag.errors import InputError, LoadError
 from rag.settings import Settings
@@ -43,17 +44,7 @@ class IngestSummary:
     skipped: list[Skipped] = field(default_factory=list)
 
     def to_dict(self) -> dict:
-        return {
-            "files_seen": self.files_seen,
-            "added": self.added,
-            "updated": self.updated,
-            "unchanged": self.unchanged,
-            "removed": self.removed,
-            "chunks_total": self.chunks_total,
-            "chunks_written": self.chunks_written,
-            "seconds": round(self.seconds, 3),
-            "skipped": [{"path": s.path, "reason": s.reason} for s in self.skipped],
-        }
+        return {**asdict(self), "seconds": round(self.seconds, 3)}  # fields in order; skipped as {path, reason}
 
 
 @dataclass
@@ -144,73 +135,18 @@ def ingest(
     from rag.embeddings import SentenceEmbeddings
 
     t0 = time.perf_counter()
-    flush_chunks = flush_chunks or settings.ingest_flush_chunks
     targets = discover(paths)
     embeddings = embeddings or SentenceEmbeddings(
         settings.embedding_model, settings.embedding_backend, settings.embed_batch_size
     )
-    config = ChunkerConfig(settings.chunk_size, settings.chunk_overlap)
-    collection = store.open_collection(settings, create=True, embedder_id=embeddings.id)
-    state = _index_state(collection)
-    summary = IngestSummary()
-    pending: list[_Pending] = []
-    n_pending = 0
+    run = _Run(
+        settings, embeddings, flush_chunks or settings.ingest_flush_chunks, on_skip=on_skip, on_write=on_write
+    )
     total_files = sum(len(files) for _, files, _ in targets)
-
-    def skip(path: Path, reason: str) -> None:
-        item = Skipped(str(path), reason)
-        summary.skipped.append(item)
-        if on_skip:
-            on_skip(item)
-
-    def flush() -> None:
-        nonlocal pending, n_pending
-        if not pending:
-            return
-        chunks = [c for p in pending for c in p.chunks]
-        vectors = embeddings.encode([c.embedding_text() for c in chunks])
-        ids, docs, metas = [], [], []
-        for p in pending:
-            for i, c in enumerate(p.chunks):
-                ids.append(c.id)
-                docs.append(c.text)
-                metas.append(
-                    {
-                        **p.meta,
-                        "source": c.source,
-                        "root": p.root,
-                        "section": c.section,
-                        "start": c.start,
-                        "end": c.end,
-                        "chunk_index": i,
-                        "file_hash": p.file_hash,
-                        "file_chunks": len(p.chunks),
-                        "chunker": config.fingerprint,
-                        "embedder": embeddings.id,
-                    }
-                )
-        store.upsert(collection, ids, vectors, docs, metas)
-        summary.chunks_written += len(ids)
-        if on_write:
-            on_write(summary.chunks_written)
-        # Only now, with the new chunks safely written, drop the file's old ones.
-        for p in pending:
-            old = state.get((p.root, p.source))
-            if old is not None:
-                keep = {c.id for c in p.chunks}
-                stale = [i for i in old.ids if i not in keep]
-                store.delete(collection, stale)
-            if p.is_new:
-                summary.added += 1
-            else:
-                summary.updated += 1
-        pending, n_pending = [], 0
-
     bar = _progress_bar(total_files, progress)
     done = 0
     try:
         for root, files, is_folder in targets:
-            root_key = str(root)
             seen: set[str] = set()
             for path in files:
                 done += 1
@@ -220,43 +156,110 @@ def ingest(
                     on_file(done, total_files, source)
                 if bar is not None:
                     bar.update(1)
-                if not supported(path):
-                    skip(path, f"unsupported file type {path.suffix or '(none)'}")
-                    continue
-                summary.files_seen += 1
-                try:
-                    data = read_bytes(path)
-                    file_hash = _file_hash(data)
-                    old = state.get((root_key, source))
-                    if old is not None and old.complete(file_hash, config.fingerprint, embeddings.id):
-                        summary.unchanged += 1
-                        continue
-                    doc = load_bytes(data, source, path.suffix)
-                except LoadError as exc:
-                    skip(path, str(exc))
-                    continue
-                chunks = split_document(doc, config)
-                if not chunks:
-                    skip(path, "no text in file")
-                    continue
-                meta = {"format": doc.meta.get("format", ""), "title": str(doc.meta.get("title", ""))[:200]}
-                pending.append(_Pending(root_key, source, file_hash, chunks, meta, is_new=old is None))
-                n_pending += len(chunks)
-                if n_pending >= flush_chunks:
-                    flush()
+                run.visit(str(root), path, source)
             if is_folder:
-                flush()
-                for (r, source), old in list(state.items()):
-                    if r == root_key and source not in seen:
-                        store.delete(collection, old.ids)
-                        summary.removed += 1
-        flush()
+                run.flush()
+                run.remove_missing(str(root), seen)
+        run.flush()
     finally:
         if bar is not None:
             bar.close()
-    summary.chunks_total = collection.count()
-    summary.seconds = time.perf_counter() - t0
-    return summary
+    run.summary.chunks_total = run.collection.count()
+    run.summary.seconds = time.perf_counter() - t0
+    return run.summary
+
+
+class _Run:
+    """One ingestion run: what the index holds, the chunks waiting to be written, and the summary."""
+
+    def __init__(self, settings: Settings, embeddings, flush_chunks: int, *, on_skip=None, on_write=None):
+        self.embeddings = embeddings
+        self.flush_chunks = flush_chunks
+        self.on_skip, self.on_write = on_skip, on_write
+        self.config = ChunkerConfig(settings.chunk_size, settings.chunk_overlap)
+        self.collection = store.open_collection(settings, create=True, embedder_id=embeddings.id)
+        self.state = _index_state(self.collection)
+        self.summary = IngestSummary()
+        self.pending: list[_Pending] = []
+        self.n_pending = 0
+
+    def skip(self, path: Path, reason: str) -> None:
+        item = Skipped(str(path), reason)
+        self.summary.skipped.append(item)
+        if self.on_skip:
+            self.on_skip(item)
+
+    def visit(self, root_key: str, path: Path, source: str) -> None:
+        """Queue one file's chunks unless it is unsupported, unreadable, empty or already done."""
+        if not supported(path):
+            self.skip(path, f"unsupported file type {path.suffix or '(none)'}")
+            return
+        self.summary.files_seen += 1
+        try:
+            data = read_bytes(path)
+            file_hash = _file_hash(data)
+            old = self.state.get((root_key, source))
+            if old is not None and old.complete(file_hash, self.config.fingerprint, self.embeddings.id):
+                self.summary.unchanged += 1
+                return
+            doc = load_bytes(data, source, path.suffix)
+        except LoadError as exc:
+            self.skip(path, str(exc))
+            return
+        chunks = split_document(doc, self.config)
+        if not chunks:
+            self.skip(path, "no text in file")
+            return
+        meta = {"format": doc.meta.get("format", ""), "title": str(doc.meta.get("title", ""))[:200]}
+        self.pending.append(_Pending(root_key, source, file_hash, chunks, meta, is_new=old is None))
+        self.n_pending += len(chunks)
+        if self.n_pending >= self.flush_chunks:
+            self.flush()
+
+    def flush(self) -> None:
+        """Embed and write the queued chunks, then drop the replaced files' stale ones."""
+        if not self.pending:
+            return
+        self._write(self.pending)
+        # Only now, with the new chunks safely written, drop the file's old ones.
+        for p in self.pending:
+            old = self.state.get((p.root, p.source))
+            if old is not None:
+                keep = {c.id for c in p.chunks}
+                store.delete(self.collection, [i for i in old.ids if i not in keep])
+            if p.is_new:
+                self.summary.added += 1
+            else:
+                self.summary.updated += 1
+        self.pending, self.n_pending = [], 0
+
+    def _write(self, pending: list[_Pending]) -> None:
+        chunks = [c for p in pending for c in p.chunks]
+        vectors = self.embeddings.encode([c.embedding_text() for c in chunks])
+        metas = [self._metadata(p, i, c) for p in pending for i, c in enumerate(p.chunks)]
+        store.upsert(self.collection, [c.id for c in chunks], vectors, [c.text for c in chunks], metas)
+        self.summary.chunks_written += len(chunks)
+        if self.on_write:
+            self.on_write(self.summary.chunks_written)
+
+    def _metadata(self, p: _Pending, i: int, chunk: Chunk) -> dict:
+        return records.chunk_metadata(
+            chunk,
+            **p.meta,
+            root=p.root,
+            chunk_index=i,
+            file_hash=p.file_hash,
+            file_chunks=len(p.chunks),
+            chunker=self.config.fingerprint,
+            embedder=self.embeddings.id,
+        )
+
+    def remove_missing(self, root_key: str, seen: set[str]) -> None:
+        """Delete the chunks of files under ``root_key`` that are no longer there."""
+        for (r, source), old in list(self.state.items()):
+            if r == root_key and source not in seen:
+                store.delete(self.collection, old.ids)
+                self.summary.removed += 1
 
 
 def _progress_bar(total: int, enabled: bool):

@@ -134,7 +134,8 @@ def proper_names(sentence: str) -> set[str]:
 
 
 MARKER_NUMBERS = r"\d+(?:\s*,\s*\d+)*"  # what stands inside a citation marker: "1", "1, 2"
-CITATION = re.compile(rf"\s*\[({MARKER_NUMBERS})\]")  # "[1]", "[1, 2]" with the space before it
+MARKER = re.compile(rf"\[({MARKER_NUMBERS})\]")  # "[1]", "[1, 2]" as written
+CITATION = re.compile(rf"\s*{MARKER.pattern}")  # "[1]", "[1, 2]" with the space before it
 LEADING_CITATIONS = re.compile(rf"^((?:\s*\[{MARKER_NUMBERS}\])+)\s*")  # markers that open a piece of text
 
 

@@ -12,6 +12,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+# Loaded before any gate fit: eval.gate_fit.fit_gate enters threadpool_limits(1) and only then imports
+# sklearn, so sklearn's OpenMP runtime and scipy's OpenBLAS, loaded inside the limit, are not limited;
+# every one of the ~700 tiny leave-one-out fits then starts two-thread OpenMP regions, and on a busy
+# 2-core machine each waits for a time slice (a fit test: 20-30 s, against 1 s with these loaded first).
+# The fix belongs in gate_fit (import sklearn before entering the limit); this keeps the suite fast
+# until it lands.
+import sklearn.linear_model  # noqa: E402,F401
+import sklearn.metrics  # noqa: E402,F401
+import sklearn.model_selection  # noqa: E402,F401
+
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")

@@ -1,4 +1,4 @@
-"""Bad input, table-driven, through the CLI (subprocess), the library and the app handlers.
+"""Bad input, table-driven, through the CLI (main(argv) in process; the integration tests run it as a subprocess), the library and the app handlers.
 
 Every bad input must give one clear line (no traceback), a non-zero exit in the CLI, and leave
 the index exactly as it was (chunk ids and file hashes read from Chroma's SQLite file).
@@ -19,7 +19,7 @@ from rag.gate import Gate
 from rag.settings import Settings
 
 from .conftest import CORPUS, FakeEmbeddings, free_port
-from .reliability_helpers import BAD_FILES, FakeMiniLM, make_bad_file, ragbot, ragbot_in_process, snapshot
+from .reliability_helpers import BAD_FILES, FakeMiniLM, make_bad_file, ragbot_in_process, snapshot
 
 ALWAYS = Gate({}, 10.0, 0.5, {})
 
@@ -131,7 +131,7 @@ CLI_FILES = ["zero-byte", "encrypted-pdf", "fifo"]
 @pytest.mark.parametrize("kind", CLI_FILES)
 def test_cli_ingest_of_a_named_bad_file_fails_cleanly(index, tmp_path, kind):
     path = make_bad_file(tmp_path / "bad", kind)
-    r = ragbot("ingest", str(path), "--json", "--persist-dir", index["settings"].persist_dir)
+    r = ragbot_in_process("ingest", str(path), "--json", "--persist-dir", index["settings"].persist_dir)
     line = _one_line_error(r.stderr.decode())
     assert r.returncode == 1
     assert line.startswith("skipped ") and BAD_FILES[kind] in line, line
@@ -146,7 +146,7 @@ def test_cli_ingest_of_a_folder_reports_each_bad_file_and_keeps_the_index(index)
     for kind in BAD_FILES:
         make_bad_file(corpus / "x.txt", kind)
     try:
-        r = ragbot("ingest", str(corpus), "--json", "--persist-dir", settings.persist_dir)
+        r = ragbot_in_process("ingest", str(corpus), "--json", "--persist-dir", settings.persist_dir)
     finally:
         shutil.rmtree(corpus / "x.txt")
     stderr = r.stderr.decode()

@@ -8,6 +8,7 @@ import ipaddress
 import os
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Callable
 
 from rag.errors import ConfigError, InputError
@@ -76,177 +77,205 @@ def create_app(
         ingest_fn=ingest_fn,
     )
     examples = default_examples(settings) if examples is None else examples
-    mb = max_upload_bytes / (1024 * 1024)
 
     with gr.Blocks(title="ragbot", analytics_enabled=False) as demo:
-        session = gr.State(Session())
-        gr.HTML(
-            '<div id="rb-header"><h1>ragbot</h1>'
-            "<p>Answers from your documents, each claim linked to the passage that supports it.</p></div>",
-            padding=False,
-            elem_id="rb-header-block",
-        )
-        status = gr.Markdown("**Index:** checking…", elem_id="rb-status")
-
+        c = SimpleNamespace(session=gr.State(Session()))
+        _build_header(gr, c)
         with gr.Tabs():
             with gr.Tab("Ask", id="ask", elem_id="rb-tab-ask"):
-                with gr.Row(equal_height=False):
-                    with gr.Column(scale=3, min_width=420):
-                        chatbot = gr.Chatbot(
-                            label="Conversation",
-                            show_label=False,
-                            elem_id="rb-chat",
-                            height=540,
-                            layout="bubble",
-                            feedback_options=("Like", "Dislike"),
-                            latex_delimiters=[],
-                            buttons=["copy"],
-                            placeholder="Ask a question about the documents. Answers cite their sources as [1], [2], …",
-                        )
-                        with gr.Row(equal_height=True):
-                            question = gr.Textbox(
-                                placeholder="Ask a question about your documents…",
-                                show_label=False,
-                                lines=1,
-                                max_lines=4,
-                                scale=6,
-                                autofocus=True,
-                                elem_id="rb-question",
-                            )
-                            ask_btn = gr.Button("Ask", variant="primary", scale=1, min_width=80, elem_id="rb-ask")
-                        if examples:
-                            gr.Examples(examples=[[q] for q in examples], inputs=[question], label="Example questions")
-                        with gr.Row():
-                            clear_btn = gr.Button(
-                                "New conversation", size="sm", variant="secondary", scale=0, min_width=160, elem_id="rb-clear"
-                            )
-                        with gr.Accordion("Answer settings (this session only)", open=False):
-                            mode = gr.Dropdown(
-                                choices=[(MODE_HELP.get(m, m), m) for m in MODES],
-                                value=settings.mode,
-                                label="Answer mode",
-                                elem_id="rb-mode",
-                            )
-                            k = gr.Slider(
-                                minimum=1, maximum=max(20, settings.k), step=1, value=settings.k,
-                                label="Passages handed to the answer step (k)", elem_id="rb-k",
-                            )
-                    with gr.Column(scale=2, min_width=320):
-                        gr.Markdown("### Sources", elem_id="rb-sources-title")
-                        sources = gr.HTML(sources_html(None), elem_id="rb-sources", padding=False)
-
+                _build_ask_tab(gr, c, settings, examples)
             with gr.Tab("Documents", id="documents", elem_id="rb-tab-docs"):
-                with gr.Row(equal_height=False):
-                    with gr.Column(scale=2, min_width=320):
-                        upload = gr.File(
-                            label=f"Add documents ({' '.join(ALLOWED_SUFFIXES)}; up to {mb:.0f} MB each)",
-                            file_count="multiple",
-                            file_types=list(ALLOWED_SUFFIXES),
-                            type="filepath",
-                            elem_id="rb-upload",
-                        )
-                        replace = gr.Checkbox(
-                            value=False,
-                            label="Replace a file with the same name (otherwise the upload is renamed)",
-                            elem_id="rb-replace",
-                        )
-                        report = gr.Markdown(elem_id="rb-report")
-                    with gr.Column(scale=3, min_width=360):
-                        files_table = gr.Dataframe(
-                            headers=["File", "Passages"],
-                            datatype=["str", "number"],
-                            value=[],
-                            interactive=False,
-                            label="Indexed files",
-                            elem_id="rb-files",
-                        )
-                        with gr.Row(equal_height=True):
-                            to_remove = gr.Dropdown(choices=[], value=None, label="File to remove", scale=3, elem_id="rb-remove-choice")
-                            remove_btn = gr.Button("Remove from index", variant="secondary", scale=1, min_width=150, elem_id="rb-remove")
-                        refresh_btn = gr.Button("Refresh list", size="sm", elem_id="rb-refresh")
-
-        # -- events -----------------------------------------------------------
-
-        def files_outputs(status_line: str | None = None):
-            line, rows = ui.files_view()
-            return status_line or line, rows, gr.update(choices=[r[0] for r in rows], value=None)
-
-        def ask(q, sess, mode_value, k_value):
-            yield from ui.ask(q, sess, mode_value, k_value)
-
-        gr.on(
-            triggers=[ask_btn.click, question.submit],
-            fn=ask,
-            inputs=[question, session, mode, k],
-            outputs=[question, chatbot, sources, session],
-            api_name="ask",
-            concurrency_limit=ask_concurrency,
-            concurrency_id="ask",
-            show_progress="minimal",
-        )
-
-        def on_like(sess, data):
-            ui.feedback(sess, data.index, data.liked)
-
-        # Real classes, not strings: Gradio finds event-data parameters by their resolved type hints.
-        on_like.__annotations__ = {"data": gr.LikeData}
-
-        chatbot.like(on_like, inputs=[session], outputs=None, api_visibility="undocumented")
-
-        def on_select(sess, data):
-            return ui.sources_for(sess, data.index)
-
-        on_select.__annotations__ = {"data": gr.SelectData}
-
-        chatbot.select(on_select, inputs=[session], outputs=[sources], api_visibility="undocumented")
-
-        def new_conversation():
-            return Session(), [], sources_html(None), ""
-
-        clear_btn.click(new_conversation, outputs=[session, chatbot, sources, question], api_visibility="undocumented")
-        chatbot.clear(new_conversation, outputs=[session, chatbot, sources, question], api_visibility="undocumented")
-
-        def on_upload(files, replace_value, progress=gr.Progress()):
-            text = ui.upload(files, bool(replace_value), progress=lambda f, d: progress(f, desc=d))
-            return (text, *files_outputs(), None)
-
-        upload.upload(
-            on_upload,
-            inputs=[upload, replace],
-            outputs=[report, status, files_table, to_remove, upload],
-            api_name="upload",
-            concurrency_id="index",
-            concurrency_limit=1,
-        )
-
-        def on_remove(source):
-            text = ui.remove(source)
-            return (text, *files_outputs())
-
-        remove_btn.click(
-            on_remove,
-            inputs=[to_remove],
-            outputs=[report, status, files_table, to_remove],
-            api_name="remove_file",
-            concurrency_id="index",
-            concurrency_limit=1,
-        )
-        refresh_btn.click(lambda: files_outputs(), outputs=[status, files_table, to_remove], api_name="list_files")
-
-        def on_load(progress=gr.Progress()):
-            line = ui.ensure_index(progress=lambda f, d: progress(f, desc=d)) if ingest_on_start else None
-            return files_outputs(line)
-
-        demo.load(
-            on_load,
-            outputs=[status, files_table, to_remove],
-            api_visibility="undocumented",
-            concurrency_id="index",
-            concurrency_limit=1,
-        )
+                _build_documents_tab(gr, c, max_upload_bytes)
+        _wire_ask_events(gr, ui, c, ask_concurrency)
+        _wire_document_events(gr, ui, c, demo, ingest_on_start)
 
     demo.ragbot = ui  # for tests and embedding applications
     return demo
+
+
+def _build_header(gr, c: SimpleNamespace) -> None:
+    """The title block and the index status line."""
+    gr.HTML(
+        '<div id="rb-header"><h1>ragbot</h1>'
+        "<p>Answers from your documents, each claim linked to the passage that supports it.</p></div>",
+        padding=False,
+        elem_id="rb-header-block",
+    )
+    c.status = gr.Markdown("**Index:** checking…", elem_id="rb-status")
+
+
+def _build_ask_tab(gr, c: SimpleNamespace, settings: Settings, examples: list[str]) -> None:
+    """The conversation column (chat, question, examples, settings) and the sources column."""
+    with gr.Row(equal_height=False):
+        with gr.Column(scale=3, min_width=420):
+            c.chatbot = gr.Chatbot(
+                label="Conversation",
+                show_label=False,
+                elem_id="rb-chat",
+                height=540,
+                layout="bubble",
+                feedback_options=("Like", "Dislike"),
+                latex_delimiters=[],
+                buttons=["copy"],
+                placeholder="Ask a question about the documents. Answers cite their sources as [1], [2], …",
+            )
+            with gr.Row(equal_height=True):
+                c.question = gr.Textbox(
+                    placeholder="Ask a question about your documents…",
+                    show_label=False,
+                    lines=1,
+                    max_lines=4,
+                    scale=6,
+                    autofocus=True,
+                    elem_id="rb-question",
+                )
+                c.ask_btn = gr.Button("Ask", variant="primary", scale=1, min_width=80, elem_id="rb-ask")
+            if examples:
+                gr.Examples(examples=[[q] for q in examples], inputs=[c.question], label="Example questions")
+            with gr.Row():
+                c.clear_btn = gr.Button(
+                    "New conversation", size="sm", variant="secondary", scale=0, min_width=160, elem_id="rb-clear"
+                )
+            _build_answer_settings(gr, c, settings)
+        with gr.Column(scale=2, min_width=320):
+            gr.Markdown("### Sources", elem_id="rb-sources-title")
+            c.sources = gr.HTML(sources_html(None), elem_id="rb-sources", padding=False)
+
+
+def _build_answer_settings(gr, c: SimpleNamespace, settings: Settings) -> None:
+    """The per-session answer mode and k."""
+    with gr.Accordion("Answer settings (this session only)", open=False):
+        c.mode = gr.Dropdown(
+            choices=[(MODE_HELP.get(m, m), m) for m in MODES],
+            value=settings.mode,
+            label="Answer mode",
+            elem_id="rb-mode",
+        )
+        c.k = gr.Slider(
+            minimum=1, maximum=max(20, settings.k), step=1, value=settings.k,
+            label="Passages handed to the answer step (k)", elem_id="rb-k",
+        )
+
+
+def _build_documents_tab(gr, c: SimpleNamespace, max_upload_bytes: int) -> None:
+    """The upload column and the indexed-files column."""
+    mb = max_upload_bytes / (1024 * 1024)
+    with gr.Row(equal_height=False):
+        with gr.Column(scale=2, min_width=320):
+            c.upload = gr.File(
+                label=f"Add documents ({' '.join(ALLOWED_SUFFIXES)}; up to {mb:.0f} MB each)",
+                file_count="multiple",
+                file_types=list(ALLOWED_SUFFIXES),
+                type="filepath",
+                elem_id="rb-upload",
+            )
+            c.replace = gr.Checkbox(
+                value=False,
+                label="Replace a file with the same name (otherwise the upload is renamed)",
+                elem_id="rb-replace",
+            )
+            c.report = gr.Markdown(elem_id="rb-report")
+        with gr.Column(scale=3, min_width=360):
+            c.files_table = gr.Dataframe(
+                headers=["File", "Passages"],
+                datatype=["str", "number"],
+                value=[],
+                interactive=False,
+                label="Indexed files",
+                elem_id="rb-files",
+            )
+            with gr.Row(equal_height=True):
+                c.to_remove = gr.Dropdown(choices=[], value=None, label="File to remove", scale=3, elem_id="rb-remove-choice")
+                c.remove_btn = gr.Button("Remove from index", variant="secondary", scale=1, min_width=150, elem_id="rb-remove")
+            c.refresh_btn = gr.Button("Refresh list", size="sm", elem_id="rb-refresh")
+
+
+def _wire_ask_events(gr, ui: RagbotUI, c: SimpleNamespace, ask_concurrency: int) -> None:
+    """Asking, feedback, picking an answer to show its sources, and a new conversation."""
+
+    def ask(q, sess, mode_value, k_value):
+        yield from ui.ask(q, sess, mode_value, k_value)
+
+    gr.on(
+        triggers=[c.ask_btn.click, c.question.submit],
+        fn=ask,
+        inputs=[c.question, c.session, c.mode, c.k],
+        outputs=[c.question, c.chatbot, c.sources, c.session],
+        api_name="ask",
+        concurrency_limit=ask_concurrency,
+        concurrency_id="ask",
+        show_progress="minimal",
+    )
+
+    def on_like(sess, data):
+        ui.feedback(sess, data.index, data.liked)
+
+    # Real classes, not strings: Gradio finds event-data parameters by their resolved type hints.
+    on_like.__annotations__ = {"data": gr.LikeData}
+
+    c.chatbot.like(on_like, inputs=[c.session], outputs=None, api_visibility="undocumented")
+
+    def on_select(sess, data):
+        return ui.sources_for(sess, data.index)
+
+    on_select.__annotations__ = {"data": gr.SelectData}
+
+    c.chatbot.select(on_select, inputs=[c.session], outputs=[c.sources], api_visibility="undocumented")
+
+    def new_conversation():
+        return Session(), [], sources_html(None), ""
+
+    cleared = [c.session, c.chatbot, c.sources, c.question]
+    c.clear_btn.click(new_conversation, outputs=cleared, api_visibility="undocumented")
+    c.chatbot.clear(new_conversation, outputs=cleared, api_visibility="undocumented")
+
+
+def _wire_document_events(gr, ui: RagbotUI, c: SimpleNamespace, demo, ingest_on_start: bool) -> None:
+    """Upload, remove, refresh, and the index check when the page loads; one at a time ("index")."""
+    files_view = [c.status, c.files_table, c.to_remove]
+
+    def files_outputs(status_line: str | None = None):
+        line, rows = ui.files_view()
+        return status_line or line, rows, gr.update(choices=[r[0] for r in rows], value=None)
+
+    def on_upload(files, replace_value, progress=gr.Progress()):
+        text = ui.upload(files, bool(replace_value), progress=lambda f, d: progress(f, desc=d))
+        return (text, *files_outputs(), None)
+
+    c.upload.upload(
+        on_upload,
+        inputs=[c.upload, c.replace],
+        outputs=[c.report, *files_view, c.upload],
+        api_name="upload",
+        concurrency_id="index",
+        concurrency_limit=1,
+    )
+
+    def on_remove(source):
+        text = ui.remove(source)
+        return (text, *files_outputs())
+
+    c.remove_btn.click(
+        on_remove,
+        inputs=[c.to_remove],
+        outputs=[c.report, *files_view],
+        api_name="remove_file",
+        concurrency_id="index",
+        concurrency_limit=1,
+    )
+    c.refresh_btn.click(lambda: files_outputs(), outputs=files_view, api_name="list_files")
+
+    def on_load(progress=gr.Progress()):
+        line = ui.ensure_index(progress=lambda f, d: progress(f, desc=d)) if ingest_on_start else None
+        return files_outputs(line)
+
+    demo.load(
+        on_load,
+        outputs=files_view,
+        api_visibility="undocumented",
+        concurrency_id="index",
+        concurrency_limit=1,
+    )
 
 
 def auth_from_env(env: dict | None = None) -> tuple[str, str] | None:

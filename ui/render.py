@@ -10,9 +10,9 @@ import html
 import re
 from typing import Callable
 
+from rag.text import MARKER
 from rag.types import Answer, Citation, Passage
 
-MARKER = re.compile(r"\[(\d+(?:\s*,\s*\d+)*)\]")
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~$:])")
 CONTEXT_CHARS = 500  # document text shown before and after a passage
 

@@ -35,50 +35,64 @@ def select(
     if not scored:
         return []
     best = scored[0].score
-    chosen: list[ScoredSentence] = []
-    taken: list[tuple[str, int, int]] = []
-
-    def free(pi: int, a: int, b: int) -> bool:
-        span = _abs(passages[pi], a, b)
-        return not any(_overlaps(span, o) for o in taken)
-
-    def take(s: ScoredSentence, pi: int, a: int, b: int) -> None:
-        chosen.append(ScoredSentence(pi, a, b, passages[pi].text[a:b], s.similarity, s.overlap, s.score))
-        taken.append(_abs(passages[pi], a, b))
-
     side_picks = _side_picks(scored, passages, wording.aspects(question))
     if fits is not None and not side_picks and not fits(scored[0].text):
         side_picks = [s for s in scored if s.score >= FIT_RATIO * best and fits(s.text)][:1]
     runners = [s for s in scored if s not in side_picks and s.score >= ratio * best]
+    quote = _Quote(passages, wording)
     anchors = 0
     while anchors < max_sentences and (side_picks or runners):
-        if side_picks:
-            s = side_picks.pop(0)
-        else:
-            # Close runners-up in order of score, less what they repeat of the sentences already
-            # quoted: four ways of saying "military diplomacy shapes foreign policy" answer nothing
-            # that one does not.
-            quoted = [set(terms(c.text)) for c in chosen]
-            s = max(runners, key=lambda r: r.score - REDUNDANCY * _repeats(set(terms(r.text)), quoted))
-            runners.remove(s)
-        if not free(s.passage, s.start, s.end):
+        s = side_picks.pop(0) if side_picks else _next_runner(runners, quote.chosen)
+        if not quote.free(s.passage, s.start, s.end):
             continue  # the same sentence in an overlapping chunk, or already quoted
-        text = passages[s.passage].text
+        quote.anchor(s, extend)
+        anchors += 1
+    return quote.chosen
+
+
+def _next_runner(runners: list[ScoredSentence], chosen: list[ScoredSentence]) -> ScoredSentence:
+    """Close runners-up in order of score, less what they repeat of the sentences already quoted:
+    four ways of saying "military diplomacy shapes foreign policy" answer nothing that one does not."""
+    quoted = [set(terms(c.text)) for c in chosen]
+    s = max(runners, key=lambda r: r.score - REDUNDANCY * _repeats(set(terms(r.text)), quoted))
+    runners.remove(s)
+    return s
+
+
+class _Quote:
+    """The sentences an answer quotes so far, and the spans of the source files they cover."""
+
+    def __init__(self, passages: list[Passage], wording: WordingRules):
+        self.passages, self.wording = passages, wording
+        self.chosen: list[ScoredSentence] = []
+        self.taken: list[tuple[str, int, int]] = []
+
+    def free(self, pi: int, a: int, b: int) -> bool:
+        span = _abs(self.passages[pi], a, b)
+        return not any(_overlaps(span, o) for o in self.taken)
+
+    def take(self, s: ScoredSentence, pi: int, a: int, b: int) -> None:
+        """Quote ``passages[pi].text[a:b]`` on behalf of ``s`` (with its scores)."""
+        self.chosen.append(ScoredSentence(pi, a, b, self.passages[pi].text[a:b], s.similarity, s.overlap, s.score))
+        self.taken.append(_abs(self.passages[pi], a, b))
+
+    def anchor(self, s: ScoredSentence, extend: int) -> None:
+        """Quote ``s`` with the sentence a pronoun at its start points back to, and those that continue it."""
+        text = self.passages[s.passage].text
         spans = sentence_spans(text)
         before = [sp for sp in spans if sp[1] <= s.start]
-        if wording.leans_back(s.text) and before and "\n" not in text[before[-1][1] : s.start] and free(s.passage, *before[-1]):
-            take(s, s.passage, *before[-1])
-        chosen.append(s)
-        taken.append(_abs(passages[s.passage], s.start, s.end))
-        anchors += 1
+        if (self.wording.leans_back(s.text) and before and "\n" not in text[before[-1][1] : s.start]
+                and self.free(s.passage, *before[-1])):
+            self.take(s, s.passage, *before[-1])
+        self.chosen.append(s)
+        self.taken.append(_abs(self.passages[s.passage], s.start, s.end))
         opens_paragraph = not before or "\n" in text[before[-1][1] : s.start]
         topic = opens_paragraph and "\n" not in s.text and len(s.text.split()) <= TOPIC_WORDS
         for i, (a, b) in enumerate([sp for sp in spans if sp[0] >= s.end][:extend]):
             announced = topic and i == 0 and "\n" not in text[s.end : a]
-            if not (announced or wording.continues(text[a:b])) or not free(s.passage, a, b):
+            if not (announced or self.wording.continues(text[a:b])) or not self.free(s.passage, a, b):
                 break
-            take(s, s.passage, a, b)
-    return chosen
+            self.take(s, s.passage, a, b)
 
 
 def _repeats(words: set[str], quoted: list[set[str]]) -> float:
