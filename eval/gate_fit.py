@@ -71,6 +71,9 @@ def fit_gate(rows: list[dict[str, float]], labels: list[bool], info: dict | None
     gave 0.78-0.82 balanced accuracy when the subset was picked by leave-one-out inside each fold,
     against 0.88-0.89 for all features with the same regularisation; with a few dozen cases the
     search fits noise, and its pick flipped when the embeddings changed by a cosine of 0.01."""
+    import sklearn.linear_model  # noqa: F401  (loaded before the limit: its OpenMP and scipy's
+    import sklearn.metrics  # noqa: F401  BLAS, loaded inside it, would escape it and keep two threads)
+    import sklearn.model_selection  # noqa: F401
     from threadpoolctl import threadpool_limits
 
     # One thread: hundreds of fits of a few dozen rows each, where starting threads costs 10-50x

@@ -54,8 +54,14 @@ def test_extractive_answer_can_only_quote_an_injected_instruction(hostile_index)
         source_text = (corpus / c.source).read_text()
         assert source_text[c.start : c.end] == c.quote  # every claim is a verbatim span of a file
         assert " ".join(c.quote.split()).rstrip(".") in " ".join(body.split())
-    # nothing in the answer but the cited quotes (and the full stops the composer adds)
+    # nothing in the answer but the cited quotes, the short answer cut from one of them (at its
+    # own offsets in the file) and the full stops the composer adds
     rest = " ".join(body.split())
+    if a.short_answer:
+        cited = next(c for c in a.citations if c.n == a.short_answer.n)
+        assert (corpus / cited.source).read_text()[a.short_answer.start : a.short_answer.end] == a.short_answer.text
+        assert rest.startswith(a.short_answer.text)
+        rest = rest[len(a.short_answer.text) :]
     for c in a.citations:
         rest = rest.replace(" ".join(c.quote.split()).rstrip("."), "")
     assert set(rest) <= set(" ."), rest

@@ -18,7 +18,7 @@ from ..errors import ConfigError, InputError, RagbotError
 from ..gate import Gate, features, load_gate, vetoed
 from ..retrieval.protocols import Retriever, Searcher, as_retriever
 from ..settings import MODES, Settings
-from ..types import Answer, Passage, ScoredSentence
+from ..types import Answer, Citation, Passage, ScoredSentence, ShortAnswer
 from ..wording import WordingRules, load_wording
 from .compose import compose, compose_claims, prompt_passages
 from .condense import condense, is_follow_up
@@ -221,12 +221,17 @@ class AnswerChain(Runnable[dict, Answer]):
 
     def extract(self, draft: Draft) -> Verified:
         """The extractive answer: every sentence is a verbatim quote of the passage it cites."""
+        text, cites, short = self._quote(draft)
+        timings = {"generate": _ms(draft.decision.t_done, time.perf_counter()), "verify": 0.0}
+        extra = {"sentences": len(cites), "supported": len(cites)}
+        return Verified(draft, text, tuple(cites), extra=extra, timings=timings, short_answer=short)
+
+    def _quote(self, draft: Draft) -> tuple[str, list[Citation], ShortAnswer | None]:
+        """The chosen sentences quoted with their citations, led by the short answer when there is one."""
         text, cites = compose(list(draft.chosen), list(draft.passages))
         lead = [s.text for s in sorted(draft.chosen, key=lambda s: -s.score)[:LEAD_SENTENCES]]
         short = short_answer(self.spans, draft.decision.retrieved.condensed.standalone, cites, lead)
-        timings = {"generate": _ms(draft.decision.t_done, time.perf_counter()), "verify": 0.0}
-        extra = {"sentences": len(cites), "supported": len(cites)}
-        return Verified(draft, lead_with(short, text), tuple(cites), extra=extra, timings=timings, short_answer=short)
+        return lead_with(short, text), cites, short
 
     def generate(self, draft: Draft) -> Iterator[str]:
         """Stream what the model writes, then keep only what the passages support (the generator's
@@ -247,13 +252,14 @@ class AnswerChain(Runnable[dict, Answer]):
                 if not kept:
                     notice = "No sentence of the model's answer was supported by the passages; this is the extractive answer."
         timings["verify"] = _ms(t_gen, time.perf_counter())
+        short = None
         if notice:
-            text, cites = compose(list(draft.chosen), list(draft.passages))
+            text, cites, short = self._quote(draft)
             extra = {"generated": raw, "sentences": len(cites), "supported": len(cites)}
         else:
             text, cites = compose_claims(kept, list(draft.passages))
             extra = {"generated": raw, "sentences": n_sentences, "supported": len(kept)}
-        return Verified(draft, text, tuple(cites), notice=notice, extra=extra, timings=timings)
+        return Verified(draft, text, tuple(cites), notice=notice, extra=extra, timings=timings, short_answer=short)
 
     def _stream_llm(self, draft: Draft, condensed: Condensed) -> Iterator[str]:
         """The model's pieces as they come; returns (text, notice when it failed, time of the first piece)."""
