@@ -9,15 +9,14 @@ which cues go with which kinds of span. A span is shown only when the model is c
 """
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
 from functools import lru_cache
-from importlib import resources
 from pathlib import Path
 
 import numpy as np
 
+from ..packaged import read_fitted
 from ..text import STOPWORDS, terms
 from ..types import Citation, ShortAnswer
 from .trees import TreeEnsemble
@@ -136,9 +135,7 @@ def load_spans(path: str | Path | None = None) -> SpanFinder:
 
 @lru_cache(maxsize=4)
 def _load(path: str | None) -> SpanFinder:
-    raw = Path(path).read_text() if path else resources.files("rag").joinpath("data/span.json").read_text()
-    d = json.loads(raw)
-    info = {k: v for k, v in d.items() if k not in ("cues", "threshold", "model")}
+    d, info = read_fitted(path, "span.json", ("cues", "threshold", "model"))
     return SpanFinder(TreeEnsemble.from_dict(d["model"]), tuple(d["cues"]), float(d["threshold"]), info)
 
 

@@ -5,13 +5,12 @@ Its weights and threshold are fitted on the dev split of the golden set by ``rag
 """
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass
 from functools import lru_cache
-from importlib import resources
 from pathlib import Path
 
+from ..packaged import read_fitted
 from .features import FEATURES
 
 NOVELTY_MIN = 0.5  # a follow-up's answer must be at least this share new to the conversation
@@ -52,7 +51,6 @@ def load_gate(path: str | Path | None = None) -> Gate:
 
 @lru_cache(maxsize=8)
 def _load_gate(path: str | None) -> Gate:
-    raw = Path(path).read_text() if path else resources.files("rag").joinpath("data/gate.json").read_text()
-    d = json.loads(raw)
-    info = {k: v for k, v in d.items() if k not in ("features", "weights", "bias", "threshold")}
+    d, info = read_fitted(path, "gate.json", ("weights", "bias", "threshold"))
+    info.pop("features", None)
     return Gate(dict(d["weights"]), float(d["bias"]), float(d["threshold"]), info)
