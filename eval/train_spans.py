@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 from collections import Counter
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -80,16 +81,27 @@ def golds(case: dict) -> list[str]:
     return [a for group in case["must_include_any"] for a in group]
 
 
-def rows_of(cases: list[dict], cues: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Candidate features, labels, and the case each candidate belongs to."""
-    x, y, owner = [], [], []
+@dataclass(frozen=True)
+class Rows:
+    """Every candidate of some cases: features, label, the case it belongs to, its span in the sentence."""
+
+    x: np.ndarray
+    y: np.ndarray
+    owner: np.ndarray
+    spans: tuple[tuple[int, int], ...]
+
+
+def rows_of(cases: list[dict], cues: list[str]) -> Rows:
+    """The candidates of ``cases``' evidence sentences; a run equal to a gold answer is a positive."""
+    x, y, owner, spans = [], [], [], []
     for k, case in enumerate(cases):
         sentence, gold = case["evidence"][0], {squad_normalize(a) for a in golds(case)}
         for a, b, feats in candidates(case["question"], sentence, cues):
             x.append(feats)
             y.append(int(squad_normalize(sentence[a:b]) in gold))
             owner.append(k)
-    return np.array(x), np.array(y), np.array(owner)
+            spans.append((a, b))
+    return Rows(np.array(x), np.array(y), np.array(owner), tuple(spans))
 
 
 def fit(x: np.ndarray, y: np.ndarray) -> TreeEnsemble:
@@ -100,17 +112,17 @@ def fit(x: np.ndarray, y: np.ndarray) -> TreeEnsemble:
     return TreeEnsemble.from_sklearn(model.fit(x, y))
 
 
-def best_spans(model: TreeEnsemble, cases: list[dict], x: np.ndarray, owner: np.ndarray, cues: list[str]) -> list[tuple[str, float]]:
+def best_spans(model: TreeEnsemble, cases: list[dict], rows: Rows) -> list[tuple[str, float]]:
     """Each case's best span text and its probability."""
-    p = model.probability(x) if len(x) else np.array([])
+    p = model.probability(rows.x) if len(rows.x) else np.array([])
     out = []
     for k, case in enumerate(cases):
-        idx = np.flatnonzero(owner == k)
+        idx = np.flatnonzero(rows.owner == k)
         if not len(idx):
             out.append(("", 0.0))
             continue
         best = idx[int(np.argmax(p[idx]))]
-        a, b, _ = candidates(case["question"], case["evidence"][0], cues)[best - idx[0]]
+        a, b = rows.spans[best]
         out.append((case["evidence"][0][a:b], float(p[best])))
     return out
 
@@ -132,9 +144,10 @@ def out_of_fold(cases: list[dict], cues: list[str]) -> list[tuple[str, float]]:
     for held in folds:
         train = [c for c in cases if c["sources"][0] not in held]
         test_idx = [i for i, c in enumerate(cases) if c["sources"][0] in held]
-        model = fit(*rows_of(train, cues)[:2])
-        x, _, owner = rows_of([cases[i] for i in test_idx], cues)
-        for i, s in zip(test_idx, best_spans(model, [cases[i] for i in test_idx], x, owner, cues)):
+        fitted = rows_of(train, cues)
+        model = fit(fitted.x, fitted.y)
+        held_cases = [cases[i] for i in test_idx]
+        for i, s in zip(test_idx, best_spans(model, held_cases, rows_of(held_cases, cues))):
             spans[i] = s
     return spans
 
@@ -146,21 +159,19 @@ def main(argv: list[str] | None = None) -> int:
     dev, test = load_cases("dev"), load_cases("test")
     cues = cue_words(dev)
     oof = out_of_fold(dev, cues)
-    x, y, _ = rows_of(dev, cues)
-    model = fit(x, y)
+    rows = rows_of(dev, cues)
+    model = fit(rows.x, rows.y)
     essay = essay_cases()
-    ex, _, eowner = rows_of(essay, cues)
-    essay_spans = best_spans(model, essay, ex, eowner, cues)
+    essay_spans = best_spans(model, essay, rows_of(essay, cues))
     # One threshold for factoid and explanatory questions alike: the best mean of the two sets' F1.
     grid = [round(t, 2) for t in np.arange(0.0, 0.95, 0.05)]
     joint = lambda t: (f1_at(t, dev, oof) + f1_at(t, essay, essay_spans)) / 2  # noqa: E731
     threshold = max(grid, key=lambda t: (round(joint(t), 6), -t))
-    tx, _, towner = rows_of(test, cues)
-    held_out = f1_at(threshold, test, best_spans(model, test, tx, towner, cues))
+    held_out = f1_at(threshold, test, best_spans(model, test, rows_of(test, cues)))
     info = {
         "trained_on": "eval/data/squad2/questions.jsonl split dev (evidence sentences of answerable questions); "
                       "threshold also on eval/golden/military-diplomacy.jsonl split dev",
-        "questions": len(dev), "candidates": int(len(y)), "positives": int(y.sum()),
+        "questions": len(dev), "candidates": int(len(rows.y)), "positives": int(rows.y.sum()),
         "dev_out_of_fold_f1": round(f1_at(threshold, dev, oof), 4),
         "essay_dev_questions": len(essay), "essay_dev_f1": round(f1_at(threshold, essay, essay_spans), 4),
         "test_f1_given_sentence": round(held_out, 4),
