@@ -346,6 +346,7 @@ def cmd_ui(args, settings: Settings) -> int:
             file=sys.stderr,
         )
     demo = create_app(settings)
+    demo.ragbot.start_first_index()  # questions asked meanwhile wait for it
     try:
         launch_app(demo, host=host, port=int(port), auth=auth)
     except OSError as exc:

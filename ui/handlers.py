@@ -10,6 +10,7 @@ import json
 import logging
 import os
 import threading
+from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from functools import lru_cache
 from pathlib import Path
@@ -72,24 +73,48 @@ class RagbotUI:
         self.max_upload_bytes = max_upload_bytes
         self.notify = notify if notify is not None else (lambda level, msg: None)
         self._ingest_fn = ingest_fn
-        self._chain = None
+        self._chains: dict[str, object] = {}  # collection -> chain
         self._chain_lock = threading.Lock()
         self.index_lock = threading.Lock()  # one ingestion or removal at a time
         self._feedback_lock = threading.Lock()
+        self.ready = threading.Event()  # cleared while the first-start ingestion runs
+        self.ready.set()
 
     # -- chains -------------------------------------------------------------
 
-    def chain(self):
-        """The answer chain, built once and shared by all sessions (it keeps no conversation state)."""
+    def chain(self, collection: str | None = None):
+        """The answer chain for a collection (default: the served one), built once and shared by all
+        sessions (it keeps no conversation state)."""
+        name = collection or self.settings.collection
         with self._chain_lock:
-            if self._chain is None:
-                self._chain = self.chain_factory(self.settings)
-            return self._chain
+            if name not in self._chains:
+                chosen = self.settings if name == self.settings.collection else self.settings.replace(collection=name)
+                self._chains[name] = self.chain_factory(chosen)
+            return self._chains[name]
 
     def invalidate_chains(self) -> None:
         """Forget built chains after the index changed, so the next question sees the new index."""
         with self._chain_lock:
-            self._chain = None
+            self._chains.clear()
+
+    def wait_ready(self, timeout: float = 600.0) -> None:
+        """Wait for a first-start ingestion to finish; a clear error when it takes longer than ``timeout``."""
+        if not self.ready.wait(timeout):
+            raise BackendError("ragbot is still indexing the documents folder for the first time; ask again in a minute")
+
+    def start_first_index(self) -> threading.Thread:
+        """Index the corpus folder in the background when the index is empty; questions wait for it."""
+        self.ready.clear()
+
+        def run() -> None:
+            try:
+                self.ensure_index()
+            finally:
+                self.ready.set()
+
+        thread = threading.Thread(target=run, name="ragbot-first-index", daemon=True)
+        thread.start()
+        return thread
 
     # -- asking -------------------------------------------------------------
 
@@ -113,6 +138,7 @@ class RagbotUI:
             chosen = self.settings.replace(mode=mode or None, k=int(k) if k else None)
             turn = Turn(question=q, k=chosen.k)
             yield "", session.messages(turn), SEARCHING_HTML, session
+            self.wait_ready()
             chain = self.chain()
             payload = {"question": q, "history": session.history(), "mode": chosen.mode, "k": chosen.k}
             text = ""
@@ -164,6 +190,16 @@ class RagbotUI:
         except Exception:  # noqa: BLE001 - the context view is optional; the passage is still shown
             log.debug("cannot load %s for context", path, exc_info=True)
             return None
+
+    def source_text(self, source: str) -> str | None:
+        """The text of a file of the corpus folder, as the loaders see it; None if it is not one."""
+        from ingest.manage import corpus_path
+
+        path = corpus_path(self.settings, source)
+        if path is None or not path.is_file():
+            return None
+        st = path.stat()
+        return _load_text(str(path), st.st_mtime_ns, st.st_size)
 
     def _source_path(self, citation: Citation) -> Path | None:
         roots: list[Path] = []
@@ -248,19 +284,27 @@ class RagbotUI:
                 return f"**Index:** empty, and there are no documents in {escape_md(str(corpus))}. Add some in the *Documents* tab."
             with self.index_lock:
                 if not self.list_files():  # another session may have done it meanwhile
-                    first: Progress | None = None
-                    if progress is not None:
-                        def first(f: float, desc: str) -> None:
-                            progress(f, f"First start: {desc[:1].lower()}{desc[1:]}")
-
-                        first(0.0, "Indexing the documents folder")
-                    self._ingest([corpus], first)
-                    self.invalidate_chains()
+                    self._first_ingest(corpus, progress)
         except Exception as exc:  # noqa: BLE001
             msg = _message(exc)
             self.notify("warning", msg)
             return f"**Index:** {escape_md(msg)}"
         return self.files_view()[0]
+
+    def _first_ingest(self, corpus: Path, progress: Progress | None) -> None:
+        """Ingest the corpus folder into an empty index; questions asked meanwhile wait (``ready``)."""
+        first: Progress | None = None
+        if progress is not None:
+            def first(f: float, desc: str) -> None:
+                progress(f, f"First start: {desc[:1].lower()}{desc[1:]}")
+
+            first(0.0, "Indexing the documents folder")
+        self.ready.clear()
+        try:
+            self._ingest([corpus], first)
+            self.invalidate_chains()
+        finally:
+            self.ready.set()
 
     def upload(self, files, replace: bool = False, progress: Progress | None = None) -> str:
         """Store uploaded files in the corpus folder and index them; returns a Markdown report."""
@@ -268,58 +312,69 @@ class RagbotUI:
         if not paths:
             self.notify("warning", "Choose one or more files to upload.")
             return "Choose one or more files to upload."
-        lines: list[str] = []
-        stored = []
-        for path in paths:
-            name = path.name
-            try:
-                s = store_upload(path, name, self.settings.corpus_dir, replace=replace, max_bytes=self.max_upload_bytes)
-            except Exception as exc:  # noqa: BLE001
-                msg = _message(exc)
-                self.notify("warning", msg)
-                lines.append(f"**Rejected:** {escape_md(msg)}")
+        lines = []
+        for r in self.add_files([(p, p.name) for p in paths], replace, progress):
+            if r.status in ("rejected", "failed"):
+                self.notify("warning", r.reason)
+                label = "Rejected" if r.status == "rejected" else "Indexing failed"
+                lines.append(f"**{label}:** {escape_md(r.reason)}")
                 continue
-            stored.append(s)
-        if stored:
-            skipped: dict[str, str] = {}
-
-            def on_skip(item) -> None:
-                skipped[Path(item.path).name] = item.reason
-
-            try:
-                with self.index_lock:
-                    self._ingest([s.path for s in stored], progress, on_skip=on_skip)
-                    self.invalidate_chains()
-            except Exception as exc:  # noqa: BLE001
-                msg = _message(exc)
-                self.notify("warning", msg)
-                lines.append(f"**Indexing failed:** {escape_md(msg)}")
-            else:
-                counts = dict(self.list_files())
-                for s in stored:
-                    if s.name in skipped:
-                        if s.status == "added":
-                            s.path.unlink(missing_ok=True)  # do not keep a file that cannot be read
-                        msg = f"{s.name}: {skipped[s.name]}"
-                        self.notify("warning", msg)
-                        lines.append(f"**Rejected:** {escape_md(msg)}")
-                        continue
-                    verb = {"added": "added", "replaced": "replaced", "unchanged": "already present"}[s.status]
-                    note = f" (renamed: another file is called {escape_md(s.requested)})" if s.name != s.requested else ""
-                    n = counts.get(s.name, 0)
-                    lines.append(f"**{verb.capitalize()}:** {escape_md(s.name)}, {n} passage{'s' if n != 1 else ''}{note}")
+            verb = {"added": "added", "replaced": "replaced", "unchanged": "already present"}[r.status]
+            note = f" (renamed: another file is called {escape_md(r.requested)})" if r.name != r.requested else ""
+            n = r.chunks
+            lines.append(f"**{verb.capitalize()}:** {escape_md(r.name)}, {n} passage{'s' if n != 1 else ''}{note}")
         return "\n\n".join(lines)
+
+    def add_files(self, files: list[tuple[Path, str]], replace: bool = False,
+                  progress: Progress | None = None) -> list[AddedFile]:
+        """Copy ``(path, display name)`` files into the corpus folder and index them, one result each."""
+        results: list[AddedFile] = []
+        stored = []
+        for path, name in files:
+            try:
+                stored.append(store_upload(path, name, self.settings.corpus_dir, replace=replace,
+                                           max_bytes=self.max_upload_bytes))
+            except Exception as exc:  # noqa: BLE001
+                results.append(AddedFile(name, "rejected", reason=_message(exc), requested=name))
+        if not stored:
+            return results
+        skipped: dict[str, str] = {}
+
+        def on_skip(item) -> None:
+            skipped[Path(item.path).name] = item.reason
+
+        try:
+            with self.index_lock:
+                self._ingest([s.path for s in stored], progress, on_skip=on_skip)
+                self.invalidate_chains()
+        except Exception as exc:  # noqa: BLE001
+            msg = _message(exc)
+            return results + [AddedFile(s.name, "failed", reason=msg, requested=s.requested) for s in stored]
+        counts = dict(self.list_files())
+        for s in stored:
+            if s.name in skipped:
+                if s.status == "added":
+                    s.path.unlink(missing_ok=True)  # do not keep a file that cannot be read
+                results.append(AddedFile(s.name, "rejected", reason=f"{s.name}: {skipped[s.name]}", requested=s.requested))
+            else:
+                results.append(AddedFile(s.name, s.status, chunks=counts.get(s.name, 0), requested=s.requested))
+        return results
+
+    def remove_file(self, source: str | None) -> dict:
+        """Remove a file from the index and the corpus folder: ``{source, chunks_removed, file_deleted}``."""
+        from ingest.manage import remove_source
+
+        if not source:
+            raise InputError("Choose a file to remove.")
+        with self.index_lock:
+            done = remove_source(self.settings, source)
+            self.invalidate_chains()
+        return done
 
     def remove(self, source: str | None) -> str:
         """Remove a file from the index (and its copy in the corpus folder); returns a Markdown report."""
-        from ingest.manage import remove_source
-
         try:
-            if not source:
-                raise InputError("Choose a file to remove.")
-            with self.index_lock:
-                done = remove_source(self.settings, source)
-                self.invalidate_chains()
+            done = self.remove_file(source)
         except Exception as exc:  # noqa: BLE001
             msg = _message(exc)
             self.notify("warning", msg)
@@ -327,6 +382,20 @@ class RagbotUI:
         deleted = " and deleted its file" if done["file_deleted"] else ""
         n = done["chunks_removed"]
         return f"**Removed:** {escape_md(source)} from the index ({n} passage{'s' if n != 1 else ''}){deleted}."
+
+
+@dataclass(frozen=True)
+class AddedFile:
+    """What became of one uploaded file: ``status`` is added, replaced, unchanged, rejected or failed."""
+
+    name: str
+    status: str
+    chunks: int = 0
+    reason: str = ""  # why it was rejected or failed
+    requested: str = ""  # the name asked for; differs from ``name`` when renamed
+
+    def to_dict(self) -> dict:
+        return asdict(self)
 
 
 def _upload_path(f) -> Path:

@@ -1,0 +1,205 @@
+"""The FastAPI app: ``create_api(ui)`` builds it over a RagbotUI; nothing is served here."""
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, File, Form, Request, UploadFile
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, StreamingResponse
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
+
+from rag.retrieval import chroma as store
+
+from ..handlers import RagbotUI
+from . import chat
+from .auth import authorized
+from .errors import HTTPProblem, body, one_line, problem_for
+from .limits import Admission
+
+OPEN_PATHS = ("/healthz", "/docs", "/openapi.json", "/docs/oauth2-redirect")
+
+
+class AskRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    question: str = Field(min_length=1, max_length=100_000)
+    history: list[tuple[str, str]] = Field(default_factory=list, max_length=200)
+    collection: str | None = Field(default=None, min_length=1, max_length=200)
+    mode: str | None = None
+    k: int | None = Field(default=None, ge=1, le=50)
+
+
+def create_api(ui: RagbotUI, *, api_keys: frozenset[str] = frozenset(), max_pending: int = 8) -> FastAPI:
+    """The API over ``ui``'s index and chain; ``api_keys`` empty means no key is asked for."""
+    app = FastAPI(title="ragbot", version="0.1.0", summary="Answers from your documents, with verified citations")
+    app.state.ui, app.state.admission = ui, Admission(max_pending)
+    _add_guards(app, api_keys)
+    _add_chat_routes(app, ui)
+    _add_document_routes(app, ui)
+    return app
+
+
+def _error(problem: HTTPProblem) -> JSONResponse:
+    return JSONResponse(body(problem), status_code=problem.status, headers=problem.headers)
+
+
+def _add_guards(app: FastAPI, api_keys: frozenset[str]) -> None:
+    """Keys before anything runs; every failure a one-line JSON error, never a traceback."""
+
+    @app.middleware("http")
+    async def require_key(request: Request, call_next):
+        path = request.url.path
+        guarded = path.startswith("/v1") or path.startswith("/mcp")
+        if guarded and not authorized(request.headers.get("authorization"), api_keys):
+            return _error(HTTPProblem(401, "a valid API key is required: send Authorization: Bearer KEY",
+                                      {"WWW-Authenticate": "Bearer"}, "invalid_api_key"))
+        return await call_next(request)
+
+    @app.exception_handler(RequestValidationError)
+    async def bad_body(request: Request, exc: RequestValidationError):
+        first = (exc.errors() or [{}])[0]
+        where = ".".join(str(p) for p in first.get("loc", ()) if p != "body") or "body"
+        return _error(HTTPProblem(422, one_line(f"{where}: {first.get('msg', 'invalid')}"), code="invalid_body"))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException):
+        return _error(HTTPProblem(exc.status_code, one_line(exc.detail), dict(exc.headers or {})))
+
+    @app.exception_handler(HTTPProblem)
+    async def problem(request: Request, exc: HTTPProblem):
+        return _error(exc)
+
+    @app.exception_handler(Exception)
+    async def anything(request: Request, exc: Exception):
+        return _error(problem_for(exc))
+
+    @app.get("/healthz", tags=["health"])
+    def healthz() -> dict:
+        return {"status": "ok", "indexing": not app.state.ui.ready.is_set()}
+
+
+def _collections(ui: RagbotUI) -> list[str]:
+    try:
+        return sorted(c if isinstance(c, str) else c.name for c in store.open_client(ui.settings).list_collections())
+    except Exception as exc:  # noqa: BLE001 - no index yet: the served collection, empty
+        if "no index" in str(exc):
+            return [ui.settings.collection]
+        raise problem_for(exc) from exc
+
+
+def _known_collection(ui: RagbotUI, name: str | None) -> str:
+    name = name or ui.settings.collection
+    known = _collections(ui)
+    if name not in known:
+        raise HTTPProblem(404, f"model {name!r} is not a collection here; known: {', '.join(known) or '(none)'}",
+                          code="model_not_found")
+    return name
+
+
+def _answer_payload(ui: RagbotUI, question: str, history: list, mode: str | None, k: int | None) -> dict:
+    """The chain's input, validated before anything runs (a streamed answer cannot change its status later)."""
+    from rag.answer.chain import clean_history, clean_question
+
+    chosen = ui.settings.replace(mode=mode, k=k)  # a bad mode or k is a ConfigError here
+    return {"question": clean_question(question, ui.settings.max_question_chars),
+            "history": clean_history(history), "mode": chosen.mode, "k": chosen.k}
+
+
+def _invoke(ui: RagbotUI, collection: str, payload: dict):
+    ui.wait_ready()
+    return ui.chain(collection).invoke(payload)
+
+
+def _add_chat_routes(app: FastAPI, ui: RagbotUI) -> None:
+    admission: Admission = app.state.admission
+
+    @app.get("/v1/models", tags=["chat"])
+    def models() -> dict:
+        """The collections, as OpenAI models."""
+        return {"object": "list", "data": [
+            {"id": name, "object": "model", "created": 0, "owned_by": "ragbot"} for name in _collections(ui)
+        ]}
+
+    @app.post("/v1/chat/completions", tags=["chat"])
+    async def chat_completions(req: chat.ChatRequest) -> Any:
+        """OpenAI-compatible chat: ``model`` is the collection; ``stream`` gives server-sent events."""
+        collection = _known_collection(ui, req.model)
+        question, history = chat.conversation(req.messages)
+        payload = _answer_payload(ui, question, history, req.mode, req.k)
+        if not req.stream:
+            with admission.slot():
+                answer = await run_in_threadpool(_invoke, ui, collection, payload)
+            return chat.completion(answer, collection)
+        admission.enter()
+        try:
+            await run_in_threadpool(ui.wait_ready)
+            chain = ui.chain(collection)
+        except BaseException:
+            admission.leave()
+            raise
+        return StreamingResponse(_stream(chain, payload, collection, admission), media_type="text/event-stream")
+
+    @app.post("/v1/ask", tags=["chat"])
+    async def ask(req: AskRequest) -> dict:
+        """The answer JSON of ``ragbot ask --json``."""
+        collection = _known_collection(ui, req.collection)
+        payload = _answer_payload(ui, req.question, [list(t) for t in req.history], req.mode, req.k)
+        with admission.slot():
+            answer = await run_in_threadpool(_invoke, ui, collection, payload)
+        return answer.to_dict()
+
+
+async def _stream(chain, payload: dict, model: str, admission: Admission):
+    """The events of one streamed answer; a failure midway ends the stream with an error event."""
+    try:
+        async for event in iterate_in_threadpool(chat.sse_events(chain.stream(payload), model)):
+            yield event
+    except Exception as exc:  # noqa: BLE001 - the status line is sent; say what failed in the stream
+        import json
+
+        yield f"data: {json.dumps(body(problem_for(exc)))}\n\n"
+    finally:
+        admission.leave()
+
+
+def _add_document_routes(app: FastAPI, ui: RagbotUI) -> None:
+
+    @app.get("/v1/documents", tags=["documents"])
+    async def list_documents() -> dict:
+        files = await run_in_threadpool(ui.list_files)
+        return {"documents": [{"source": s, "chunks": n} for s, n in files]}
+
+    @app.post("/v1/documents", tags=["documents"])
+    async def upload_documents(files: list[UploadFile] = File(...), replace: bool = Form(False)) -> dict:
+        """Add files to the corpus folder and index them (incrementally); one result per file."""
+        with tempfile.TemporaryDirectory(prefix="ragbot-upload-") as tmp:
+            saved = [await _save_upload(f, Path(tmp) / str(i), ui.max_upload_bytes) for i, f in enumerate(files)]
+            results = await run_in_threadpool(ui.add_files, saved, replace)
+        return {"results": [r.to_dict() for r in results]}
+
+    @app.delete("/v1/documents/{source:path}", tags=["documents"])
+    async def delete_document(source: str) -> dict:
+        """Remove a file from the index (and its copy in the corpus folder)."""
+        known = dict(await run_in_threadpool(ui.list_files))
+        if source not in known:
+            raise HTTPProblem(404, f"{one_line(source, 200)!r} is not in the index", code="not_found")
+        return await run_in_threadpool(ui.remove_file, source)
+
+
+async def _save_upload(upload: UploadFile, folder: Path, max_bytes: int) -> tuple[Path, str]:
+    """Copy an upload to a private temp file, refusing it once it passes ``max_bytes``."""
+    name = upload.filename or "document"
+    folder.mkdir()
+    path = folder / "upload"
+    size = 0
+    with path.open("wb") as out:
+        while block := await upload.read(1 << 20):
+            size += len(block)
+            if size > max_bytes:
+                raise HTTPProblem(413, f"{one_line(name, 120)}: over the {max_bytes / 1e6:.0f} MB upload limit",
+                                  code="too_large")
+            out.write(block)
+    return path, name
