@@ -50,7 +50,8 @@ def remove_source(settings: Settings, source: str) -> dict:
     file_exists = path is not None and path.is_file()
     if not ids and not file_exists:
         raise InputError(f"{source!r} is not in the index")
-    store.delete(collection, ids)
+    with store.writing(settings):
+        store.delete(collection, ids)
     deleted = False
     if file_exists:
         # Delete the corpus copy too, or the next ingestion of the corpus folder would add it back.

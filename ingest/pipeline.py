@@ -139,11 +139,18 @@ def ingest(
     embeddings = embeddings or SentenceEmbeddings(
         settings.embedding_model, settings.embedding_backend, settings.embed_batch_size
     )
-    run = _Run(
-        settings, embeddings, flush_chunks or settings.ingest_flush_chunks, on_skip=on_skip, on_write=on_write
-    )
     total_files = sum(len(files) for _, files, _ in targets)
-    bar = _progress_bar(total_files, progress)
+    with store.writing(settings):  # readers in this process keep the client open meanwhile
+        run = _Run(
+            settings, embeddings, flush_chunks or settings.ingest_flush_chunks, on_skip=on_skip, on_write=on_write
+        )
+        _visit_all(run, targets, total_files, on_file, _progress_bar(total_files, progress))
+        run.summary.chunks_total = run.collection.count()
+    run.summary.seconds = time.perf_counter() - t0
+    return run.summary
+
+
+def _visit_all(run: "_Run", targets, total_files: int, on_file, bar) -> None:
     done = 0
     try:
         for root, files, is_folder in targets:
@@ -164,9 +171,6 @@ def ingest(
     finally:
         if bar is not None:
             bar.close()
-    run.summary.chunks_total = run.collection.count()
-    run.summary.seconds = time.perf_counter() - t0
-    return run.summary
 
 
 class _Run:

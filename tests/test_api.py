@@ -227,3 +227,12 @@ def test_questions_wait_for_the_first_start_indexing(settings, tmp_path):
     assert client.get("/healthz").json()["indexing"] is True
     r = client.post("/v1/ask", json={"question": "Who coined soft power?"})
     assert r.status_code == 200 and done  # answered after the ingestion, not "the index is empty"
+
+
+def test_a_changed_index_is_not_called_damaged(settings):
+    from rag.retrieval.chroma import backend_error
+
+    busy = str(backend_error(settings, RuntimeError("Error executing plan: Internal error: Error finding id")))
+    assert "move it aside" not in busy and "try again" in busy
+    damaged = str(backend_error(settings, RuntimeError("database disk image is malformed")))
+    assert "damaged" in damaged and "move it aside" in damaged

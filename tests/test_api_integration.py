@@ -233,3 +233,23 @@ def test_serve_against_a_chroma_server(corpus_copy, tmp_path):
         with ServeProcess(corpus_copy, tmp_path / "unused", env=env) as s:
             r = client(s).chat.completions.create(model="ragbot", messages=[{"role": "user", "content": SOFT_Q}])
             assert "Nye" in r.choices[0].message.content and r.model_dump()["citations"]
+
+
+def test_a_running_server_sees_another_process_ingest(server, corpus_copy, tmp_path):
+    """Embedded Chroma, two processes: `ragbot ingest` in a terminal while the server answers."""
+    import os
+    import subprocess
+
+    extra = tmp_path / "extra"
+    extra.mkdir()
+    (extra / "quokka.txt").write_text("Quokkas\n\nThe quokka census on Rottnest Island counted 12,000 quokkas in 2024.\n")
+    q = {"question": "How many quokkas did the census on Rottnest Island count?"}
+    assert httpx.post(f"{server.url}/v1/ask", json=q, timeout=60).json()["refused"] is True
+    env = {**os.environ, **{k: v for k, v in server.env.items() if k.startswith("RAGBOT_")}}
+    subprocess.run([sys.executable, "-m", "rag.cli", "ingest", str(extra)], env=env, check=True,
+                   capture_output=True, timeout=300)
+    r = httpx.post(f"{server.url}/v1/ask", json=q, timeout=60)
+    assert r.status_code == 200, r.text
+    assert r.json()["refused"] is False and r.json()["citations"][0]["source"] == "quokka.txt"
+    ok = httpx.post(f"{server.url}/v1/ask", json={"question": SOFT_Q}, timeout=60).json()
+    assert ok["refused"] is False  # the old files still answer

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import threading
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
@@ -11,7 +12,49 @@ from ..settings import Settings
 
 PAGE = 5000
 _clients: dict[tuple, object] = {}
+_writes: dict[tuple, int] = {}  # writes in progress in this process, per location
 _lock = threading.Lock()
+
+
+def _key(settings: Settings) -> tuple:
+    if settings.server_mode:
+        return (settings.chroma_host, settings.chroma_port)
+    return (str(Path(settings.persist_dir).resolve()),)
+
+
+@contextmanager
+def writing(settings: Settings) -> Iterator[None]:
+    """Mark a write to the index by this process (ingestion, removal): readers here must not reopen
+    the shared client under it."""
+    key = _key(settings)
+    with _lock:
+        _writes[key] = _writes.get(key, 0) + 1
+    try:
+        yield
+    finally:
+        with _lock:
+            _writes[key] -= 1
+
+
+def writing_here(settings: Settings) -> bool:
+    with _lock:
+        return _writes.get(_key(settings), 0) > 0
+
+
+def disk_stamp(settings: Settings) -> tuple | None:
+    """A cheap signature of an index on disk that changes whenever any process writes it (SQLite's
+    file and its write-ahead log); None for a server, which shows every client the same data."""
+    if settings.server_mode:
+        return None
+    folder = Path(settings.persist_dir)
+    stamp = []
+    for name in ("chroma.sqlite3", "chroma.sqlite3-wal"):
+        try:
+            st = (folder / name).stat()
+            stamp.append((st.st_mtime_ns, st.st_size))
+        except OSError:
+            stamp.append(None)
+    return tuple(stamp)
 
 
 def _telemetry_off() -> None:
@@ -28,7 +71,7 @@ def _where(settings: Settings) -> str:
 def open_client(settings: Settings, *, create: bool = False):
     """A Chroma client, one per location per process (clients are thread-safe and costly to make)."""
     _telemetry_off()
-    key = (settings.chroma_host, settings.chroma_port) if settings.server_mode else (str(Path(settings.persist_dir).resolve()),)
+    key = _key(settings)
     with _lock:
         client = _clients.get(key)
         if client is not None:
@@ -63,10 +106,16 @@ def open_client(settings: Settings, *, create: bool = False):
 
 
 def forget_client(settings: Settings) -> None:
-    """Drop the cached client so the next call reconnects (after a server restart)."""
-    key = (settings.chroma_host, settings.chroma_port) if settings.server_mode else (str(Path(settings.persist_dir).resolve()),)
+    """Drop the cached client so the next call reconnects: after a server restart, or, for an index
+    on disk, after another process wrote it (an embedded client keeps its vector index in memory and
+    does not see the other process's writes; closing it makes the next client read the files again)."""
     with _lock:
-        _clients.pop(key, None)
+        client = _clients.pop(_key(settings), None)
+    if client is not None and not settings.server_mode:
+        try:
+            client.close()
+        except Exception:  # noqa: BLE001 - an already broken client needs no closing
+            pass
 
 
 def forget_all_clients() -> None:
@@ -84,7 +133,15 @@ def backend_error(settings: Settings, exc: Exception) -> BackendError:
             f"`chroma run --path DIR --host {settings.chroma_host} --port {settings.chroma_port}` "
             f"or unset RAGBOT_CHROMA_HOST"
         )
-    return BackendError(f"{_where(settings)} cannot be opened ({text}); move it aside and run `ragbot ingest` again")
+    if any(mark in text.lower() for mark in _DAMAGED):
+        return BackendError(f"{_where(settings)} is damaged ({text}); move it aside and run `ragbot ingest` again")
+    return BackendError(
+        f"{_where(settings)} cannot be read just now ({text}); another process may be writing it: try again"
+    )
+
+
+# What SQLite says of a file that is truly damaged (not merely changed by another process).
+_DAMAGED = ("malformed", "not a database", "file is encrypted", "disk image")
 
 
 def open_collection(settings: Settings, *, create: bool = False, embedder_id: str | None = None):

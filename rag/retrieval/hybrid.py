@@ -63,6 +63,7 @@ class HybridRetriever(BaseRetriever):
     _lock: Any = PrivateAttr(default_factory=threading.Lock)
     _collection: Any = PrivateAttr(default=None)
     _count: int = PrivateAttr(default=-1)
+    _stamp: Any = PrivateAttr(default=None)  # store.disk_stamp when the table was loaded
     _table: dict = PrivateAttr(default_factory=dict)  # chunk id -> (text, metadata)
     _sections: dict = PrivateAttr(default_factory=dict)  # (source, section) -> chunk ids in reading order
     _lexical: Any = PrivateAttr(default=None)
@@ -87,6 +88,7 @@ class HybridRetriever(BaseRetriever):
             raise
         except Exception:
             self._collection = None
+            self._count = -1  # what was read through the old client may be stale: reload on the next search
             store.forget_client(self.settings)
             try:
                 return fn(self.collection, *args, **kwargs)
@@ -98,11 +100,21 @@ class HybridRetriever(BaseRetriever):
                 raise store.backend_error(self.settings, exc) from exc
 
     def refresh(self, force: bool = False) -> int:
-        """Reload the chunk table and lexical index if the collection changed; returns the chunk count."""
+        """Reload the chunk table and lexical index if the collection changed; returns the chunk count.
+
+        An index on disk that another process wrote is reopened first: an embedded client does not
+        see another process's writes (its vector index lives in memory) and fails on the new ids.
+        """
+        if self._stamp is not None and store.disk_stamp(self.settings) != self._stamp and not store.writing_here(self.settings):
+            self._collection = None
+            store.forget_client(self.settings)
+            force = True
         count = self._call(lambda c: c.count())
+        stamp = store.disk_stamp(self.settings)  # after opening: opening a client writes the file too
         with self._lock:
             if force or count != self._count:
                 self._load(count)
+                self._stamp = stamp
         return count
 
     def _lexical_dir(self) -> Path:
