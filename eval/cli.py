@@ -91,6 +91,7 @@ def cmd_bench(args, settings) -> int:
     """Benchmarks by name; ``all`` runs every one."""
     from .bench_ingest import cmd_encoders, cmd_ingest
     from .bench_query import cmd_growth, cmd_memory, cmd_query, cmd_server
+    from .bench_serve import cmd_load
     from .scifact import cmd_scifact
     from .squad2 import cmd_squad2
 
@@ -103,6 +104,7 @@ def cmd_bench(args, settings) -> int:
         "growth": cmd_growth,
         "memory": cmd_memory,
         "server": cmd_server,
+        "load": cmd_load,
     }
     what = args.what or "all"
     if what != "all" and what not in benches:

@@ -15,12 +15,14 @@ def add_commands(sub, options) -> None:
     p.set_defaults(handler=cmd_eval)
 
     p = sub.add_parser("bench", help="benchmarks that print figures")
-    p.add_argument("what", nargs="?", default="all", help="scifact, squad2, ingest, encoders, query, growth, memory, server or all")
+    p.add_argument("what", nargs="?", default="all", help="scifact, squad2, ingest, encoders, query, growth, memory, server, load or all")
     p.add_argument("--out", default="bench-out", help="folder for JSON and plots")
     p.add_argument("--limit", type=int, default=None, help="use only this many documents")
     p.add_argument("--split", default=None, help="squad2: dev, test or all (default all); --limit is then questions per split")
     p.add_argument("--slices", type=int, default=6,
                    help="ingest: cut the corpus into this many slices, each run through ragbot and the tutorial in turn")
+    p.add_argument("--clients", type=int, default=None, help="load: concurrent clients (default 20)")
+    p.add_argument("--questions", type=int, default=None, help="load: questions per client (default 10)")
     options.answer(p)
     options.common(p)
     p.set_defaults(handler=cmd_bench)

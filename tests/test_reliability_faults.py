@@ -238,7 +238,7 @@ def test_llm_server_that_stalls_or_dies_falls_back_to_extractive(behaviour):
     llm_server = MisbehavingLLM(behaviour)
     try:
         settings = Settings(persist_dir="/nonexistent", mode="openai", openai_base_url=f"http://127.0.0.1:{llm_server.port}/v1",
-                            llm_timeout=1.0)
+                            llm_timeout=0.3)
         emb = FakeEmbeddings()
         chain = build_chain(settings, embeddings=emb, retriever=FixedRetriever(), gate=ALWAYS)
         extractive = build_chain(settings.replace(mode="extractive"), embeddings=emb, retriever=FixedRetriever(), gate=ALWAYS)

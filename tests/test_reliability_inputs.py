@@ -75,7 +75,7 @@ def _cli_cases(tmp: Path, persist: str) -> dict[str, tuple[list, dict, str]]:
         "invalid UTF-8 path": ([b"ingest", str(tmp).encode() + b"/\xff\xfe.txt", *[x.encode() for x in p]], {}, "no such file or folder"),
         "missing index": (["ask", "q?", "--persist-dir", str(tmp / "nowhere")], {}, "no index at"),
         "index path is a file": (["ask", "q?", "--persist-dir", str(a_file)], {}, "is not a folder"),
-        "garbage chroma.sqlite3": (["ask", "q?", "--persist-dir", str(garbage)], {}, "cannot be opened"),
+        "garbage chroma.sqlite3": (["ask", "q?", "--persist-dir", str(garbage)], {}, "is damaged"),
         "Chroma server down": (
             ["ask", "q?", "--chroma-host", "127.0.0.1", "--chroma-port", str(free_port()), *p], {}, "unreachable"
         ),
@@ -244,7 +244,7 @@ def test_library_chain_answers_after_cleaning_invalid_unicode(lib_index):
     [
         ("missing", IndexMissingError, "no index at"),
         ("file", IndexMissingError, "is not a folder"),
-        ("garbage-sqlite", RagbotError, "cannot be opened"),
+        ("garbage-sqlite", RagbotError, "is damaged"),
         ("empty-folder", IndexMissingError, "no collection"),
     ],
 )
@@ -290,7 +290,7 @@ def test_library_damaged_index_answers_or_says_so_in_one_line(lib_index, tmp_pat
     try:
         a = chain.invoke({"question": "Who coined the term soft power?"})
     except RagbotError as exc:
-        assert "\n" not in str(exc) and "cannot be opened" in str(exc)
+        assert "\n" not in str(exc) and ("is damaged" in str(exc) or "cannot be read" in str(exc))
         outcome = "error"
     else:
         assert a.citations  # small collections live in SQLite; Chroma rebuilds what it needs
@@ -306,7 +306,7 @@ def test_library_ingest_into_a_corrupt_index_is_refused_and_leaves_it(tmp_path, 
     junk = b"\x00garbage" * 4096
     (persist / "chroma.sqlite3").write_bytes(junk)
     settings = Settings(persist_dir=str(persist), collection="lib")
-    with pytest.raises(RagbotError, match="cannot be opened"):
+    with pytest.raises(RagbotError, match="is damaged"):
         ingest([corpus], settings, embeddings=FakeEmbeddings())
     assert (persist / "chroma.sqlite3").read_bytes() == junk
     store.forget_client(settings)

@@ -13,7 +13,7 @@ def add_commands(sub, options) -> None:
 
     p = sub.add_parser("serve", help="the app, the HTTP API (OpenAI-compatible) and MCP in one process")
     p.add_argument("--host", default=None, help="bind address (default 127.0.0.1; others need RAGBOT_API_KEYS)")
-    p.add_argument("--port", type=int, default=None, help="port (default 8000)")
+    p.add_argument("--port", type=int, default=None, help="port (default 8765)")
     p.add_argument("--no-page", action="store_true", help="serve the API and MCP only, not the Gradio page")
     options.answer(p)
     options.common(p)

@@ -11,7 +11,7 @@ from rag.settings import Settings
 from ..handlers import RagbotUI
 
 DEFAULT_HOST = "127.0.0.1"
-DEFAULT_PORT = 8000
+DEFAULT_PORT = 8765
 
 
 def max_pending(env: dict | None = None) -> int:
