@@ -227,12 +227,37 @@ def test_load_twenty_clients_ten_questions_each(server):
           f"RSS {rss_before:.0f} -> {server.rss_mb():.0f} MB")
 
 
-def test_serve_against_a_chroma_server(corpus_copy, tmp_path):
-    with ChromaServer(tmp_path / "chroma-server") as chroma:
+def test_serve_against_a_chroma_server_that_goes_down_and_comes_back(corpus_copy, tmp_path):
+    chroma = ChromaServer(tmp_path / "chroma-server").start()
+    try:
         env = {"RAGBOT_CHROMA_HOST": "127.0.0.1", "RAGBOT_CHROMA_PORT": str(chroma.port)}
         with ServeProcess(corpus_copy, tmp_path / "unused", env=env) as s:
             r = client(s).chat.completions.create(model="ragbot", messages=[{"role": "user", "content": SOFT_Q}])
             assert "Nye" in r.choices[0].message.content and r.model_dump()["citations"]
+            chroma.stop()
+            down = httpx.post(f"{s.url}/v1/ask", json={"question": SOFT_Q}, timeout=60)
+            assert down.status_code == 503 and "Chroma server" in down.json()["detail"]
+            assert "\n" not in down.json()["detail"] and down.headers["retry-after"]
+            chroma = ChromaServer(tmp_path / "chroma-server", port=chroma.port).start()
+            back = httpx.post(f"{s.url}/v1/ask", json={"question": SOFT_Q}, timeout=60)
+            assert back.status_code == 200 and back.json()["refused"] is False  # nothing lost
+    finally:
+        chroma.stop()
+
+
+def test_streamed_answer_from_the_local_gguf_model_is_verified(server):
+    """mode=local through the API: the text streams as the model writes; the last chunk carries the
+    verified answer's citations (and the verified text, when verification changed it)."""
+    pytest.importorskip("llama_cpp")
+    stream = client(server).chat.completions.create(
+        model="ragbot", messages=[{"role": "user", "content": SOFT_Q}], stream=True, extra_body={"mode": "local"})
+    chunks = list(stream)
+    last = chunks[-1].model_dump()
+    streamed = "".join(ch.choices[0].delta.content or "" for ch in chunks if ch.choices)
+    final = last.get("replaces_text") or streamed
+    assert last["choices"][0]["finish_reason"] == "stop"
+    if not last["refused"]:
+        assert last["citations"] and "[1]" in final
 
 
 def test_a_running_server_sees_another_process_ingest(server, corpus_copy, tmp_path):

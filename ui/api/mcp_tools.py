@@ -24,6 +24,7 @@ def build_mcp(ui: RagbotUI, admission: Admission | None = None):
     admission = admission or Admission()
     server = MCPServer(
         "ragbot",
+        log_level="WARNING",
         instructions="Search the user's documents and answer questions from them with numbered citations. "
         "An answer whose `refused` is true means the documents do not say.",
     )

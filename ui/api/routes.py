@@ -82,12 +82,17 @@ def _add_guards(app: FastAPI, api_keys: frozenset[str]) -> None:
 
 
 def _collections(ui: RagbotUI) -> list[str]:
+    from rag.errors import IndexMissingError, RagbotError
+
     try:
         return sorted(c if isinstance(c, str) else c.name for c in store.open_client(ui.settings).list_collections())
-    except Exception as exc:  # noqa: BLE001 - no index yet: the served collection, empty
-        if "no index" in str(exc):
-            return [ui.settings.collection]
-        raise problem_for(exc) from exc
+    except IndexMissingError:  # no index yet: the served collection, empty
+        return [ui.settings.collection]
+    except RagbotError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - a server gone away: reconnect next time, say so now
+        store.forget_client(ui.settings)
+        raise store.backend_error(ui.settings, exc) from exc
 
 
 def _known_collection(ui: RagbotUI, name: str | None) -> str:
