@@ -16,6 +16,17 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def stop_process(proc: subprocess.Popen | None, grace: float = 10) -> None:
+    """Terminate a child process, killing it when it does not end within ``grace`` seconds."""
+    if proc and proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(grace)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
+
+
 class ChromaServer:
     """``chroma run --path PATH`` on 127.0.0.1; ``start()``/``stop()`` or use it as a context manager."""
 
@@ -44,13 +55,7 @@ class ChromaServer:
         raise RuntimeError(f"chroma server did not come up in {timeout:.0f} s")
 
     def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
+        stop_process(self.proc)
 
     def __enter__(self) -> "ChromaServer":
         return self.start()

@@ -9,7 +9,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from .chroma_server import free_port
+from .chroma_server import free_port, stop_process
 
 
 class ServeProcess:
@@ -53,13 +53,7 @@ class ServeProcess:
         return float("nan")
 
     def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
+        stop_process(self.proc, grace=15)
         if getattr(self, "_log", None):
             self._log.close()
 

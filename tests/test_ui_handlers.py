@@ -11,7 +11,8 @@ import pytest
 from rag.errors import BackendError, ConfigError, InputError
 from rag.settings import Settings
 from rag.types import Answer, Citation, Passage
-from ui.app import _is_loopback, auth_from_env
+from ui.api.auth import is_loopback as _is_loopback
+from ui.app import auth_from_env
 from ui.fakes import FakeChain, FakeDoc
 from ui.handlers import RagbotUI
 from ui.render import answer_markdown, escape_md, sources_html

@@ -4,7 +4,6 @@ Gradio is imported inside these functions only, so importing ``ui.app`` costs no
 """
 from __future__ import annotations
 
-import ipaddress
 import os
 import sys
 from pathlib import Path
@@ -14,6 +13,7 @@ from typing import Callable
 from rag.errors import ConfigError, InputError
 from rag.settings import MODES, Settings
 
+from .api.auth import is_loopback
 from .handlers import RagbotUI
 from .render import sources_html
 from .session import Session
@@ -324,15 +324,6 @@ def launch_app(
     )
 
 
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
 def cmd_ui(args, settings: Settings) -> int:
     """``ragbot ui [--host H] [--port P]``: serve the app until interrupted."""
     host = getattr(args, "host", None) or DEFAULT_HOST
@@ -340,7 +331,7 @@ def cmd_ui(args, settings: Settings) -> int:
     if not 1 <= int(port) <= 65535:
         raise InputError(f"port must be between 1 and 65535, got {port}")
     auth = auth_from_env()
-    if not _is_loopback(host) and auth is None:
+    if not is_loopback(host) and auth is None:
         print(
             f"ragbot: warning: serving on {host} without a login; set RAGBOT_UI_USER and RAGBOT_UI_PASSWORD",
             file=sys.stderr,

@@ -2,27 +2,26 @@
 and mcp load only when one of them runs."""
 from __future__ import annotations
 
+HOST_HELP = "bind address (default 127.0.0.1)"
+
 
 def add_commands(sub, options) -> None:
-    p = sub.add_parser("ui", help="serve the Gradio app")
-    p.add_argument("--host", default=None, help="bind address (default 127.0.0.1)")
-    p.add_argument("--port", type=int, default=None, help="port (default 7860)")
-    options.answer(p)
-    options.common(p)
-    p.set_defaults(handler=cmd_ui)
+    def command(name: str, help: str, handler, *arguments: tuple[tuple, dict]) -> None:
+        p = sub.add_parser(name, help=help)
+        for args, kwargs in arguments:
+            p.add_argument(*args, **kwargs)
+        options.answer(p)
+        options.common(p)
+        p.set_defaults(handler=handler)
 
-    p = sub.add_parser("serve", help="the app, the HTTP API (OpenAI-compatible) and MCP in one process")
-    p.add_argument("--host", default=None, help="bind address (default 127.0.0.1; others need RAGBOT_API_KEYS)")
-    p.add_argument("--port", type=int, default=None, help="port (default 8765)")
-    p.add_argument("--no-page", action="store_true", help="serve the API and MCP only, not the Gradio page")
-    options.answer(p)
-    options.common(p)
-    p.set_defaults(handler=cmd_serve)
-
-    p = sub.add_parser("mcp", help="the MCP tools search and ask over stdio")
-    options.answer(p)
-    options.common(p)
-    p.set_defaults(handler=cmd_mcp)
+    command("ui", "serve the Gradio app", cmd_ui,
+            (("--host",), {"default": None, "help": HOST_HELP}),
+            (("--port",), {"type": int, "default": None, "help": "port (default 7860)"}))
+    command("serve", "the app, the HTTP API (OpenAI-compatible) and MCP in one process", cmd_serve,
+            (("--host",), {"default": None, "help": HOST_HELP + "; any other needs RAGBOT_API_KEYS"}),
+            (("--port",), {"type": int, "default": None, "help": "port (default 8765)"}),
+            (("--no-page",), {"action": "store_true", "help": "serve the API and MCP only, not the Gradio page"}))
+    command("mcp", "the MCP tools search and ask over stdio", cmd_mcp)
 
 
 def cmd_ui(args, settings) -> int:
