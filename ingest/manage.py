@@ -16,9 +16,13 @@ def list_sources(settings: Settings) -> list[tuple[str, int]]:
     except IndexMissingError:
         return []
     counts: Counter[str] = Counter()
-    for _, metas in store.iter_metadata(collection):
-        for meta in metas:
-            counts[str((meta or {}).get("source", ""))] += 1
+    try:
+        for _, metas in store.iter_metadata(collection):
+            for meta in metas:
+                counts[str((meta or {}).get("source", ""))] += 1
+    except Exception as exc:  # a server gone away, a busy file: one clear line, reconnect next time
+        store.forget_client(settings)
+        raise store.backend_error(settings, exc) from exc
     return sorted(counts.items())
 
 

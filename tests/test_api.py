@@ -236,3 +236,24 @@ def test_a_changed_index_is_not_called_damaged(settings):
     assert "move it aside" not in busy and "try again" in busy
     damaged = str(backend_error(settings, RuntimeError("database disk image is malformed")))
     assert "damaged" in damaged and "move it aside" in damaged
+
+
+def test_a_stream_the_client_leaves_gives_its_slot_back(settings):
+    client, _ = make_client(settings, pending=1)
+    with client.stream("POST", "/v1/chat/completions", json=ask_body(stream=True)) as r:
+        next(r.iter_lines())  # read the first event, then hang up
+    for _ in range(3):  # the one slot is free again each time
+        assert client.post("/v1/ask", json={"question": "Who coined soft power?"}).status_code == 200
+    assert client.app.state.admission.inside == 0
+
+
+def test_forget_client_drops_only_the_stale_one(settings):
+    from rag.retrieval import chroma as store
+
+    store.forget_all_clients()
+    first = store.open_client(settings, create=True)
+    store.forget_client(settings, stale=object())  # another thread's view: not ours, nothing dropped
+    assert store.cached_client(settings) is first
+    store.forget_client(settings, stale=first)
+    assert store.cached_client(settings) is None
+    store.forget_all_clients()

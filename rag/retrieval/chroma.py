@@ -105,13 +105,28 @@ def open_client(settings: Settings, *, create: bool = False):
         return client
 
 
-def forget_client(settings: Settings) -> None:
+def cached_client(settings: Settings):
+    """The client ``open_client`` would hand out now, or None."""
+    with _lock:
+        return _clients.get(_key(settings))
+
+
+def forget_client(settings: Settings, stale: object | None = None) -> None:
     """Drop the cached client so the next call reconnects: after a server restart, or, for an index
     on disk, after another process wrote it (an embedded client keeps its vector index in memory and
-    does not see the other process's writes; closing it makes the next client read the files again)."""
+    does not see the other process's writes; closing it makes the next client read the files again).
+
+    With ``stale``, only that client is dropped: another thread may have reopened already. A client
+    is never closed under a write of this process (the writer holds its collection).
+    """
     with _lock:
-        client = _clients.pop(_key(settings), None)
-    if client is not None and not settings.server_mode:
+        key = _key(settings)
+        client = _clients.get(key)
+        if client is None or (stale is not None and client is not stale):
+            return
+        del _clients[key]
+        close = not settings.server_mode and _writes.get(key, 0) == 0
+    if close:
         try:
             client.close()
         except Exception:  # noqa: BLE001 - an already broken client needs no closing

@@ -106,8 +106,9 @@ class HybridRetriever(BaseRetriever):
         see another process's writes (its vector index lives in memory) and fails on the new ids.
         """
         if self._stamp is not None and store.disk_stamp(self.settings) != self._stamp and not store.writing_here(self.settings):
+            stale = store.cached_client(self.settings)
             self._collection = None
-            store.forget_client(self.settings)
+            store.forget_client(self.settings, stale=stale)
             force = True
         count = self._call(lambda c: c.count())
         stamp = store.disk_stamp(self.settings)  # after opening: opening a client writes the file too
@@ -175,6 +176,8 @@ class HybridRetriever(BaseRetriever):
         count = self.refresh()
         if count == 0:
             raise IndexMissingError("the index is empty: run `ragbot ingest` first")
+        with self._lock:  # one consistent snapshot: another thread's refresh swaps them whole
+            table, lexical = self._table, self._lexical
         fetch = min(max(self.settings.fetch_k, k), count)
         qvec = self.embeddings.encode([query])[0]
         rankings: list[list[str]] = []
@@ -188,8 +191,8 @@ class HybridRetriever(BaseRetriever):
                 vectors[cid] = np.asarray(vec, dtype=np.float32)
             rankings.append(dense_ids)
         if method in ("lexical", "hybrid"):
-            rankings.append([cid for cid, _ in self._lexical.search(query, fetch)])
-        fused = [cid for cid, _ in rrf(rankings) if cid in self._table]
+            rankings.append([cid for cid, _ in lexical.search(query, fetch)])
+        fused = [cid for cid, _ in rrf(rankings) if cid in table]
         pool = fused[: max(fetch, k)] if use_mmr else fused[:k]
         missing = [cid for cid in pool if cid not in vectors]
         if missing:
@@ -200,18 +203,20 @@ class HybridRetriever(BaseRetriever):
         if use_mmr and pool:
             order = mmr(qvec, np.stack([vectors[c] for c in pool]), k)
             pool = [pool[i] for i in order]
-        return [records.to_passage(cid, *self._table[cid], score=round(float(vectors[cid] @ qvec), 4)) for cid in pool[:k]]
+        return [records.to_passage(cid, *table[cid], score=round(float(vectors[cid] @ qvec), 4)) for cid in pool[:k]]
 
     def section(self, source: str, section: str, limit: int = 12, query: np.ndarray | None = None) -> list[Passage]:
         """The chunks of one section of one source, in reading order (at most ``limit``): the whole
         of what a heading covers. With ``query`` (a vector), each passage's score is its cosine to it."""
         self.refresh()
-        ids = self._sections.get((source, section), [])[:limit]
+        with self._lock:
+            table, sections = self._table, self._sections
+        ids = sections.get((source, section), [])[:limit]
         scores = {}
         if query is not None and ids:
             got = self._call(lambda c: c.get(ids=ids, include=["embeddings"]))
             scores = {cid: round(float(np.asarray(v, dtype=np.float32) @ query), 4) for cid, v in zip(got["ids"], got["embeddings"])}
-        return [records.to_passage(cid, *self._table[cid], score=scores.get(cid, 0.0)) for cid in ids]
+        return [records.to_passage(cid, *table[cid], score=scores.get(cid, 0.0)) for cid in ids]
 
     def sections(self) -> list[tuple[str, str]]:
         """Every (source, section heading) in the index."""

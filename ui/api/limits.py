@@ -37,6 +37,18 @@ class Admission:
         with self._lock:
             self._inside = max(0, self._inside - 1)
 
+    def ticket(self):
+        """Enter, and return a function that leaves once, however often it is called."""
+        self.enter()
+        done = threading.Event()
+
+        def release() -> None:
+            if not done.is_set():
+                done.set()
+                self.leave()
+
+        return release
+
     @contextmanager
     def slot(self) -> Iterator[None]:
         self.enter()

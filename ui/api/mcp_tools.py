@@ -67,20 +67,25 @@ def build_mcp(ui: RagbotUI, admission: Admission | None = None):
     return server
 
 
+def _chain(ui: RagbotUI, collection: str | None):
+    from .routes import _known_collection  # an unknown name is an error, not a new chain kept forever
+
+    ui.wait_ready()
+    return ui.chain(_known_collection(ui, collection))
+
+
 def _search(ui: RagbotUI, query: str, k: int, collection: str | None) -> list[dict]:
     from rag.answer.chain import clean_question
 
     if not 1 <= int(k) <= 50:
         raise RagbotError(f"k must be between 1 and 50, got {k}")
-    ui.wait_ready()
     query = clean_question(query, ui.settings.max_question_chars)
-    passages = ui.chain(collection).retriever.search(query, int(k))
+    passages = _chain(ui, collection).retriever.search(query, int(k))
     return [p.to_dict() for p in passages]
 
 
 def _ask(ui: RagbotUI, question: str, history: list, collection: str | None) -> dict:
-    ui.wait_ready()
-    answer = ui.chain(collection).invoke({"question": question, "history": history})
+    answer = _chain(ui, collection).invoke({"question": question, "history": history})
     d = answer.to_dict()
     d.pop("retrieved", None)  # the citations say what matters; the passages are ``search``'s job
     return d

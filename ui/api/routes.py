@@ -77,7 +77,7 @@ def _add_guards(app: FastAPI, api_keys: frozenset[str]) -> None:
         return _error(problem_for(exc))
 
     @app.get("/healthz", tags=["health"])
-    def healthz() -> dict:
+    async def healthz() -> dict:
         return {"status": "ok", "indexing": not app.state.ui.ready.is_set()}
 
 
@@ -131,33 +131,54 @@ def _add_chat_routes(app: FastAPI, ui: RagbotUI) -> None:
     @app.post("/v1/chat/completions", tags=["chat"])
     async def chat_completions(req: chat.ChatRequest) -> Any:
         """OpenAI-compatible chat: ``model`` is the collection; ``stream`` gives server-sent events."""
-        collection = _known_collection(ui, req.model)
+        collection = await run_in_threadpool(_known_collection, ui, req.model)
         question, history = chat.conversation(req.messages)
         payload = _answer_payload(ui, question, history, req.mode, req.k)
         if not req.stream:
             with admission.slot():
                 answer = await run_in_threadpool(_invoke, ui, collection, payload)
             return chat.completion(answer, collection)
-        admission.enter()
+        release = admission.ticket()
         try:
-            await run_in_threadpool(ui.wait_ready)
-            chain = ui.chain(collection)
+            chain = await run_in_threadpool(_ready_chain, ui, collection)
         except BaseException:
-            admission.leave()
+            release()
             raise
-        return StreamingResponse(_stream(chain, payload, collection, admission), media_type="text/event-stream")
+        return _ReleasingStream(_stream(chain, payload, collection), release, media_type="text/event-stream")
 
     @app.post("/v1/ask", tags=["chat"])
     async def ask(req: AskRequest) -> dict:
         """The answer JSON of ``ragbot ask --json``."""
-        collection = _known_collection(ui, req.collection)
+        collection = await run_in_threadpool(_known_collection, ui, req.collection)
         payload = _answer_payload(ui, req.question, [list(t) for t in req.history], req.mode, req.k)
         with admission.slot():
             answer = await run_in_threadpool(_invoke, ui, collection, payload)
         return answer.to_dict()
 
 
-async def _stream(chain, payload: dict, model: str, admission: Admission):
+def _ready_chain(ui: RagbotUI, collection: str):
+    ui.wait_ready()
+    return ui.chain(collection)
+
+
+class _ReleasingStream(StreamingResponse):
+    """A streamed answer that gives its admission slot back however it ends, a client gone included."""
+
+    def __init__(self, content, release, **kwargs):
+        super().__init__(content, **kwargs)
+        self._release = release
+
+    async def __call__(self, scope, receive, send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            try:
+                await self.body_iterator.aclose()
+            finally:
+                self._release()
+
+
+async def _stream(chain, payload: dict, model: str):
     """The events of one streamed answer; a failure midway ends the stream with an error event."""
     try:
         async for event in iterate_in_threadpool(chat.sse_events(chain.stream(payload), model)):
@@ -166,11 +187,10 @@ async def _stream(chain, payload: dict, model: str, admission: Admission):
         import json
 
         yield f"data: {json.dumps(body(problem_for(exc)))}\n\n"
-    finally:
-        admission.leave()
 
 
 def _add_document_routes(app: FastAPI, ui: RagbotUI) -> None:
+    admission: Admission = app.state.admission  # uploads and removals count against the limit too
 
     @app.get("/v1/documents", tags=["documents"])
     async def list_documents() -> dict:
@@ -182,7 +202,8 @@ def _add_document_routes(app: FastAPI, ui: RagbotUI) -> None:
         """Add files to the corpus folder and index them (incrementally); one result per file."""
         with tempfile.TemporaryDirectory(prefix="ragbot-upload-") as tmp:
             saved = [await _save_upload(f, Path(tmp) / str(i), ui.max_upload_bytes) for i, f in enumerate(files)]
-            results = await run_in_threadpool(ui.add_files, saved, replace)
+            with admission.slot():
+                results = await run_in_threadpool(ui.add_files, saved, replace)
         return {"results": [r.to_dict() for r in results]}
 
     @app.delete("/v1/documents/{source:path}", tags=["documents"])
@@ -191,7 +212,8 @@ def _add_document_routes(app: FastAPI, ui: RagbotUI) -> None:
         known = dict(await run_in_threadpool(ui.list_files))
         if source not in known:
             raise HTTPProblem(404, f"{one_line(source, 200)!r} is not in the index", code="not_found")
-        return await run_in_threadpool(ui.remove_file, source)
+        with admission.slot():
+            return await run_in_threadpool(ui.remove_file, source)
 
 
 async def _save_upload(upload: UploadFile, folder: Path, max_bytes: int) -> tuple[Path, str]:

@@ -41,6 +41,12 @@ def build_server_app(settings: Settings, *, host: str = DEFAULT_HOST, api_keys: 
     ui = ui or RagbotUI(settings)
     app = create_api(ui, api_keys=api_keys, max_pending=pending)
     mcp = build_mcp(ui, app.state.admission)
+    from fastapi.responses import RedirectResponse
+
+    @app.api_route("/mcp", methods=["GET", "POST", "DELETE"], include_in_schema=False)
+    async def mcp_slash():  # before the page's catch-all mount answers it
+        return RedirectResponse("/mcp/", status_code=307)
+
     app.mount("/mcp", mcp.streamable_http_app(streamable_http_path="/", stateless_http=True, json_response=True, host=host))
 
     @contextlib.asynccontextmanager
