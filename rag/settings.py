@@ -47,6 +47,7 @@ class Settings:
     span_file: str | None = None  # the short-answer span model (default: the packaged rag/data/span.json)
     short_answers: bool = True  # lead an extractive answer with the span that answers a factoid question
     wording_rules: str = "english"  # rules about question wording: rag/wording.py (english, none)
+    max_pending: int = 8  # `ragbot serve`: questions in progress at once; the next gets 503
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
@@ -65,6 +66,8 @@ class Settings:
             raise ConfigError(f"chunk size must be at least 50, got {self.chunk_size}")
         if not 0 <= self.chunk_overlap < self.chunk_size:
             raise ConfigError(f"chunk overlap must be >= 0 and below chunk size, got {self.chunk_overlap}")
+        if self.max_pending < 1:
+            raise ConfigError(f"max pending must be at least 1, got {self.max_pending}")
         if self.embed_batch_size < 1:
             raise ConfigError(f"embed batch size must be at least 1, got {self.embed_batch_size}")
         if self.wording_rules not in WORDING_RULES:

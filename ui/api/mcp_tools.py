@@ -68,10 +68,10 @@ def build_mcp(ui: RagbotUI, admission: Admission | None = None):
 
 
 def _chain(ui: RagbotUI, collection: str | None):
-    from .routes import _known_collection  # an unknown name is an error, not a new chain kept forever
+    from .routes import known_collection  # an unknown name is an error, not a new chain kept forever
 
     ui.wait_ready()
-    return ui.chain(_known_collection(ui, collection))
+    return ui.chain(known_collection(ui, collection))
 
 
 def _search(ui: RagbotUI, query: str, k: int, collection: str | None) -> list[dict]:

@@ -81,7 +81,7 @@ def _add_guards(app: FastAPI, api_keys: frozenset[str]) -> None:
         return {"status": "ok", "indexing": not app.state.ui.ready.is_set()}
 
 
-def _collections(ui: RagbotUI) -> list[str]:
+def collections(ui: RagbotUI) -> list[str]:
     from rag.errors import IndexMissingError, RagbotError
 
     try:
@@ -95,9 +95,9 @@ def _collections(ui: RagbotUI) -> list[str]:
         raise store.backend_error(ui.settings, exc) from exc
 
 
-def _known_collection(ui: RagbotUI, name: str | None) -> str:
+def known_collection(ui: RagbotUI, name: str | None) -> str:
     name = name or ui.settings.collection
-    known = _collections(ui)
+    known = collections(ui)
     if name not in known:
         raise HTTPProblem(404, f"model {name!r} is not a collection here; known: {', '.join(known) or '(none)'}",
                           code="model_not_found")
@@ -125,13 +125,13 @@ def _add_chat_routes(app: FastAPI, ui: RagbotUI) -> None:
     def models() -> dict:
         """The collections, as OpenAI models."""
         return {"object": "list", "data": [
-            {"id": name, "object": "model", "created": 0, "owned_by": "ragbot"} for name in _collections(ui)
+            {"id": name, "object": "model", "created": 0, "owned_by": "ragbot"} for name in collections(ui)
         ]}
 
     @app.post("/v1/chat/completions", tags=["chat"])
     async def chat_completions(req: chat.ChatRequest) -> Any:
         """OpenAI-compatible chat: ``model`` is the collection; ``stream`` gives server-sent events."""
-        collection = await run_in_threadpool(_known_collection, ui, req.model)
+        collection = await run_in_threadpool(known_collection, ui, req.model)
         question, history = chat.conversation(req.messages)
         payload = _answer_payload(ui, question, history, req.mode, req.k)
         if not req.stream:
@@ -149,7 +149,7 @@ def _add_chat_routes(app: FastAPI, ui: RagbotUI) -> None:
     @app.post("/v1/ask", tags=["chat"])
     async def ask(req: AskRequest) -> dict:
         """The answer JSON of ``ragbot ask --json``."""
-        collection = await run_in_threadpool(_known_collection, ui, req.collection)
+        collection = await run_in_threadpool(known_collection, ui, req.collection)
         payload = _answer_payload(ui, req.question, [list(t) for t in req.history], req.mode, req.k)
         with admission.slot():
             answer = await run_in_threadpool(_invoke, ui, collection, payload)

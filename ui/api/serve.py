@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import contextlib
-import os
 import sys
 
 from rag.errors import InputError
@@ -14,20 +13,8 @@ DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8765
 
 
-def max_pending(env: dict | None = None) -> int:
-    env = os.environ if env is None else env
-    raw = env.get("RAGBOT_MAX_PENDING") or "8"
-    try:
-        value = int(raw)
-    except ValueError:
-        raise InputError(f"RAGBOT_MAX_PENDING has a bad value {raw!r}") from None
-    if value < 1:
-        raise InputError(f"RAGBOT_MAX_PENDING must be at least 1, got {value}")
-    return value
-
-
 def build_server_app(settings: Settings, *, host: str = DEFAULT_HOST, api_keys: frozenset[str] = frozenset(),
-                     with_page: bool = True, ui: RagbotUI | None = None, pending: int = 8):
+                     with_page: bool = True, ui: RagbotUI | None = None):
     """The whole ASGI app: API, MCP at ``/mcp/`` and (``with_page``) the Gradio page at ``/``."""
     from .mcp_tools import build_mcp
     from .routes import create_api
@@ -39,7 +26,7 @@ def build_server_app(settings: Settings, *, host: str = DEFAULT_HOST, api_keys: 
         demo = create_app(settings, ingest_on_start=True)
         ui = demo.ragbot
     ui = ui or RagbotUI(settings)
-    app = create_api(ui, api_keys=api_keys, max_pending=pending)
+    app = create_api(ui, api_keys=api_keys, max_pending=settings.max_pending)
     mcp = build_mcp(ui, app.state.admission)
     from fastapi.responses import RedirectResponse
 
@@ -90,7 +77,7 @@ def cmd_serve(args, settings: Settings) -> int:
         print(f"ragbot: the page is not served on {host} without a login; set RAGBOT_UI_USER and "
               "RAGBOT_UI_PASSWORD to serve it too (the API and MCP are served)", file=sys.stderr)
         with_page = False
-    app, ui = build_server_app(settings, host=host, api_keys=keys, with_page=with_page, pending=max_pending())
+    app, ui = build_server_app(settings, host=host, api_keys=keys, with_page=with_page)
     ui.start_first_index()
     print(f"ragbot: serving on http://{host}:{port} (API /v1, MCP /mcp/, docs /docs"
           f"{', page /' if with_page else ''})", file=sys.stderr, flush=True)
