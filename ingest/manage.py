@@ -5,6 +5,8 @@ from collections import Counter
 from pathlib import Path
 
 from rag.retrieval import chroma as store
+from rag.retrieval.lexical import LexicalIndex, LexicalWriter, file_key
+from rag.retrieval.sync import lexical_dir
 from rag.errors import IndexMissingError, InputError
 from rag.settings import Settings
 
@@ -44,17 +46,19 @@ def remove_source(settings: Settings, source: str) -> dict:
     if not source or not source.strip():
         raise InputError("choose a file to remove")
     collection = store.open_collection(settings, create=False)
-    ids = [
-        cid
+    rows = [
+        (cid, str((meta or {}).get("root", "")))
         for page_ids, metas in store.iter_metadata(collection)
         for cid, meta in zip(page_ids, metas)
         if str((meta or {}).get("source", "")) == source
     ]
+    ids = [cid for cid, _ in rows]
     path = corpus_path(settings, source)
     file_exists = path is not None and path.is_file()
     if not ids and not file_exists:
         raise InputError(f"{source!r} is not in the index")
     with store.writing(settings):
+        _remove_lexical(settings, {file_key(root, source) for _, root in rows})
         store.delete(collection, ids)
     deleted = False
     if file_exists:
@@ -62,3 +66,11 @@ def remove_source(settings: Settings, source: str) -> dict:
         path.unlink()
         deleted = True
     return {"source": source, "chunks_removed": len(ids), "file_deleted": deleted}
+
+
+def _remove_lexical(settings: Settings, keys: set[str]) -> None:
+    """Drop the files from the lexical index (before Chroma, so its manifest never names missing chunks)."""
+    index = LexicalIndex.open(lexical_dir(settings))
+    if index is not None and keys:
+        with LexicalWriter(index) as writer:
+            writer.remove(sorted(keys))

@@ -21,6 +21,8 @@ from typing import Callable, Iterable
 
 from rag import records
 from rag.retrieval import chroma as store
+from rag.retrieval.lexical import FileChunks, LexicalIndex, LexicalWriter, file_key
+from rag.retrieval.sync import lexical_dir, reconcile
 from rag.errors import InputError, LoadError
 from rag.settings import Settings
 
@@ -54,6 +56,10 @@ class _FileState:
     embedders: set = field(default_factory=set)
     expected: set = field(default_factory=set)
     ids: list = field(default_factory=list)
+
+    def consistent(self) -> bool:
+        """All the file's chunks are there and of one version."""
+        return len(self.hashes) == 1 and self.expected == {len(self.ids)}
 
     def complete(self, file_hash: str, chunker: str, embedder: str) -> bool:
         return (
@@ -144,7 +150,10 @@ def ingest(
         run = _Run(
             settings, embeddings, flush_chunks or settings.ingest_flush_chunks, on_skip=on_skip, on_write=on_write
         )
-        _visit_all(run, targets, total_files, on_file, _progress_bar(total_files, progress))
+        try:
+            _visit_all(run, targets, total_files, on_file, _progress_bar(total_files, progress))
+        finally:
+            run.lexical.close()
         run.summary.chunks_total = run.collection.count()
     run.summary.seconds = time.perf_counter() - t0
     return run.summary
@@ -183,6 +192,9 @@ class _Run:
         self.config = ChunkerConfig(settings.chunk_size, settings.chunk_overlap)
         self.collection = store.open_collection(settings, create=True, embedder_id=embeddings.id)
         self.state = _index_state(self.collection)
+        self.lexical = LexicalWriter(LexicalIndex.open(lexical_dir(settings), create=True))
+        # Repair what an interrupted run left: the lexical index follows Chroma's record of each file.
+        reconcile(self.lexical, self.collection, {file_key(*k): (next(iter(s.hashes)), s.ids) for k, s in self.state.items() if s.consistent()})
         self.summary = IngestSummary()
         self.pending: list[_Pending] = []
         self.n_pending = 0
@@ -235,7 +247,17 @@ class _Run:
                 self.summary.added += 1
             else:
                 self.summary.updated += 1
+        self.lexical.replace(self._lexical_files(p) for p in self.pending)
         self.pending, self.n_pending = [], 0
+
+    def _lexical_files(self, p: _Pending) -> FileChunks:
+        metas = [records.chunk_metadata(c) for c in p.chunks]
+        return FileChunks(
+            p.root, p.source, p.file_hash,
+            tuple(c.id for c in p.chunks),
+            tuple(records.index_text(c.text, m) for c, m in zip(p.chunks, metas)),
+            tuple(c.section for c in p.chunks),
+        )
 
     def _write(self, pending: list[_Pending]) -> None:
         chunks = [c for p in pending for c in p.chunks]
@@ -262,6 +284,7 @@ class _Run:
         """Delete the chunks of files under ``root_key`` that are no longer there."""
         for (r, source), old in list(self.state.items()):
             if r == root_key and source not in seen:
+                self.lexical.remove([file_key(r, source)])  # before Chroma: a manifest entry never outlives its chunks
                 store.delete(self.collection, old.ids)
                 self.summary.removed += 1
 

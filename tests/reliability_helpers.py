@@ -37,6 +37,14 @@ def snapshot(persist_dir: str | Path) -> list[tuple[str, str]]:
     ))
 
 
+def lexical_state(persist_dir: str | Path, collection: str = "ragbot") -> tuple[list[str], dict]:
+    """The lexical index's chunk ids (duplicates kept) and its manifest, read from disk."""
+    from rag.retrieval.lexical import LexicalIndex
+
+    index = LexicalIndex.open(Path(persist_dir) / "lexical" / collection)
+    return (index.chunk_ids(), index.manifest()) if index is not None else ([], {})
+
+
 def ragbot(*args, env: dict | None = None, timeout: float = 120, cwd: Path = ROOT) -> subprocess.CompletedProcess:
     """Run ``python -m rag.cli`` in a subprocess; ``args`` may be bytes (invalid UTF-8 in argv)."""
     full_env = {**os.environ, **(env or {})}

@@ -15,6 +15,7 @@ from rag.retrieval import chroma as store
 
 from .chroma_server import ChromaServer
 from .conftest import ROOT, write_abstracts
+from .reliability_helpers import lexical_state
 
 pytestmark = pytest.mark.integration
 
@@ -102,6 +103,8 @@ def test_kill_9_halfway_then_rerun_completes_without_duplicates(tmp_path, real_e
     ids_killed, ids_clean = _ids(killed), _ids(clean)
     assert len(ids_killed) == len(set(ids_killed))
     assert sorted(ids_killed) == sorted(ids_clean)
+    lexical_ids, _ = lexical_state(killed.persist_dir)
+    assert len(lexical_ids) == len(set(lexical_ids)) and sorted(lexical_ids) == sorted(ids_clean)
 
 
 def _ids(settings) -> list[str]:

@@ -27,7 +27,7 @@ from rag.settings import Settings
 from rag.types import Passage
 
 from .conftest import CORPUS, ROOT, FakeEmbeddings, write_abstracts
-from .reliability_helpers import ragbot, read_index, snapshot
+from .reliability_helpers import lexical_state, ragbot, read_index, snapshot
 
 ALWAYS = Gate({}, 10.0, 0.5, {})
 
@@ -105,6 +105,11 @@ def test_sigkill_at_random_points_never_loses_or_duplicates(tmp_path, real_embed
         assert m["file_hash"] == hashes[m["source"]]
         assert m["file_chunks"] == per_source[m["source"]]
     assert set(per_source) == set(hashes)
+    # the lexical index holds exactly the same chunks, once each, and its manifest the current versions
+    lexical_ids, manifest = lexical_state(persist)
+    assert len(lexical_ids) == len(set(lexical_ids)), "a chunk twice in the lexical index"
+    assert sorted(lexical_ids) == sorted(ids_killed), "lexical index out of step with Chroma after the kills"
+    assert {json.loads(k)[1]: v for k, v in manifest.items()} == {s: (hashes[s], n) for s, n in per_source.items()}
     print(f"\nkills: {kills}; chunks: {len(ids_killed)} in {len(per_source)} files; duplicates 0; orphans 0")
 
 

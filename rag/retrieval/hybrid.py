@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import threading
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -16,7 +15,8 @@ from ..errors import BackendError, ConfigError, IndexMissingError
 from ..settings import Settings
 from ..types import Passage
 from . import chroma as store
-from .lexical import LexicalIndex, fingerprint
+from .lexical import LexicalIndex, Vocabulary
+from .sync import build_lexical, lexical_dir
 
 METHODS = ("dense", "lexical", "hybrid")
 RRF_K = 60  # the constant of Cormack et al. (2009); robust across collections
@@ -52,7 +52,8 @@ def mmr(query: np.ndarray, vectors: np.ndarray, k: int, lambda_mult: float = 0.7
 
 
 class HybridRetriever(BaseRetriever):
-    """Finds passages for a question. Holds the chunk table and BM25 in memory; refreshes when the index changes.
+    """Finds passages for a question. Holds no chunk text: passages come from Chroma by id, the
+    lexical side from the tantivy index on disk; both are reopened when another process writes.
 
     Also a LangChain ``BaseRetriever``: ``invoke(query)`` gives the ``k`` best passages as Documents.
     """
@@ -63,9 +64,7 @@ class HybridRetriever(BaseRetriever):
     _lock: Any = PrivateAttr(default_factory=threading.Lock)
     _collection: Any = PrivateAttr(default=None)
     _count: int = PrivateAttr(default=-1)
-    _stamp: Any = PrivateAttr(default=None)  # store.disk_stamp when the table was loaded
-    _table: dict = PrivateAttr(default_factory=dict)  # chunk id -> (text, metadata)
-    _sections: dict = PrivateAttr(default_factory=dict)  # (source, section) -> chunk ids in reading order
+    _stamp: Any = PrivateAttr(default=None)  # store.disk_stamp when the client was last (re)opened
     _lexical: Any = PrivateAttr(default=None)
 
     def __init__(self, settings: Settings, embeddings, **kwargs):
@@ -88,7 +87,7 @@ class HybridRetriever(BaseRetriever):
             raise
         except Exception:
             self._collection = None
-            self._count = -1  # what was read through the old client may be stale: reload on the next search
+            self._count = -1  # check the model again on the next search
             store.forget_client(self.settings)
             try:
                 return fn(self.collection, *args, **kwargs)
@@ -100,29 +99,36 @@ class HybridRetriever(BaseRetriever):
                 raise store.backend_error(self.settings, exc) from exc
 
     def refresh(self, force: bool = False) -> int:
-        """Reload the chunk table and lexical index if the collection changed; returns the chunk count.
+        """See what other processes wrote; returns the chunk count.
 
-        An index on disk that another process wrote is reopened first: an embedded client does not
+        An embedded index that another process wrote is reopened first: an embedded client does not
         see another process's writes (its vector index lives in memory) and fails on the new ids.
+        The lexical index reloads its latest commit (a stat of two small files when nothing changed).
         """
         if self._stamp is not None and store.disk_stamp(self.settings) != self._stamp and not store.writing_here(self.settings):
             stale = store.cached_client(self.settings)
             self._collection = None
             store.forget_client(self.settings, stale=stale)
-            force = True
         count = self._call(lambda c: c.count())
         stamp = store.disk_stamp(self.settings)  # after opening: opening a client writes the file too
         with self._lock:
             if force or count != self._count:
-                self._load(count)
-                self._stamp = stamp
+                self._check_embedder()
+                self._count = count
+            self._stamp = stamp
+        self._open_lexical(count)
         return count
 
-    def _lexical_dir(self) -> Path:
-        name = self.settings.collection
-        if self.settings.server_mode:
-            name = f"{self.settings.chroma_host}_{self.settings.chroma_port}_{name}"
-        return self.settings.cache_dir / "lexical" / name
+    def _open_lexical(self, count: int) -> None:
+        """The lexical index, reloaded; built once from Chroma's texts for an index made without one."""
+        with self._lock:
+            if self._lexical is not None:
+                self._lexical.reload()
+                return
+            lexical = LexicalIndex.open(lexical_dir(self.settings))
+            if lexical is None and count > 0:
+                lexical = self._call(lambda c: build_lexical(self.settings, c))
+            self._lexical = lexical
 
     def _check_embedder(self) -> None:
         """Questions must be encoded by the model that encoded the index; a mismatch is a clear error.
@@ -140,32 +146,17 @@ class HybridRetriever(BaseRetriever):
                 f"RAGBOT_EMBEDDING_MODEL={model.removeprefix('path:')}"
             )
 
-    def _load(self, count: int) -> None:
-        self._check_embedder()
-        table: dict[str, tuple[str, dict]] = {}
-
-        def read(collection):
-            for ids, docs, metas in store.iter_records(collection):
-                for cid, doc, meta in zip(ids, docs, metas):
-                    table[cid] = (doc or "", meta or {})
-
-        self._call(read)
-        ids = list(table)
-        fp = fingerprint(ids)
-        folder = self._lexical_dir()
-        lexical = LexicalIndex.load(folder, fp)
-        if lexical is None:
-            texts = [records.index_text(*table[i]) for i in ids]
-            lexical = LexicalIndex.build(ids, texts)
-            try:
-                lexical.save(folder)
-            except OSError:
-                pass  # a read-only cache folder costs a rebuild next start, nothing more
-        sections: dict[tuple[str, str], list[tuple[int, str]]] = {}
-        for cid, (_, meta) in table.items():
-            sections.setdefault(records.section_key(meta), []).append((records.start_of(meta), cid))
-        self._sections = {key: [cid for _, cid in sorted(rows)] for key, rows in sections.items()}
-        self._table, self._lexical, self._count = table, lexical, count
+    def _records(self, ids: list[str], embeddings: bool = True) -> dict[str, tuple[str, dict, np.ndarray | None]]:
+        """Chunk id -> (text, metadata, vector) for the ids still in Chroma."""
+        if not ids:
+            return {}
+        include = ["documents", "metadatas"] + (["embeddings"] if embeddings else [])
+        got = self._call(lambda c: c.get(ids=ids, include=include))
+        vectors = got["embeddings"] if embeddings else [None] * len(got["ids"])
+        return {
+            cid: (doc or "", meta or {}, None if vec is None else np.asarray(vec, dtype=np.float32))
+            for cid, doc, meta, vec in zip(got["ids"], got["documents"], got["metadatas"], vectors)
+        }
 
     def search(self, query: str, k: int | None = None, method: str = "hybrid", mmr_: bool | None = None) -> list[Passage]:
         """The ``k`` best passages for ``query``, best first; ``score`` is the cosine similarity to the query."""
@@ -176,64 +167,54 @@ class HybridRetriever(BaseRetriever):
         count = self.refresh()
         if count == 0:
             raise IndexMissingError("the index is empty: run `ragbot ingest` first")
-        with self._lock:  # one consistent snapshot: another thread's refresh swaps them whole
-            table, lexical = self._table, self._lexical
         fetch = min(max(self.settings.fetch_k, k), count)
         qvec = self.embeddings.encode([query])[0]
         rankings: list[list[str]] = []
-        vectors: dict[str, np.ndarray] = {}
+        found: dict[str, tuple] = {}
         if method in ("dense", "hybrid"):
             got = self._call(
-                lambda c: c.query(query_embeddings=[qvec.tolist()], n_results=fetch, include=["embeddings"])
+                lambda c: c.query(query_embeddings=[qvec.tolist()], n_results=fetch, include=["embeddings", "documents", "metadatas"])
             )
-            dense_ids = got["ids"][0]
-            for cid, vec in zip(dense_ids, got["embeddings"][0]):
-                vectors[cid] = np.asarray(vec, dtype=np.float32)
-            rankings.append(dense_ids)
-        if method in ("lexical", "hybrid"):
-            rankings.append([cid for cid, _ in lexical.search(query, fetch)])
-        fused = [cid for cid, _ in rrf(rankings) if cid in table]
-        pool = fused[: max(fetch, k)] if use_mmr else fused[:k]
-        missing = [cid for cid in pool if cid not in vectors]
-        if missing:
-            got = self._call(lambda c: c.get(ids=missing, include=["embeddings"]))
-            for cid, vec in zip(got["ids"], got["embeddings"]):
-                vectors[cid] = np.asarray(vec, dtype=np.float32)
-        pool = [cid for cid in pool if cid in vectors]
+            for cid, doc, meta, vec in zip(got["ids"][0], got["documents"][0], got["metadatas"][0], got["embeddings"][0]):
+                found[cid] = (doc or "", meta or {}, np.asarray(vec, dtype=np.float32))
+            rankings.append(got["ids"][0])
+        if method in ("lexical", "hybrid") and self._lexical is not None:
+            rankings.append([cid for cid, _ in self._lexical.search(query, fetch)])
+        fused = [cid for cid, _ in rrf(rankings)]
+        pool = fused[: max(fetch, k)] if use_mmr else fused[: k + 2]  # a lexical hit deleted since is skipped
+        found.update(self._records([cid for cid in pool if cid not in found]))
+        pool = [cid for cid in pool if cid in found]
         if use_mmr and pool:
-            order = mmr(qvec, np.stack([vectors[c] for c in pool]), k)
+            order = mmr(qvec, np.stack([found[c][2] for c in pool]), k)
             pool = [pool[i] for i in order]
-        return [records.to_passage(cid, *table[cid], score=round(float(vectors[cid] @ qvec), 4)) for cid in pool[:k]]
+        return [records.to_passage(cid, *found[cid][:2], score=round(float(found[cid][2] @ qvec), 4)) for cid in pool[:k]]
 
     def section(self, source: str, section: str, limit: int = 12, query: np.ndarray | None = None) -> list[Passage]:
         """The chunks of one section of one source, in reading order (at most ``limit``): the whole
         of what a heading covers. With ``query`` (a vector), each passage's score is its cosine to it."""
         self.refresh()
-        with self._lock:
-            table, sections = self._table, self._sections
-        ids = sections.get((source, section), [])[:limit]
-        scores = {}
-        if query is not None and ids:
-            got = self._call(lambda c: c.get(ids=ids, include=["embeddings"]))
-            scores = {cid: round(float(np.asarray(v, dtype=np.float32) @ query), 4) for cid, v in zip(got["ids"], got["embeddings"])}
-        return [records.to_passage(cid, *table[cid], score=scores.get(cid, 0.0)) for cid in ids]
+        where = {"$and": [{records.SOURCE: source}, {records.SECTION: section}]}
+        include = ["documents", "metadatas"] + (["embeddings"] if query is not None else [])
+        got = self._call(lambda c: c.get(where=where, include=include))
+        vectors = got["embeddings"] if query is not None else [None] * len(got["ids"])
+        rows = sorted(zip(got["ids"], got["documents"], got["metadatas"], vectors), key=lambda r: (records.start_of(r[2]), r[0]))
+        return [
+            records.to_passage(cid, doc or "", meta, score=0.0 if vec is None else round(float(np.asarray(vec, dtype=np.float32) @ query), 4))
+            for cid, doc, meta, vec in rows[:limit]
+        ]
 
     def sections(self) -> list[tuple[str, str]]:
         """Every (source, section heading) in the index."""
         self.refresh()
-        return [key for key in self._sections if key[1]]
+        return self._lexical.sections() if self._lexical is not None else []
 
-    def vocabulary(self) -> dict:
-        """Stemmed terms of the indexed documents (the lexical index's vocabulary)."""
+    def vocabulary(self) -> Vocabulary | None:
+        """Stemmed terms of the indexed documents, looked up in the lexical index."""
         if self._lexical is None:
             self.refresh()
-        return getattr(self._lexical.bm25, "vocab_dict", None) or {}
+        return self._lexical.vocabulary() if self._lexical is not None else None
 
     def sources(self) -> dict[str, int]:
         """Indexed source files with their chunk counts."""
         self.refresh()
-        counts: dict[str, int] = {}
-        for _, meta in self._table.values():
-            src = records.source_of(meta)
-            counts[src] = counts.get(src, 0) + 1
-        return dict(sorted(counts.items()))
+        return self._lexical.sources() if self._lexical is not None else {}

@@ -1,0 +1,71 @@
+"""Keep the lexical index in step with Chroma: where it lives, and the repair after an interrupted run.
+
+Chroma is the record of what was ingested (every chunk carries its file's hash and chunk count);
+the lexical index's manifest says which file versions it holds. ``reconcile`` brings the second in
+line with the first, reading the texts of the files it must redo from Chroma (nothing is encoded).
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Mapping, Sequence
+
+from .. import records
+from ..settings import Settings
+from . import chroma as store
+from .lexical import FileChunks, LexicalIndex, LexicalWriter, file_key, stale_files
+
+
+def lexical_dir(settings: Settings) -> Path:
+    """Beside the Chroma data: inside the embedded index's folder, or in the cache for a server
+    (processes that share a server share this folder when they share the machine's cache)."""
+    if settings.server_mode:
+        name = f"{settings.chroma_host}_{settings.chroma_port}_{settings.collection}"
+        return settings.cache_dir / "lexical" / name
+    return Path(settings.persist_dir) / "lexical" / settings.collection
+
+
+def chroma_files(collection) -> dict[str, tuple[str, list[str]]]:
+    """Every file whose chunks in Chroma agree with each other: file key -> (hash, chunk ids)."""
+    seen: dict[str, list] = {}
+    for ids, metas in store.iter_metadata(collection):
+        for cid, meta in zip(ids, metas):
+            meta = meta or {}
+            entry = seen.setdefault(file_key(str(meta.get("root", "")), records.source_of(meta)), [set(), set(), []])
+            entry[0].add(meta.get("file_hash"))
+            entry[1].add(meta.get("file_chunks"))
+            entry[2].append(cid)
+    return {key: (next(iter(h)), ids) for key, (h, n, ids) in seen.items() if len(h) == 1 and n == {len(ids)}}
+
+
+def file_chunks(collection, key: str, file_hash: str, ids: Sequence[str]) -> FileChunks:
+    """One file's chunks as the lexical index holds them, read back from Chroma."""
+    root, source = json.loads(key)
+    got = collection.get(ids=list(ids), include=["documents", "metadatas"])
+    rows = sorted(zip(got["ids"], got["documents"], got["metadatas"]), key=lambda r: records.start_of(r[2]))
+    return FileChunks(
+        root, source, file_hash,
+        tuple(r[0] for r in rows),
+        tuple(records.index_text(r[1] or "", r[2] or {}) for r in rows),
+        tuple(records.section_key(r[2])[1] for r in rows),
+    )
+
+
+def reconcile(writer: LexicalWriter, collection, in_chroma: Mapping[str, tuple[str, Sequence[str]]], batch: int = 200) -> int:
+    """Redo the files the lexical index lacks or holds in another version, drop those Chroma lacks;
+    returns how many files were redone or dropped."""
+    manifest = writer.index.manifest()
+    rebuild, remove = stale_files(manifest, {k: (h, len(ids)) for k, (h, ids) in in_chroma.items()})
+    writer.remove(remove)
+    for i in range(0, len(rebuild), batch):
+        writer.replace(file_chunks(collection, key, *in_chroma[key]) for key in rebuild[i : i + batch])
+    return len(rebuild) + len(remove)
+
+
+def build_lexical(settings: Settings, collection) -> LexicalIndex:
+    """Create the lexical index of an index that has none yet (made before it existed) from Chroma's texts."""
+    index = LexicalIndex.open(lexical_dir(settings), create=True)
+    with LexicalWriter(index) as writer:
+        reconcile(writer, collection, chroma_files(collection))
+    index.reload()
+    return index
