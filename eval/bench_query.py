@@ -18,8 +18,6 @@ from .bench import Timer, bench_result, dir_size_mb, print_figures, run_child, s
 
 GOLDEN = Path(__file__).parent / "golden" / "military-diplomacy.jsonl"
 LOCAL_QUESTIONS = 5  # the local model takes seconds per answer: a bounded sample of the golden questions
-GROWTH_SIZES = (1_000, 10_000, 100_000)
-GROWTH_QUERIES = 60
 
 
 def _local(settings, work: Path, **changes):
@@ -176,116 +174,6 @@ def plot_query(result: dict, ax) -> None:
     ax.set_ylabel("ms (log)")
     ax.set_title("Warm query latency, golden questions")
     ax.legend()
-
-
-# -- growth --------------------------------------------------------------------------------------
-
-def _base_chunks(settings, n: int) -> tuple[list[str], list[dict], np.ndarray]:
-    """The first ``n`` ragbot chunks of the SciFact abstracts, with metadata and real embeddings."""
-    from ingest.chunking import ChunkerConfig, split_document
-    from ingest.types import Document
-    from rag.embeddings import SentenceEmbeddings
-
-    from .scifact import load_scifact
-
-    config = ChunkerConfig(settings.chunk_size, settings.chunk_overlap)
-    texts, metas = [], []
-    for doc_id, (title, text) in load_scifact().corpus.items():
-        doc = Document(f"{title}\n{text}\n", f"{doc_id}.txt", {})
-        for i, c in enumerate(split_document(doc, config)):
-            texts.append(c.text)
-            metas.append({"source": c.source, "section": c.section, "start": c.start, "end": c.end, "chunk_index": i})
-        if len(texts) >= n:
-            break
-    texts, metas = texts[:n], metas[:n]
-    emb = SentenceEmbeddings(settings.embedding_model, settings.embedding_backend, settings.embed_batch_size)
-    return texts, metas, emb.encode(texts)
-
-
-def _embedder_id(settings) -> str:
-    """The id retrieval expects in the index: the vectors are the real model's."""
-    from rag.embeddings import SentenceEmbeddings
-
-    return SentenceEmbeddings(settings.embedding_model, settings.embedding_backend).id
-
-
-def _variant(text: str, copy: int, rng: np.random.Generator) -> str:
-    """A copy of a real chunk with some words dropped, so BM25 statistics are not exact duplicates."""
-    words = text.split()
-    keep = rng.random(len(words)) > 0.1
-    return f"[v{copy}] " + " ".join(w for w, k in zip(words, keep) if k)
-
-
-def run_growth(settings, limit: int | None = None, sizes=GROWTH_SIZES) -> dict:
-    """Hybrid retrieval p50/p95 and index size at each size; copies get perturbed vectors, not re-encoding."""
-    from rag.retrieval import chroma as store
-    from rag.retrieval import build_retriever
-
-    from .scifact import load_scifact
-
-    sizes = [n for n in sizes if not limit or n <= limit] or [min(sizes)]
-    base_n = min(sizes[0], 2000)
-    texts, metas, vectors = _base_chunks(settings, base_n)
-    claims = list(load_scifact().queries.values())[:GROWTH_QUERIES]
-    rng = np.random.default_rng(0)
-    work = Path(tempfile.mkdtemp(prefix="ragbot-bench-growth-"))
-    rows = []
-    try:
-        s = _local(settings, work, collection="growth")
-        collection = store.open_collection(s, create=True, embedder_id=_embedder_id(settings))
-        have = 0
-        for target in sizes:
-            with Timer() as t_build:
-                while have < target:
-                    n = min(5000, target - have)
-                    idx = [(have + j) % len(texts) for j in range(n)]
-                    copies = [(have + j) // len(texts) for j in range(n)]
-                    vecs = vectors[idx].copy()
-                    noisy = [j for j, c in enumerate(copies) if c > 0]
-                    if noisy:
-                        vecs[noisy] += rng.normal(0, 0.02, (len(noisy), vecs.shape[1])).astype(np.float32)
-                        vecs[noisy] /= np.linalg.norm(vecs[noisy], axis=1, keepdims=True)
-                    docs = [texts[i] if c == 0 else _variant(texts[i], c, rng) for i, c in zip(idx, copies)]
-                    mts = [{**metas[i], "source": f"copy{c}/{metas[i]['source']}"} for i, c in zip(idx, copies)]
-                    store.upsert(collection, [f"g{have + j}" for j in range(n)], vecs, docs, mts)
-                    have += n
-            retriever = build_retriever(s)
-            with Timer() as t_open:
-                retriever.search(claims[0])  # loads the chunk table, builds and saves BM25
-            row = {"chunks": have, "insert_s": round(t_build.seconds, 1), "first_search_s": round(t_open.seconds, 2)}
-            for method in ("hybrid", "dense", "lexical"):
-                times = []
-                for q in claims:
-                    with Timer() as t:
-                        retriever.search(q, method=method)
-                    times.append(t.ms)
-                row[method] = summarize(times)
-            row["index_mb"] = dir_size_mb(work / "chroma")
-            rows.append(row)
-            print(f"  growth: {have} chunks, hybrid p50 {row['hybrid']['p50']} ms", flush=True)
-    finally:
-        _forget(settings, work)
-    notes = [
-        f"{base_n} real SciFact chunks encoded once; larger sizes repeat them with ~10% of words dropped and "
-        "vectors perturbed (Gaussian noise 0.02, renormalised) instead of re-encoding",
-        f"latency over {len(claims)} SciFact claims per method, including query encoding; index_mb = Chroma folder + BM25 cache",
-        "first_search_s = first search after the index grew: reloads the chunk table and rebuilds BM25 (once per change)",
-    ]
-    return bench_result("growth", {"sizes": rows, "embedding_backend": settings.embedding_backend}, limit=limit, notes=notes)
-
-
-def plot_growth(result: dict, ax) -> None:
-    rows = result["figures"]["sizes"]
-    x = [r["chunks"] for r in rows]
-    for method in ("hybrid", "dense", "lexical"):
-        ax.plot(x, [r[method]["p50"] for r in rows], marker="o", label=f"{method} p50")
-    ax.plot(x, [r["hybrid"]["p95"] for r in rows], marker="o", linestyle="--", label="hybrid p95")
-    ax.axhline(50, color="red", linewidth=0.8, linestyle=":", label="50 ms floor")
-    ax.set_xscale("log")
-    ax.set_xlabel("chunks in the index")
-    ax.set_ylabel("retrieval ms")
-    ax.set_title("Retrieval latency as the index grows")
-    ax.legend(fontsize=8)
 
 
 # -- memory --------------------------------------------------------------------------------------
@@ -445,6 +333,5 @@ def _command(run, plot):
 
 
 cmd_query = _command(run_query, plot_query)
-cmd_growth = _command(run_growth, plot_growth)
 cmd_memory = _command(run_memory, plot_memory)
 cmd_server = _command(run_server, plot_server)

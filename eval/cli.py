@@ -90,7 +90,8 @@ def cmd_eval(args, settings) -> int:
 def cmd_bench(args, settings) -> int:
     """Benchmarks by name; ``all`` runs every one."""
     from .bench_ingest import cmd_encoders, cmd_ingest
-    from .bench_query import cmd_growth, cmd_memory, cmd_query, cmd_server
+    from .bench_growth import cmd_growth
+    from .bench_query import cmd_memory, cmd_query, cmd_server
     from .bench_serve import cmd_load
     from .scifact import cmd_scifact
     from .squad2 import cmd_squad2

@@ -23,6 +23,8 @@ def add_commands(sub, options) -> None:
                    help="ingest: cut the corpus into this many slices, each run through ragbot and the tutorial in turn")
     p.add_argument("--clients", type=int, default=None, help="load: concurrent clients (default 20)")
     p.add_argument("--questions", type=int, default=None, help="load: questions per client (default 10)")
+    p.add_argument("--server", action="store_true",
+                   help="growth: against a `chroma run` server, with two answering processes (default: embedded, one)")
     options.answer(p)
     options.common(p)
     p.set_defaults(handler=cmd_bench)

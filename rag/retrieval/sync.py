@@ -17,8 +17,8 @@ from .lexical import FileChunks, LexicalIndex, LexicalWriter, file_key, stale_fi
 
 
 def lexical_dir(settings: Settings) -> Path:
-    """Beside the Chroma data: inside the embedded index's folder, or in the cache for a server
-    (processes that share a server share this folder when they share the machine's cache)."""
+    """Beside the Chroma data: inside the embedded index's folder; for a server, under the local
+    ``persist_dir`` (processes of one machine that share a server share this folder)."""
     if settings.server_mode:
         name = f"{settings.chroma_host}_{settings.chroma_port}_{settings.collection}"
         return settings.cache_dir / "lexical" / name
