@@ -28,6 +28,7 @@ GROWTH_QUERIES = 60
 BASE_CHUNKS = 2000
 BATCH_CHUNKS = 5000
 ROOT = "growth"
+OLD_PATH_MAX = 100_000  # the old path loads the whole table: compared up to here
 
 
 def _base_chunks(settings, n: int) -> tuple[list[str], list[dict], np.ndarray]:
@@ -186,7 +187,42 @@ def _measure(s, grower: Grower, queries: list[str], work: Path, n_readers: int, 
     return row
 
 
-def run_growth(settings, limit: int | None = None, sizes=GROWTH_SIZES, server: bool = False) -> dict:
+_OLD_READER = """
+import json, sys, time
+sys.path.insert(0, {tree!r})
+import numpy as np
+from rag.retrieval import build_retriever
+from rag.settings import Settings
+r = build_retriever(Settings(persist_dir={persist!r}, collection="growth", embedding_backend={backend!r}))
+t = time.perf_counter(); r.search({queries!r}[0]); out = {{"first_search_ms": round((time.perf_counter() - t) * 1000, 1)}}
+for method in ("hybrid", "dense", "lexical"):
+    ms = []
+    for q in {queries!r}:
+        t = time.perf_counter(); r.search(q, method=method); ms.append((time.perf_counter() - t) * 1000)
+    out[method] = {{"p50": round(float(np.percentile(ms, 50)), 2), "p95": round(float(np.percentile(ms, 95)), 2)}}
+print(json.dumps(out))
+"""
+
+
+def _old_path(settings, work: Path, queries: list[str], ref: str) -> dict:
+    """The same searches by the retriever of git ``ref`` (the whole-table path), on a copy of the index."""
+    from .bench import run_child
+
+    tree = work / "old-tree"
+    if not tree.exists():
+        tree.mkdir()
+        repo = Path(__file__).resolve().parents[1]
+        archive = subprocess.run(["git", "-C", str(repo), "archive", ref, "rag"], capture_output=True, check=True).stdout
+        subprocess.run(["tar", "-x", "-C", str(tree)], input=archive, check=True)
+    copy = work / "old-copy"
+    shutil.rmtree(copy, ignore_errors=True)
+    shutil.copytree(settings.persist_dir, copy, ignore=shutil.ignore_patterns("lexical"))
+    out, rss = run_child(_OLD_READER.format(tree=str(tree), persist=str(copy), backend=settings.embedding_backend, queries=queries))
+    shutil.rmtree(copy, ignore_errors=True)
+    return {**out, "peak_rss_mb": rss, "ref": ref}
+
+
+def run_growth(settings, limit: int | None = None, sizes=GROWTH_SIZES, server: bool = False, old_ref: str | None = None) -> dict:
     """Latency, the first search after one more file, index size and the answering process's RSS, per size."""
     from .scifact import load_scifact
 
@@ -203,6 +239,9 @@ def run_growth(settings, limit: int | None = None, sizes=GROWTH_SIZES, server: b
                 grower.grow_to(target)
             index_dir = work / ("server" if server else "chroma")
             rows.append({"insert_s": round(t_build.seconds, 1), **_measure(s, grower, queries, work, 2 if server else 1, index_dir)})
+            if old_ref and not server and grower.chunks <= OLD_PATH_MAX:
+                rows[-1]["old_path"] = _old_path(s, work, queries, old_ref)
+                rows[-1]["hybrid_p50_vs_old"] = round(rows[-1]["hybrid"]["p50"] / rows[-1]["old_path"]["hybrid"]["p50"], 3)
             print(f"  growth: {rows[-1]['chunks']} chunks, hybrid p50 {rows[-1]['hybrid']['p50']} ms, after a change "
                   f"{rows[-1]['first_search_after_change_ms']} ms, rss {rows[-1]['peak_rss_mb']} MB", flush=True)
     finally:
@@ -276,7 +315,8 @@ def _first(value):
 
 
 def cmd_growth(args, settings) -> int:
-    result = run_growth(settings, getattr(args, "limit", None), server=bool(getattr(args, "server", False)))
+    result = run_growth(settings, getattr(args, "limit", None), server=bool(getattr(args, "server", False)),
+                        old_ref=getattr(args, "old_path", None))
     print_figures(result)
     write_result(result, args.out, plot_growth)
     return 0

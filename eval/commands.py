@@ -25,6 +25,8 @@ def add_commands(sub, options) -> None:
     p.add_argument("--questions", type=int, default=None, help="load: questions per client (default 10)")
     p.add_argument("--server", action="store_true",
                    help="growth: against a `chroma run` server, with two answering processes (default: embedded, one)")
+    p.add_argument("--old-path", metavar="GIT_REF", default=None,
+                   help="growth: also time the retriever of this git commit on a copy of the index (up to 100k chunks)")
     options.answer(p)
     options.common(p)
     p.set_defaults(handler=cmd_bench)

@@ -110,3 +110,34 @@ def test_kill_9_halfway_then_rerun_completes_without_duplicates(tmp_path, real_e
 def _ids(settings) -> list[str]:
     col = store.open_collection(settings)
     return [i for ids, _ in store.iter_metadata(col) for i in ids]
+
+
+@pytest.mark.integration
+def test_server_mode_one_process_ingests_two_others_see_it_without_reloading(tmp_path, real_embeddings):
+    """A Chroma server shared by three processes: `ragbot ingest` adds a file, and two answering
+    processes that were already searching find it within seconds, reading no whole table to do so."""
+    from eval.bench_growth import Reader
+    from rag.settings import Settings
+
+    docs = write_abstracts(tmp_path / "abstracts", 12)
+    server = ChromaServer(tmp_path / "server-data").start()
+    settings = Settings(persist_dir=str(tmp_path / "local"), chroma_host="127.0.0.1", chroma_port=server.port)
+    try:
+        ingest([docs], settings, embeddings=real_embeddings)
+        queries = [p.read_text().splitlines()[0] for p in sorted(docs.iterdir())[:3]]
+        readers = [Reader(settings, queries, tmp_path, f"reader{i}") for i in range(2)]
+        for r in readers:
+            assert r.searched()["hybrid"]["p50"] > 0
+        new = tmp_path / "new"
+        new.mkdir()
+        (new / "zebrafish.txt").write_text("Zebrafish fin regeneration\nZebrafish regrow amputated fins within two weeks.\n")
+        env = {"RAGBOT_CHROMA_HOST": "127.0.0.1", "RAGBOT_CHROMA_PORT": str(server.port), "RAGBOT_PERSIST_DIR": settings.persist_dir}
+        done = ragbot("ingest", str(new), "--json", env=env)
+        assert done.returncode == 0, done.stderr
+        for r in readers:
+            seen = r.after_change("zebrafish fin regeneration", "zebrafish.txt")
+            assert seen["seen_new_file_s"] is not None and seen["seen_new_file_s"] < 5, seen
+            assert seen["whole_table_reads"] == 0, seen
+    finally:
+        server.stop()
+        store.forget_client(settings)
