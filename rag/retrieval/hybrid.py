@@ -170,19 +170,14 @@ class HybridRetriever(BaseRetriever):
         fetch = min(max(self.settings.fetch_k, k), count)
         qvec = self.embeddings.encode([query])[0]
         rankings: list[list[str]] = []
-        found: dict[str, tuple] = {}
         if method in ("dense", "hybrid"):
-            got = self._call(
-                lambda c: c.query(query_embeddings=[qvec.tolist()], n_results=fetch, include=["embeddings", "documents", "metadatas"])
-            )
-            for cid, doc, meta, vec in zip(got["ids"][0], got["documents"][0], got["metadatas"][0], got["embeddings"][0]):
-                found[cid] = (doc or "", meta or {}, np.asarray(vec, dtype=np.float32))
+            got = self._call(lambda c: c.query(query_embeddings=[qvec.tolist()], n_results=fetch, include=[]))
             rankings.append(got["ids"][0])
         if method in ("lexical", "hybrid") and self._lexical is not None:
             rankings.append([cid for cid, _ in self._lexical.search(query, fetch)])
         fused = [cid for cid, _ in rrf(rankings)]
         pool = fused[: max(fetch, k)] if use_mmr else fused[: k + 2]  # a lexical hit deleted since is skipped
-        found.update(self._records([cid for cid in pool if cid not in found]))
+        found = self._records(pool)  # texts, metadata and vectors of the pool only, in one read
         pool = [cid for cid in pool if cid in found]
         if use_mmr and pool:
             order = mmr(qvec, np.stack([found[c][2] for c in pool]), k)
