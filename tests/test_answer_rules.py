@@ -317,7 +317,7 @@ def gate_rows(seed: int, n: int, refuse_every: int, levels: tuple[float, float],
 
 
 def test_fit_gate_chooses_its_regularisation_and_counts_the_follow_up_rule():
-    rows, labels = gate_rows(0, 40, 3, (0.7, 0.4), 0.12, 0.05, ("best_similarity", "best_overlap", "top_passage", "coverage", "known_terms"))
+    rows, labels = gate_rows(0, 27, 3, (0.7, 0.4), 0.12, 0.05, ("best_similarity", "best_overlap", "top_passage", "coverage", "known_terms"))
     # an unanswerable follow-up that looks answerable, refused by the novelty rule whatever its score
     rows.append({**rows[1], "novelty": 0.2})
     labels.append(False)
@@ -332,7 +332,7 @@ def test_fit_gate_chooses_its_regularisation_and_counts_the_follow_up_rule():
 
 def test_fit_gate_on_noisy_features_answers_and_refuses_well_above_chance():
     # Overlapping classes: the threshold, set on leave-one-out scores, must still separate them.
-    rows, labels = gate_rows(1, 60, 4, (0.62, 0.45), 0.1, 0.1, ("best_similarity", "top_passage", "coverage"))
+    rows, labels = gate_rows(1, 40, 4, (0.62, 0.45), 0.1, 0.1, ("best_similarity", "top_passage", "coverage"))
     gate = fit_gate(rows, labels)
     assert 0.0 < gate.threshold < 1.0 and 0.5 < gate.info["cv_balanced_accuracy"] <= 1.0
     answered = np.array([gate.answerable(r)[0] for r in rows])
