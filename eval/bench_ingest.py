@@ -3,7 +3,9 @@
 ``ingest`` measures, in one process and back to back on the same SciFact abstracts (one ``.txt``
 file each): ragbot's ingestion into a fresh index; the raw encoder on exactly the chunk texts
 ragbot embedded; the LangChain tutorial pipeline; and a re-ingestion of the unchanged corpus.
-The encoder is loaded (and warmed) before any timing, so no figure includes model loading.
+The encoder is loaded (and warmed) and the libraries both pipelines import (chromadb, bm25s) are
+imported before any timing, so no figure includes model loading or imports; the imports are timed
+apart (``libraries_import_s``), as a start-up cost of any ingestion process.
 
 The tutorial pipeline is reproduced with its own parts rather than ``langchain-huggingface`` and
 ``langchain-chroma``, whose installation downgrades huggingface-hub below gradio 6's floor:
@@ -114,13 +116,14 @@ def _slices(folder: Path, n: int) -> list[Path]:
 
 
 INGEST_NOTES = (
-    "encoder loaded and warmed before timing; ragbot figures include reading, chunking, embedding and Chroma writes",
+    "encoder loaded and warmed, chromadb and bm25s imported before timing (libraries_import_s: that import); "
+    "ragbot figures include reading, chunking, embedding, Chroma and lexical-index writes",
     "corpus cut into {slices} slices, each run through ragbot, the raw encoder and the tutorial back to back; "
     "figures are sums over the slices",
     "LangChain tutorial rebuilt from langchain-text-splitters + SentenceTransformer (as HuggingFaceEmbeddings, "
     "PyTorch, batch 32) + chromadb upsert (as Chroma.from_documents); langchain-huggingface/langchain-chroma "
     "not installed: they downgrade huggingface-hub below gradio 6's floor",
-    "floors: ingest >= 0.85 x raw encoder chunks/s; >= 1.5 x tutorial chars/s; re-ingest < 0.05 x first",
+    "floors: ingest >= 0.90 x raw encoder chunks/s; >= 1.5 x tutorial chars/s; re-ingest < 0.05 x first",
 )
 
 
@@ -144,14 +147,27 @@ def run_ingest(settings, limit: int | None = None, slices: int = 6) -> dict:
         emb.encode(["warm up the encoder"] * (2 * settings.embed_batch_size + 1))  # the bulk path too
         tutorial_emb = TutorialEmbeddings(str(resolve_model_path(settings.embedding_model)))
         tutorial_emb.embed_documents(["warm up"] * 4)
+        import_s = _import_libraries()
         seconds, counts = _time_slices(parts, bench, emb, tutorial_emb, work)
         with Timer() as t_again:
             again = ingest(parts, bench, embeddings=emb)
         figures = _ingest_figures(settings, parts, nbytes, nchars, seconds, counts, t_again.seconds, again.unchanged)
+        figures["libraries_import_s"] = import_s
     finally:
         drop_work(bench, work)
     notes = [n.format(slices=len(parts)) for n in INGEST_NOTES]
     return bench_result("ingest", figures, limit=limit, notes=notes)
+
+
+def _import_libraries() -> float:
+    """Import what ingestion imports on first use (Chroma, the lexical analyzer); the seconds it took."""
+    from rag.retrieval.lexical import tokenize
+
+    with Timer() as t:
+        import chromadb  # noqa: F401
+
+        tokenize(["warm up the analyzer"])
+    return round(t.seconds, 2)
 
 
 def _time_slices(parts: list[Path], bench, emb, tutorial_emb, work: Path) -> tuple[dict, dict]:
@@ -204,6 +220,8 @@ def _ingest_figures(settings, parts, nbytes: int, nchars: int, seconds: dict, co
         "embed_batch_size": settings.embed_batch_size,
         "ragbot_ingest": ragbot, "raw_encoder": raw, "langchain_tutorial": tutorial, "reingest_unchanged": reingest,
         "speedup_vs_tutorial_per_slice": per_slice,
+        # the same chunk texts in each slice: raw seconds over ragbot's is ragbot's share of the encoder's chunks/s
+        "ingest_vs_raw_encoder_per_slice": [ratio(w, g) for g, w in zip(seconds["ragbot"], seconds["raw"])],
         "floors": {
             "ingest_vs_raw_encoder": ratio(ragbot["chunks_per_s"], raw["chunks_per_s"]),
             "ingest_vs_tutorial_chars_per_s": ratio(ragbot["corpus_chars_per_s"], tutorial["corpus_chars_per_s"]),
