@@ -4,7 +4,7 @@ The index grows from real SciFact chunks (encoded once) and copies of them with 
 and words, written as ingestion writes them (Chroma and the lexical index, file by file). At each
 size an answering process (``eval.growth_reader``) opens the index, times searches, and then times
 how soon it sees one more file that this process ingests through the real pipeline; its peak RSS
-comes from ``wait4``. ``--server`` runs the same against a ``chroma run`` server with two answering
+is its own VmHWM. ``--server`` runs the same against a ``chroma run`` server with two answering
 processes.
 """
 from __future__ import annotations
@@ -154,8 +154,8 @@ class Reader:
         self.proc.stdin.write(json.dumps({"query": query, "source": source}) + "\n")
         self.proc.stdin.flush()
         seen = self._line()
-        _, status, usage = os.wait4(self.proc.pid, 0)
-        return {**seen, "peak_rss_mb": round(usage.ru_maxrss / 1024, 1)}
+        self.proc.wait()
+        return seen
 
 
 def _new_file(work: Path, n: int) -> tuple[Path, str, str]:
@@ -262,7 +262,7 @@ def _notes(server: bool) -> list[str]:
         f"latency over {GROWTH_QUERIES} SciFact claims per method in a separate answering process, including query encoding",
         "first_search_after_change_ms: that process's first search after this one ingested one more file (real pipeline); "
         "seen_new_file_s: until its search returns the new file; whole_table_reads: calls that read every chunk (0 = none)",
-        "peak_rss_mb: the answering process's peak resident memory (wait4); embedded mode includes Chroma's in-memory vector index"
+        "peak_rss_mb: the answering process's own peak resident memory (VmHWM); embedded mode includes Chroma's in-memory vector index"
         + ("; the server holds the vectors" if server else ""),
     ]
 

@@ -225,7 +225,7 @@ def run_memory(settings, limit: int | None = None) -> dict:
             figures["app_with_local_model"] = {"error": str(exc)[:200]}
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    notes = ["peak resident set of each child process (wait4 ru_maxrss); floor: app with local model < 2048 MB",
+    notes = ["peak resident set of each child process (its own VmHWM; wait4 would count this parent); floor: app with local model < 2048 MB",
              "app child: ui.app.create_app + rag.answer.generators.load_llama(default GGUF) + one local-mode answer"]
     return bench_result("memory", figures, limit=limit, notes=notes)
 

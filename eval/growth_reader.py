@@ -3,7 +3,7 @@ another process's ingestion and times how soon it sees the new file.
 
 Run as ``python -m eval.growth_reader SPEC.json``. It prints one JSON line when its searches are
 done, reads one line from stdin (the probe query and the new file's source), prints a second JSON
-line with what it saw, and exits; its parent reads its peak RSS from ``wait4``.
+line with what it saw and its own peak RSS (VmHWM: ``wait4`` would report the parent's), and exits.
 """
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import json
 import sys
 import time
 
+from eval.bench import peak_rss_mb
 from rag.retrieval import build_retriever
 from rag.settings import Settings
 
@@ -66,7 +67,8 @@ def main(spec_path: str) -> int:
             break
         time.sleep(0.1)
     print(json.dumps({"first_search_after_change_ms": round(first, 1),
-                      "seen_new_file_s": None if seen_after is None else round(seen_after, 3), **counts}), flush=True)
+                      "seen_new_file_s": None if seen_after is None else round(seen_after, 3), **counts,
+                      "peak_rss_mb": peak_rss_mb()}), flush=True)
     return 0
 
 

@@ -75,6 +75,16 @@ def test_run_child_returns_last_json_line_and_its_own_peak_memory():
     assert rss > 60  # MB: the child's bytearray, not this process
 
 
+def test_run_child_peak_memory_is_not_its_parents():
+    # wait4's ru_maxrss of a child starts at the parent's peak: a parent of 300 MB made a child
+    # that printed one line report 300 MB
+    big = bytearray(300_000_000)
+    big[::4096] = b"x" * len(big[::4096])
+    _, rss = run_child("import json; print(json.dumps({}))")
+    assert 5 < rss < 150, rss
+    del big
+
+
 def test_run_child_reports_a_failing_child():
     with pytest.raises(RuntimeError, match="exited with 3"):
         run_child("import sys; sys.exit(3)")
