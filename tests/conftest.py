@@ -2,8 +2,9 @@
 from __future__ import annotations
 
 import hashlib
-import os
 import json
+import os
+import re
 import shutil
 import socket
 from html.parser import HTMLParser
@@ -12,21 +13,24 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-# Loaded before any gate fit: eval.gate_fit.fit_gate enters threadpool_limits(1) and only then imports
-# sklearn, so sklearn's OpenMP runtime and scipy's OpenBLAS, loaded inside the limit, are not limited;
-# every one of the ~700 tiny leave-one-out fits then starts two-thread OpenMP regions, and on a busy
-# 2-core machine each waits for a time slice (a fit test: 20-30 s, against 1 s with these loaded first).
-# The fix belongs in gate_fit (import sklearn before entering the limit); this keeps the suite fast
-# until it lands.
-import sklearn.linear_model  # noqa: E402,F401
-import sklearn.metrics  # noqa: E402,F401
-import sklearn.model_selection  # noqa: E402,F401
 
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 ROOT = Path(__file__).resolve().parents[1]
+INTEGRATION_MODULE = re.compile(r"^pytestmark = \[?\s*pytest\.mark\.integration\b", re.M)
+
+
+def pytest_ignore_collect(collection_path: Path, config):
+    """Under ``-m "not integration"``, a module marked integration as a whole is not imported at all:
+    importing gradio, the app and the servers for tests that are then deselected cost a third of
+    the fast suite's time."""
+    markexpr = " ".join(str(config.getoption("markexpr", "") or "").split())
+    if markexpr == "not integration" and collection_path.suffix == ".py" and collection_path.name.startswith("test_"):
+        if INTEGRATION_MODULE.search(collection_path.read_text(encoding="utf-8")):
+            return True
+    return None
 CORPUS = ROOT / "data" / "corpus"
 ESSAY = CORPUS / "political-impact-of-military-diplomacy.txt"
 
