@@ -165,6 +165,7 @@ def _import_libraries() -> float:
 
     with Timer() as t:
         import chromadb  # noqa: F401
+        import chromadb.api.rust  # noqa: F401  (the embedded client's bindings, imported by its first client)
 
         tokenize(["warm up the analyzer"])
     return round(t.seconds, 2)
