@@ -80,10 +80,15 @@ def load_pdf(data: bytes) -> tuple[str, dict]:
         raise
     except (PdfReadError, PyPdfError, ValueError, KeyError, TypeError, OSError) as exc:
         raise LoadError(f"corrupt PDF ({type(exc).__name__}: {exc})") from exc
-    text = _clean("\n\n".join(p.strip() for p in pages))
+    texts = [_clean(p.strip()) for p in pages]
+    text = "\n\n".join(texts)
     if not text.strip():
         raise LoadError("PDF has no extractable text (scanned images?)")
-    return text, {"format": "pdf", "pages": len(pages)}
+    starts, at = [], 0
+    for t in texts:  # where each page's text begins in the joined text
+        starts.append(at)
+        at += len(t) + 2
+    return text, {"format": "pdf", "pages": len(pages), "page_starts": starts}
 
 
 _BLOCK_TAGS = ("p", "li", "pre", "blockquote", "td", "th", "dt", "dd", "caption", "figcaption")

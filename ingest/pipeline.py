@@ -78,6 +78,7 @@ class _Pending:
     chunks: list[Chunk]
     meta: dict
     is_new: bool
+    page_starts: tuple[int, ...] = ()  # a paged document's page offsets
 
 
 def discover(paths: Iterable[str | Path]) -> list[tuple[Path, list[Path], bool]]:
@@ -227,7 +228,8 @@ class _Run:
             self.skip(path, "no text in file")
             return
         meta = {"format": doc.meta.get("format", ""), "title": str(doc.meta.get("title", ""))[:200]}
-        self.pending.append(_Pending(root_key, source, file_hash, chunks, meta, is_new=old is None))
+        self.pending.append(_Pending(root_key, source, file_hash, chunks, meta, is_new=old is None,
+                                     page_starts=tuple(doc.meta.get("page_starts") or ())))
         self.n_pending += len(chunks)
         if self.n_pending >= self.flush_chunks:
             self.flush()
@@ -272,6 +274,7 @@ class _Run:
         return records.chunk_metadata(
             chunk,
             **p.meta,
+            **records.page_metadata(p.page_starts, chunk.start, chunk.end),
             root=p.root,
             chunk_index=i,
             file_hash=p.file_hash,

@@ -101,7 +101,7 @@ def _print_answer(answer, out=sys.stdout) -> None:
     if answer.citations:
         print(file=out)
     for c in answer.citations:
-        where = f"{c.source}" + (f" § {c.section}" if c.section else "") + f" [{c.start}:{c.end}]"
+        where = f"{c.source}" + (f", p. {c.page}" if c.page else "") + (f" § {c.section}" if c.section else "") + f" [{c.start}:{c.end}]"
         quote = " ".join(c.quote.split())
         print(f"[{c.n}] {where}\n    “{quote[:300]}”", file=out)
 

@@ -4,11 +4,23 @@ One module owns the keys, so ingestion writes and retrieval reads the same layou
 """
 from __future__ import annotations
 
+import bisect
 from typing import Any, Mapping
 
 from .types import Passage
 
 SOURCE, SECTION, START, END, ROOT, INDEX = "source", "section", "start", "end", "root", "chunk_index"
+PAGE, PAGE_BREAKS = "page", "page_breaks"  # a paged document's page at the chunk's start; later pages' starts
+
+
+def page_metadata(page_starts: list[int] | tuple[int, ...], start: int, end: int) -> dict:
+    """The page keys of a chunk spanning ``[start, end)`` of a document whose pages begin at
+    ``page_starts`` (character offsets, first page first); none for a document without pages."""
+    if not page_starts:
+        return {}
+    page = bisect.bisect_right(page_starts, start)
+    breaks = [str(o) for o in page_starts[page:] if o < end]
+    return {PAGE: max(page, 1), PAGE_BREAKS: ",".join(breaks)}
 
 
 def chunk_metadata(chunk: Any, **extra: Any) -> dict:
@@ -48,4 +60,6 @@ def to_passage(chunk_id: str, text: str, meta: Mapping | None, score: float = 0.
         start=start,
         end=int(meta.get(END, start + len(text))),
         score=score,
+        page=int(meta[PAGE]) if meta.get(PAGE) else None,
+        page_breaks=tuple(int(o) for o in str(meta.get(PAGE_BREAKS) or "").split(",") if o),
     )

@@ -15,9 +15,19 @@ class Passage:
     start: int
     end: int
     score: float = 0.0
+    page: int | None = None  # a paged document's (PDF) page at ``start``, 1-based
+    page_breaks: tuple[int, ...] = ()  # offsets in the source text where later pages of this passage begin
+
+    def page_at(self, offset: int) -> int | None:
+        """The page of a character offset of the source text inside this passage, if it has pages."""
+        if self.page is None:
+            return None
+        return self.page + sum(1 for b in self.page_breaks if b <= offset)
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        d = asdict(self)
+        d.pop("page_breaks")
+        return d
 
 
 @dataclass(frozen=True)
@@ -46,6 +56,7 @@ class Citation:
     end: int
     score: float = 0.0
     passage: str = ""  # the whole passage text, for display
+    page: int | None = None  # the page the quote starts on, for a paged document (PDF)
 
     def to_dict(self) -> dict:
         d = asdict(self)

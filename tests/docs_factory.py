@@ -33,6 +33,23 @@ def pdf_bytes(lines: list[str]) -> bytes:
     return out.getvalue()
 
 
+def paged_pdf_bytes(pages: list[list[str]]) -> bytes:
+    """A PDF drawn by reportlab with one page per item of ``pages``, each a list of lines."""
+    from reportlab.lib.pagesizes import A4
+    from reportlab.pdfgen import canvas
+
+    out = io.BytesIO()
+    pdf = canvas.Canvas(out, pagesize=A4)
+    for lines in pages:
+        y = 800
+        for line in lines:
+            pdf.drawString(72, y, line)
+            y -= 16
+        pdf.showPage()
+    pdf.save()
+    return out.getvalue()
+
+
 def encrypted_pdf_bytes(lines: list[str], password: str = "secret") -> bytes:
     from pypdf import PdfReader, PdfWriter
 

@@ -160,6 +160,7 @@ def passage_html(citations: list[Citation], passage: Passage | None, doc_text: s
     )
     numbers = "".join(f'<span class="rb-n">[{int(c.n)}]</span>' for c in citations)
     section = f'<span class="rb-section">§ {_e(first.section)}</span>' if first.section else ""
+    page = f'<span class="rb-page">p. {int(first.page)}</span>' if first.page else ""
     if doc_text is None:
         context = '<p class="rb-muted">The document is not available to show this passage in context.</p>'
     else:
@@ -167,7 +168,7 @@ def passage_html(citations: list[Citation], passage: Passage | None, doc_text: s
     where = f" (characters {int(passage.start)}–{int(passage.end)})" if passage is not None else ""
     return (
         f'<div class="rb-source" id="rb-source-{int(first.n)}">'
-        f'<div class="rb-source-head">{numbers}<span class="rb-file">{_e(first.source)}</span>{section}</div>'
+        f'<div class="rb-source-head">{numbers}<span class="rb-file">{_e(first.source)}</span>{page}{section}</div>'
         f'{quote_block}<div class="rb-passage">{_marked(text, _merge(spans), base)}</div>'
         f'<details class="rb-context"><summary>Show in document{where}</summary>{context}</details></div>'
     )
@@ -195,6 +196,8 @@ def sources_html(answer: Answer | None, load_text: Callable[[Citation], str | No
             parts.append('<p class="rb-muted">Closest passages searched:</p>')
             for p in answer.retrieved[:3]:
                 sec = f'<span class="rb-section">§ {_e(p.section)}</span>' if p.section else ""
+                if p.page:
+                    sec = f'<span class="rb-page">p. {int(p.page)}</span>' + sec
                 parts.append(
                     f'<div class="rb-source rb-dim"><div class="rb-source-head"><span class="rb-file">{_e(p.source)}</span>'
                     f'{sec}</div><div class="rb-passage">{_e(_clip(p.text, 400))}</div></div>'

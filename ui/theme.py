@@ -37,6 +37,7 @@ footer { display: none !important; }
 .rb-source-head .rb-file { margin-left: 4px; }
 .rb-file { font-weight: 600; word-break: break-all; }
 .rb-section { color: var(--body-text-color-subdued); }
+.rb-page { color: var(--body-text-color-subdued); font-variant-numeric: tabular-nums; }
 .rb-passage { font-size: 0.9rem; line-height: 1.5; white-space: pre-wrap; }
 mark.rb-quote { background: #fde68a; color: inherit; padding: 0 1px; border-radius: 2px; }
 .rb-quote-alone { margin-bottom: 6px; font-size: 0.9rem; }

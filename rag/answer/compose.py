@@ -32,6 +32,7 @@ def _citation(n: int, p: Passage, qs: int, qe: int) -> Citation:
         end=p.start + qe,
         score=p.score,
         passage=p.text,
+        page=p.page_at(p.start + qs),
     )
 
 

@@ -1,0 +1,87 @@
+"""Pages of a PDF: each chunk and citation carries the page its text is on (real PDFs drawn by reportlab)."""
+from __future__ import annotations
+
+import io
+import json
+
+from ingest.chunking import split_document
+from ingest.loaders import load
+from ingest.pipeline import ingest
+from rag import build_chain, records
+from rag.cli import _print_answer
+from rag.gate import Gate
+from rag.settings import Settings
+from rag.types import Passage
+from ui.render import sources_html
+
+from .conftest import FakeEmbeddings
+from .docs_factory import paged_pdf_bytes
+
+ALWAYS = Gate({}, 10.0, 0.5, {})
+PAGES = [
+    ["Annual report of the harbour authority", "The harbour opened in 1871 after a decade of dredging.",
+     "Its first pier was built of oak and granite."] + [f"Page one filler line {i} about tides and cargo." for i in range(12)],
+    ["Fleet and crews"] + [f"Page two filler line {i} about tugboats and pilots." for i in range(14)],
+    ["Finances"] + [f"Page three filler line {i} about tariffs and ledgers." for i in range(8)]
+    + ["The lighthouse keeper earned forty crowns a month in 1902."],
+]
+
+
+def _pdf(tmp_path):
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    (folder / "report.pdf").write_bytes(paged_pdf_bytes(PAGES))
+    return folder
+
+
+def test_page_starts_point_at_each_page_text(tmp_path):
+    doc = load(_pdf(tmp_path) / "report.pdf")
+    starts = doc.meta["page_starts"]
+    assert len(starts) == 3 and starts[0] == 0
+    for start, lines in zip(starts, PAGES):
+        assert doc.text[start:].startswith(lines[0])
+
+
+def test_every_chunk_knows_its_pages(tmp_path):
+    doc = load(_pdf(tmp_path) / "report.pdf")
+    starts = doc.meta["page_starts"]
+    chunks = split_document(doc)
+    assert len(chunks) >= 2
+    for c in chunks:
+        p = records.to_passage(c.id, c.text, records.chunk_metadata(c, **records.page_metadata(starts, c.start, c.end)))
+        for offset in (c.start, (c.start + c.end) // 2, c.end - 1):
+            expected = sum(1 for s in starts if s <= offset)
+            assert p.page_at(offset) == expected, (offset, starts)
+
+
+def test_a_passage_across_pages_tells_each_offsets_page():
+    meta = records.page_metadata([0, 100, 200], 50, 250)
+    assert meta == {"page": 1, "page_breaks": "100,200"}
+    p = records.to_passage("c", "x" * 200, {"start": 50, "end": 250, **meta})
+    assert [p.page_at(o) for o in (50, 99, 100, 199, 220)] == [1, 1, 2, 2, 3]
+    assert records.page_metadata([0, 100, 200], 120, 180) == {"page": 2, "page_breaks": ""}
+
+
+def test_page_metadata_of_a_document_without_pages_is_empty():
+    assert records.page_metadata([], 0, 100) == {}
+    plain = Passage("c", "a.txt", "", "text", 0, 4)
+    assert plain.page_at(2) is None and "page_breaks" not in plain.to_dict()
+
+
+def test_answer_from_page_three_cites_page_three_in_json_cli_and_app(tmp_path):
+    settings = Settings(persist_dir=str(tmp_path / "chroma"), collection="pages")
+    emb = FakeEmbeddings()
+    ingest([_pdf(tmp_path)], settings, embeddings=emb)
+    a = build_chain(settings, embeddings=emb, gate=ALWAYS).invoke({"question": "How much did the lighthouse keeper earn a month?"})
+    assert not a.refused and "forty crowns" in a.answer
+    cited = [c for c in a.citations if "lighthouse" in c.quote]
+    assert cited and all(c.page == 3 for c in cited)
+    doc = load(tmp_path / "docs" / "report.pdf")
+    for c in a.citations:  # every citation's page is the page its quote starts on
+        assert doc.text[c.start:c.end] == c.quote
+        assert c.page == sum(1 for s in doc.meta["page_starts"] if s <= c.start)
+    assert json.loads(json.dumps(a.to_dict()))["citations"][0]["page"] == a.citations[0].page
+    out = io.StringIO()
+    _print_answer(a, out=out)
+    assert "report.pdf, p. 3" in out.getvalue()
+    assert '<span class="rb-page">p. 3</span>' in sources_html(a)
