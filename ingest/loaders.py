@@ -103,9 +103,12 @@ def load_html(data: bytes) -> tuple[str, dict]:
     title = soup.title.get_text(" ", strip=True) if soup.title else ""
     body = soup.body or soup
     blocks: list[str] = []
-    for el in body.find_all(["h1", "h2", "h3", "h4", "h5", "h6", *_BLOCK_TAGS]):
-        if el.find_parent(_BLOCK_TAGS):
-            continue  # its text is already in the enclosing block
+    for el in body.find_all(["h1", "h2", "h3", "h4", "h5", "h6", "table", *_BLOCK_TAGS]):
+        if el.find_parent([*_BLOCK_TAGS, "table"]):
+            continue  # its text is already in the enclosing block or table
+        if el.name == "table":
+            blocks += table_rows([[c.get_text(" ", strip=True) for c in tr.find_all(["th", "td"])] for tr in el.find_all("tr")])
+            continue
         text = " ".join(el.get_text(" ", strip=True).split())
         if not text:
             continue
@@ -121,10 +124,53 @@ def load_html(data: bytes) -> tuple[str, dict]:
     return text, {"format": "html", "title": title}
 
 
+def table_rows(rows: list[list[str]]) -> list[str]:
+    """A table as one line a row that keeps its header: "Country: Japan | Troops: 54,000".
+
+    The first row is the header. A table of one row, or one whose header is empty, is written as
+    plain cells.
+    """
+    rows = [[" ".join(c.split()) for c in r] for r in rows if any(c.strip() for c in r)]
+    if not rows:
+        return []
+    header, body = rows[0], rows[1:]
+    if not body or not any(header):
+        return [" | ".join(c for c in r if c) for r in rows]
+    lines = [" | ".join(c for c in header if c)]
+    for row in body:
+        cells = [f"{h}: {c}" if h else c for h, c in zip(header + [""] * len(row), row) if c]
+        lines.append(" | ".join(cells))
+    return lines
+
+
+def _docx_cells(row) -> list[str]:
+    """A row's cell texts; python-docx returns a merged cell once per grid column it spans: kept once."""
+    seen, out = [], []  # the cells' XML elements, held so lxml keeps one proxy per element
+    for cell in row.cells:
+        if not any(cell._tc is tc for tc in seen):
+            seen.append(cell._tc)
+            out.append(cell.text.strip())
+    return out
+
+
+def _docx_paragraph(para) -> list[str]:
+    text = para.text.strip()
+    if not text:
+        return []
+    style = (para.style.name if para.style is not None else "") or ""
+    level = re.match(r"Heading (\d)", style)
+    if level:
+        return ["#" * int(level.group(1)) + " " + text]
+    if style == "Title":
+        return ["# " + text]
+    return [text]
+
+
 def load_docx(data: bytes) -> tuple[str, dict]:
     import zipfile
 
     import docx
+    from docx.table import Table
 
     try:
         document = docx.Document(io.BytesIO(data))
@@ -133,23 +179,11 @@ def load_docx(data: bytes) -> tuple[str, dict]:
     except Exception as exc:  # python-docx raises package errors of its own
         raise LoadError(f"corrupt DOCX ({type(exc).__name__}: {exc})") from exc
     blocks: list[str] = []
-    for para in document.paragraphs:
-        text = para.text.strip()
-        if not text:
-            continue
-        style = (para.style.name if para.style is not None else "") or ""
-        level = re.match(r"Heading (\d)", style)
-        if level:
-            blocks.append("#" * int(level.group(1)) + " " + text)
-        elif style == "Title":
-            blocks.append("# " + text)
+    for item in document.iter_inner_content():  # paragraphs and tables in reading order
+        if isinstance(item, Table):
+            blocks += table_rows([_docx_cells(row) for row in item.rows])
         else:
-            blocks.append(text)
-    for table in document.tables:
-        for row in table.rows:
-            cells = [c.text.strip() for c in row.cells if c.text.strip()]
-            if cells:
-                blocks.append(" | ".join(cells))
+            blocks += _docx_paragraph(item)
     return _clean("\n\n".join(blocks)), {"format": "docx"}
 
 

@@ -85,3 +85,64 @@ def test_answer_from_page_three_cites_page_three_in_json_cli_and_app(tmp_path):
     _print_answer(a, out=out)
     assert "report.pdf, p. 3" in out.getvalue()
     assert '<span class="rb-page">p. 3</span>' in sources_html(a)
+
+
+# -- tables: kept where they stand, each row with its header -------------------------------------
+
+def _docx_with_table() -> bytes:
+    import docx
+
+    d = docx.Document()
+    d.add_heading("Deployments", level=1)
+    d.add_paragraph("Troops abroad are listed below.")
+    t = d.add_table(rows=3, cols=2)
+    for r, (a, b) in enumerate([("Country", "Troops"), ("Japan", "54,000"), ("Germany", "35,000")]):
+        t.cell(r, 0).text, t.cell(r, 1).text = a, b
+    merged = d.add_table(rows=2, cols=3)
+    merged.cell(0, 0).merge(merged.cell(0, 1)).text = "Base"
+    merged.cell(0, 2).text = "Opened"
+    merged.cell(1, 0).merge(merged.cell(1, 1)).text = "Ramstein"
+    merged.cell(1, 2).text = "1953"
+    d.add_paragraph("The figures are from 2023.")
+    buf = io.BytesIO()
+    d.save(buf)
+    return buf.getvalue()
+
+
+def test_docx_table_rows_keep_their_header_where_the_table_stands(tmp_path):
+    (tmp_path / "d.docx").write_bytes(_docx_with_table())
+    text = load(tmp_path / "d.docx").text
+    lines = [ln for ln in text.split("\n\n")]
+    assert lines == ["# Deployments", "Troops abroad are listed below.", "Country | Troops", "Country: Japan | Troops: 54,000",
+                     "Country: Germany | Troops: 35,000", "Base | Opened", "Base: Ramstein | Opened: 1953",
+                     "The figures are from 2023."]
+
+
+def test_html_table_rows_keep_their_header_where_the_table_stands(tmp_path):
+    html = ("<html><body><h1>Deployments</h1><p>Troops abroad:</p><table><tr><th>Country</th><th>Troops</th></tr>"
+            "<tr><td>Japan</td><td>54,000</td></tr><tr><td>Italy</td><td>12,000</td></tr></table><p>From 2023.</p></body></html>")
+    (tmp_path / "d.html").write_text(html)
+    assert load(tmp_path / "d.html").text.split("\n\n") == [
+        "# Deployments", "Troops abroad:", "Country | Troops", "Country: Japan | Troops: 54,000", "Country: Italy | Troops: 12,000", "From 2023."]
+
+
+def test_a_question_about_one_cell_retrieves_its_row(tmp_path):
+    import docx
+
+    from rag.retrieval import build_retriever
+
+    countries = [f"Country{i:02d}" for i in range(80)] + ["Japan"] + [f"Country{i:02d}" for i in range(80, 160)]
+    d = docx.Document()
+    d.add_paragraph("Troops stationed abroad, by host country.")
+    t = d.add_table(rows=len(countries) + 1, cols=2)
+    t.cell(0, 0).text, t.cell(0, 1).text = "Host country", "Troops"
+    for r, name in enumerate(countries, 1):
+        t.cell(r, 0).text, t.cell(r, 1).text = name, "54,000" if name == "Japan" else f"{1000 + r}"
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    d.save(folder / "troops.docx")
+    settings = Settings(persist_dir=str(tmp_path / "chroma"), collection="tables")
+    emb = FakeEmbeddings()
+    assert ingest([folder], settings, embeddings=emb).chunks_written > 3  # the table spans several chunks
+    top = build_retriever(settings, embeddings=emb).search("How many troops are stationed in Japan?", k=1)[0]
+    assert "Host country: Japan | Troops: 54,000" in top.text, top.text[:200]
