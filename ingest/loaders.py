@@ -11,6 +11,8 @@ from typing import Callable
 
 from rag.errors import LoadError
 
+from . import office
+from .layout import join_pages, table_rows
 from .types import Document
 
 MAX_FILE_BYTES = 200 * 1024 * 1024  # bigger files are refused rather than read into memory
@@ -80,14 +82,9 @@ def load_pdf(data: bytes) -> tuple[str, dict]:
         raise
     except (PdfReadError, PyPdfError, ValueError, KeyError, TypeError, OSError) as exc:
         raise LoadError(f"corrupt PDF ({type(exc).__name__}: {exc})") from exc
-    texts = [_clean(p.strip()) for p in pages]
-    text = "\n\n".join(texts)
+    text, starts = join_pages([_clean(p.strip()) for p in pages])
     if not text.strip():
         raise LoadError("PDF has no extractable text (scanned images?)")
-    starts, at = [], 0
-    for t in texts:  # where each page's text begins in the joined text
-        starts.append(at)
-        at += len(t) + 2
     return text, {"format": "pdf", "pages": len(pages), "page_starts": starts}
 
 
@@ -122,25 +119,6 @@ def load_html(data: bytes) -> tuple[str, dict]:
         blocks = [" ".join(body.get_text(" ", strip=True).split())]
     text = _clean("\n\n".join(b for b in blocks if b))
     return text, {"format": "html", "title": title}
-
-
-def table_rows(rows: list[list[str]]) -> list[str]:
-    """A table as one line a row that keeps its header: "Country: Japan | Troops: 54,000".
-
-    The first row is the header. A table of one row, or one whose header is empty, is written as
-    plain cells.
-    """
-    rows = [[" ".join(c.split()) for c in r] for r in rows if any(c.strip() for c in r)]
-    if not rows:
-        return []
-    header, body = rows[0], rows[1:]
-    if not body or not any(header):
-        return [" | ".join(c for c in r if c) for r in rows]
-    lines = [" | ".join(c for c in header if c)]
-    for row in body:
-        cells = [f"{h}: {c}" if h else c for h, c in zip(header + [""] * len(row), row) if c]
-        lines.append(" | ".join(cells))
-    return lines
 
 
 def _docx_cells(row) -> list[str]:
@@ -187,6 +165,18 @@ def load_docx(data: bytes) -> tuple[str, dict]:
     return _clean("\n\n".join(blocks)), {"format": "docx"}
 
 
+def load_csv(data: bytes) -> tuple[str, dict]:
+    return office.load_csv(_decode(data))
+
+
+def load_xlsx(data: bytes) -> tuple[str, dict]:
+    return office.load_xlsx(data)
+
+
+def load_pptx(data: bytes) -> tuple[str, dict]:
+    return office.load_pptx(data)
+
+
 LOADERS: dict[str, Callable[[bytes], tuple[str, dict]]] = {
     ".txt": load_text,
     ".text": load_text,
@@ -196,6 +186,9 @@ LOADERS: dict[str, Callable[[bytes], tuple[str, dict]]] = {
     ".html": load_html,
     ".htm": load_html,
     ".docx": load_docx,
+    ".csv": load_csv,
+    ".xlsx": load_xlsx,
+    ".pptx": load_pptx,
 }
 
 

@@ -146,3 +146,77 @@ def test_a_question_about_one_cell_retrieves_its_row(tmp_path):
     assert ingest([folder], settings, embeddings=emb).chunks_written > 3  # the table spans several chunks
     top = build_retriever(settings, embeddings=emb).search("How many troops are stationed in Japan?", k=1)[0]
     assert "Host country: Japan | Troops: 54,000" in top.text, top.text[:200]
+
+
+# -- spreadsheets and slide decks -----------------------------------------------------------------
+
+def test_csv_rows_are_records_with_their_header(tmp_path):
+    (tmp_path / "t.csv").write_text("Country;Troops\nJapan;54,000\nItaly;12,000\n")
+    doc = load(tmp_path / "t.csv")
+    assert doc.text.split("\n\n") == ["Country | Troops", "Country: Japan | Troops: 54,000", "Country: Italy | Troops: 12,000"]
+    assert doc.meta["format"] == "csv"
+
+
+def test_xlsx_sheets_are_sections_of_records(tmp_path):
+    import openpyxl
+
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.title = "Bases"
+    for row in [("Base", "Opened", "Staff"), ("Ramstein", 1953, 9200.0), ("Aviano", 1954, None)]:
+        sheet.append(row)
+    book.create_sheet("Empty")
+    book.save(tmp_path / "b.xlsx")
+    doc = load(tmp_path / "b.xlsx")
+    assert doc.text.split("\n\n") == ["# Bases", "Base | Opened | Staff", "Base: Ramstein | Opened: 1953 | Staff: 9200",
+                                      "Base: Aviano | Opened: 1954"]
+    assert [c.section for c in split_document(doc)] == ["Bases"]
+
+
+def _deck(path):
+    from pptx import Presentation
+    from pptx.util import Inches
+
+    deck = Presentation()
+    for n, (title, body, notes) in enumerate([("Agenda", "Budget and bases", "Open with the budget."),
+                                               ("Bases abroad", "Ramstein hosts the air wing", ""),
+                                               ("Costs", "Fuel rose by a third", "The lighthouse keeper earned 40 crowns in 1902.")], 1):
+        slide = deck.slides.add_slide(deck.slide_layouts[1])
+        slide.shapes.title.text = title
+        slide.placeholders[1].text = body
+        if n == 2:
+            table = slide.shapes.add_table(2, 2, Inches(1), Inches(4), Inches(4), Inches(1)).table
+            for (r, c), text in {(0, 0): "Base", (0, 1): "Troops", (1, 0): "Ramstein", (1, 1): "9,200"}.items():
+                table.cell(r, c).text = text
+        if notes:
+            slide.notes_slide.notes_text_frame.text = notes
+    deck.save(path)
+
+
+def test_pptx_slides_are_sections_with_tables_and_notes_and_their_numbers(tmp_path):
+    _deck(tmp_path / "d.pptx")
+    doc = load(tmp_path / "d.pptx")
+    assert [c.section for c in split_document(doc)][:1] == ["Slide 1: Agenda"]
+    assert "Base: Ramstein | Troops: 9,200" in doc.text and "Notes: Open with the budget." in doc.text
+    starts = doc.meta["page_starts"]
+    assert len(starts) == 3 and doc.text[starts[2]:].startswith("# Slide 3: Costs")
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    _deck(folder / "d.pptx")
+    settings = Settings(persist_dir=str(tmp_path / "chroma"), collection="slides")
+    emb = FakeEmbeddings()
+    ingest([folder], settings, embeddings=emb)
+    a = build_chain(settings, embeddings=emb, gate=ALWAYS).invoke({"question": "How much did the lighthouse keeper earn?"})
+    assert [c.page for c in a.citations if "lighthouse" in c.quote] == [3], a
+
+
+def test_broken_spreadsheets_and_decks_are_one_line_errors(tmp_path):
+    import pytest
+
+    from rag.errors import LoadError
+
+    for name in ("b.xlsx", "d.pptx"):
+        (tmp_path / name).write_bytes(b"PK\x03\x04 not really a zip file")
+        with pytest.raises(LoadError, match=r"^corrupt (XLSX|PPTX)") as err:
+            load(tmp_path / name)
+        assert "\n" not in str(err.value)

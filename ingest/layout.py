@@ -1,0 +1,33 @@
+"""Layout kept in plain text: tables as rows that keep their header, pages as offsets."""
+from __future__ import annotations
+
+
+def table_rows(rows: list[list[str]]) -> list[str]:
+    """A table as one line a row that keeps its header: "Country: Japan | Troops: 54,000".
+
+    The first row is the header. A table of one row, or one whose header is empty, is written as
+    plain cells.
+    """
+    rows = [[" ".join(c.split()) for c in r] for r in rows if any(c.strip() for c in r)]
+    if not rows:
+        return []
+    header, body = rows[0], rows[1:]
+    if not body or not any(header):
+        return [" | ".join(c for c in r if c) for r in rows]
+    lines = [" | ".join(c for c in header if c)]
+    for row in body:
+        cells = [f"{h}: {c}" if h else c for h, c in zip(header + [""] * len(row), row) if c]
+        lines.append(" | ".join(cells))
+    return lines
+
+
+PAGE_SEPARATOR = "\n\n"
+
+
+def join_pages(texts: list[str]) -> tuple[str, list[int]]:
+    """The pages' (or slides') texts joined by a blank line, and where each one begins."""
+    starts, at = [], 0
+    for t in texts:
+        starts.append(at)
+        at += len(t) + len(PAGE_SEPARATOR)
+    return PAGE_SEPARATOR.join(texts), starts
