@@ -11,6 +11,8 @@ def add_commands(sub, options) -> None:
     p.add_argument("paths", nargs="*", metavar="PATH")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     p.add_argument("-v", "--verbose", action="store_true", help="log each batch written to stderr")
+    p.add_argument("--watch", action="store_true",
+                   help="keep running: ingest again whenever files under PATH change (Ctrl-C stops)")
     options.common(p)
     p.set_defaults(handler=cmd_ingest)
 
@@ -19,7 +21,7 @@ def cmd_ingest(args, settings) -> int:
     from .pipeline import ingest
 
     paths = args.paths or [settings.corpus_dir]
-    interactive = sys.stderr.isatty() and not args.json
+    interactive = sys.stderr.isatty() and not args.json and not args.watch
 
     def on_skip(item) -> None:
         print(f"skipped {item.path}: {item.reason}", file=sys.stderr)
@@ -27,18 +29,28 @@ def cmd_ingest(args, settings) -> int:
     def on_write(total: int) -> None:
         print(f"written {total} chunks", file=sys.stderr, flush=True)
 
-    summary = ingest(paths, settings, progress=interactive, on_skip=on_skip, on_write=on_write if args.verbose else None)
+    options = dict(on_skip=on_skip, on_write=on_write if args.verbose else None)
+    if args.watch:
+        from .watch import watch
+
+        print(f"watching {', '.join(str(p) for p in paths)} (Ctrl-C stops)", file=sys.stderr, flush=True)
+        watch(paths, settings, on_run=lambda summary: _print_summary(summary, args.json), **options)
+        return 0
+    summary = ingest(paths, settings, progress=interactive, **options)
+    _print_summary(summary, args.json)
     # A file named on the command line that could not be ingested is a failure; a bad file found
     # while walking a folder is only reported (one bad file must not fail a whole corpus).
     named = {str(Path(p).expanduser().resolve()) for p in paths if not Path(p).expanduser().is_dir()}
-    failed = [s for s in summary.skipped if s.path in named]
-    if args.json:
-        print(json.dumps(summary.to_dict()))
-    else:
-        d = summary.to_dict()
-        print(
-            f"{d['files_seen']} files: {d['added']} added, {d['updated']} updated, {d['unchanged']} unchanged, "
-            f"{d['removed']} removed, {len(d['skipped'])} skipped; {d['chunks_total']} chunks in the index "
-            f"({d['seconds']:.1f} s)"
-        )
-    return 1 if failed else 0
+    return 1 if any(s.path in named for s in summary.skipped) else 0
+
+
+def _print_summary(summary, as_json: bool) -> None:
+    d = summary.to_dict()
+    if as_json:
+        print(json.dumps(d), flush=True)
+        return
+    print(
+        f"{d['files_seen']} files: {d['added']} added, {d['updated']} updated, {d['unchanged']} unchanged, "
+        f"{d['removed']} removed, {len(d['skipped'])} skipped; {d['chunks_total']} chunks in the index "
+        f"({d['seconds']:.1f} s)", flush=True,
+    )

@@ -141,3 +141,53 @@ def test_server_mode_one_process_ingests_two_others_see_it_without_reloading(tmp
     finally:
         server.stop()
         store.forget_client(settings)
+
+
+@pytest.mark.integration
+def test_watch_subprocess_follows_the_folder_and_survives_sigkill(tmp_path, real_embeddings):
+    """`ragbot ingest --watch` with the real model: an added, a changed and a deleted file are in the
+    index within 5 s each; killed with SIGKILL while writing, the next run leaves both indexes whole."""
+    import queue
+    import threading
+    import time
+
+    from rag.settings import Settings
+
+    docs = write_abstracts(tmp_path / "abstracts", 4)
+    env = {"RAGBOT_PERSIST_DIR": str(tmp_path / "watched"), "RAGBOT_INGEST_FLUSH_CHUNKS": "8"}
+    proc = subprocess.Popen([sys.executable, "-m", "rag.cli", "ingest", str(docs), "--watch", "--json", "--verbose"],
+                            env={**os.environ, **env}, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    written: queue.Queue = queue.Queue()  # "written N chunks" after each committed batch of a run
+    summaries: queue.Queue = queue.Queue()  # one JSON line a run
+    threading.Thread(target=lambda: [written.put(int(ln.split()[1])) for ln in proc.stderr if ln.startswith("written ")],
+                     daemon=True).start()
+    threading.Thread(target=lambda: [summaries.put(json.loads(ln)) for ln in proc.stdout if ln.startswith("{")], daemon=True).start()
+    try:
+        first = summaries.get(timeout=120)
+        assert first["added"] == 4
+        steps = [(lambda: (docs / "new.txt").write_text("Zebrafish fins\nZebrafish regrow amputated fins.\n"), "added"),
+                 (lambda: (docs / "new.txt").write_text("Zebrafish fins\nZebrafish regrow fins in two weeks.\n"), "updated"),
+                 (lambda: (docs / "new.txt").unlink(), "removed")]
+        for change, key in steps:
+            t0 = time.monotonic()
+            change()
+            summary = summaries.get(timeout=30)
+            assert summary[key] == 1 and time.monotonic() - t0 < 5, summary
+        more = write_abstracts(tmp_path / "more", 60)
+        for p in more.iterdir():
+            (docs / p.name).write_bytes(p.read_bytes())
+        while written.get(timeout=60) < 24:  # the run of the 56 new files has committed some batches
+            pass
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    settings = Settings(persist_dir=env["RAGBOT_PERSIST_DIR"])
+    rerun = ingest([docs], settings, embeddings=real_embeddings)
+    assert rerun.added + rerun.updated > 0 and rerun.unchanged > 4, rerun  # it was killed halfway
+    store.forget_client(settings)
+    clean = Settings(persist_dir=str(tmp_path / "clean"))
+    ingest([docs], clean, embeddings=real_embeddings)
+    ids, ids_clean = _ids(settings), _ids(clean)
+    assert len(ids) == len(set(ids)) and sorted(ids) == sorted(ids_clean)
+    lexical_ids, manifest = lexical_state(settings.persist_dir)
+    assert sorted(lexical_ids) == sorted(ids_clean) and len(manifest) == len(list(docs.iterdir()))

@@ -1,0 +1,41 @@
+"""``ragbot ingest --watch``: the index follows the folder (in process with fake vectors here; a
+subprocess with the real model, killed with SIGKILL, in test_ingest_integration.py)."""
+from __future__ import annotations
+
+import queue
+import threading
+
+from ingest.watch import watch
+from rag.settings import Settings
+
+from .conftest import FakeEmbeddings
+from .reliability_helpers import lexical_state
+
+WAIT_S = 5.0
+
+
+def test_watch_follows_an_added_a_changed_and_a_deleted_file(tmp_path):
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    (folder / "a.txt").write_text("Harbours\nThe harbour opened in 1871.\n")
+    settings = Settings(persist_dir=str(tmp_path / "chroma"), collection="watched")
+    runs: queue.Queue = queue.Queue()
+    stop = threading.Event()
+    worker = threading.Thread(target=watch, args=([folder], settings),
+                              kwargs=dict(embeddings=FakeEmbeddings(), on_run=runs.put, stop=stop, debounce_ms=100))
+    worker.start()
+    try:
+        assert runs.get(timeout=WAIT_S).added == 1
+        (folder / "b.txt").write_text("Lighthouses\nThe keeper earned 40 crowns.\n")
+        assert runs.get(timeout=WAIT_S).added == 1
+        (folder / "a.txt").write_text("Harbours\nThe harbour opened in 1872, a year late.\n")
+        assert runs.get(timeout=WAIT_S).updated == 1
+        (folder / "b.txt").unlink()
+        last = runs.get(timeout=WAIT_S)
+        assert last.removed == 1
+    finally:
+        stop.set()
+        worker.join(timeout=WAIT_S)
+    assert not worker.is_alive()
+    ids, manifest = lexical_state(settings.persist_dir, "watched")
+    assert len(manifest) == 1 and len(ids) == len(set(ids)) == last.chunks_total
