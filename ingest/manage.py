@@ -11,12 +11,31 @@ from rag.errors import IndexMissingError, InputError
 from rag.settings import Settings
 
 
+def last_changed(settings: Settings) -> float | None:
+    """When an ingestion last wrote this index (seconds since the epoch), or None if never."""
+    lexical = LexicalIndex.open(lexical_dir(settings))
+    return lexical.changed_at() if lexical is not None else None
+
+
 def list_sources(settings: Settings) -> list[tuple[str, int]]:
-    """Indexed source files with their chunk counts, sorted by name; empty when there is no index."""
+    """Indexed source files with their chunk counts, sorted by name; empty when there is no index.
+
+    Read from the lexical index's manifest (one small record a file) when it accounts for every
+    chunk in Chroma; otherwise (an index made before it, or one an interrupted run left behind)
+    from Chroma's metadata, every chunk's."""
     try:
         collection = store.open_collection(settings, create=False)
     except IndexMissingError:
         return []
+    lexical = LexicalIndex.open(lexical_dir(settings))
+    if lexical is not None:
+        sources = lexical.sources()
+        try:
+            if sum(sources.values()) == collection.count():
+                return sorted(sources.items())
+        except Exception as exc:  # noqa: BLE001 - a server gone away: one clear line
+            store.forget_client(settings)
+            raise store.backend_error(settings, exc) from exc
     counts: Counter[str] = Counter()
     try:
         for _, metas in store.iter_metadata(collection):

@@ -39,3 +39,31 @@ def test_watch_follows_an_added_a_changed_and_a_deleted_file(tmp_path):
     assert not worker.is_alive()
     ids, manifest = lexical_state(settings.persist_dir, "watched")
     assert len(manifest) == 1 and len(ids) == len(set(ids)) == last.chunks_total
+
+
+def test_file_list_comes_from_the_manifest_and_says_when_the_index_changed(tmp_path, monkeypatch):
+    import time
+
+    from ingest import manage
+    from ingest.pipeline import ingest
+    from rag.retrieval import chroma as store
+    from ui.render import status_markdown
+
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    for name in ("a.txt", "b.txt"):
+        (folder / name).write_text(f"Title {name}\n" + "Harbours and tides. " * 80 + "\n")
+    settings = Settings(persist_dir=str(tmp_path / "chroma"), collection="listed")
+    before = time.time()
+    ingest([folder], settings, embeddings=FakeEmbeddings())
+    from collections import Counter
+
+    col = store.open_collection(settings)
+    scanned = sorted(Counter(m["source"] for _, metas in store.iter_metadata(col) for m in metas).items())
+    calls = []
+    monkeypatch.setattr(store, "iter_metadata", lambda *a, **k: calls.append(1) or iter(()))
+    assert manage.list_sources(settings) == scanned and not calls  # no chunk's metadata read
+    assert [s for s, _ in scanned] == ["a.txt", "b.txt"] and all(n > 1 for _, n in scanned)
+    changed = manage.last_changed(settings)
+    assert changed is not None and before - 1 <= changed <= time.time() + 1
+    assert "last changed" in status_markdown(scanned, changed) and "UTC" in status_markdown(scanned, changed)

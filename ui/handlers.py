@@ -272,7 +272,16 @@ class RagbotUI:
             files = self.list_files()
         except Exception as exc:  # noqa: BLE001
             return f"**Index:** {escape_md(_message(exc))}", []
-        return status_markdown(files), [[s, n] for s, n in files]
+        return status_markdown(files, self.last_changed()), [[s, n] for s, n in files]
+
+    def last_changed(self) -> float | None:
+        """When an ingestion (here, `ragbot ingest --watch` or any other process) last wrote the index."""
+        from ingest.manage import last_changed
+
+        try:
+            return last_changed(self.settings)
+        except Exception:  # noqa: BLE001 - the time is a nicety; the file list already reported errors
+            return None
 
     def ensure_index(self, progress: Progress | None = None) -> str:
         """On first start with an empty index, ingest the corpus folder; returns a status line."""

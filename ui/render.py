@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import html
 import re
+from datetime import datetime, timezone
 from typing import Callable
 
 from rag.text import MARKER
@@ -217,9 +218,12 @@ def _clip(text: str, n: int) -> str:
     return text if len(text) <= n else text[: n].rsplit(" ", 1)[0] + " …"
 
 
-def status_markdown(files: list[tuple[str, int]]) -> str:
-    """A one-line index summary."""
+def status_markdown(files: list[tuple[str, int]], changed_at: float | None = None) -> str:
+    """A one-line index summary, with when an ingestion last changed the index (UTC)."""
     if not files:
         return "**Index:** empty. Add documents in the *Documents* tab."
     chunks = sum(n for _, n in files)
-    return f"**Index:** {len(files)} file{'s' if len(files) != 1 else ''}, {chunks} passages."
+    when = ""
+    if changed_at is not None:
+        when = f"; last changed {datetime.fromtimestamp(changed_at, timezone.utc):%Y-%m-%d %H:%M:%S} UTC"
+    return f"**Index:** {len(files)} file{'s' if len(files) != 1 else ''}, {chunks} passages{when}."

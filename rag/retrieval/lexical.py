@@ -205,6 +205,16 @@ class LexicalIndex:
         """file key -> (content hash, chunk count), for every file whose chunks are all here."""
         return {d["file"][0]: (d["hash"][0], int(d["chunks"][0])) for d in self._all("file")}
 
+    def changed_at(self) -> float | None:
+        """When an ingestion last committed here (seconds since the epoch), or None."""
+        times = []
+        for part in ("chunks", "files"):
+            try:
+                times.append((self.folder / part / "meta.json").stat().st_mtime)
+            except OSError:
+                pass
+        return max(times) if times else None
+
     def sources(self) -> dict[str, int]:
         """Source name -> chunk count."""
         counts: dict[str, int] = {}
