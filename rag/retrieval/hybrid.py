@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from typing import Any
 
 import numpy as np
@@ -20,6 +21,7 @@ from .sync import build_lexical, lexical_dir
 
 METHODS = ("dense", "lexical", "hybrid")
 RRF_K = 60  # the constant of Cormack et al. (2009); robust across collections
+RECOUNT_S = 2.0  # with no sign of a write, the chunk count is asked of Chroma again after this long
 
 
 def rrf(rankings: list[list[str]], k: int = RRF_K) -> list[tuple[str, float]]:
@@ -66,6 +68,7 @@ class HybridRetriever(BaseRetriever):
     _count: int = PrivateAttr(default=-1)
     _stamp: Any = PrivateAttr(default=None)  # store.disk_stamp when the client was last (re)opened
     _lexical: Any = PrivateAttr(default=None)
+    _counted_at: float = PrivateAttr(default=0.0)
 
     def __init__(self, settings: Settings, embeddings, **kwargs):
         super().__init__(settings=settings, embeddings=embeddings, **kwargs)
@@ -109,6 +112,9 @@ class HybridRetriever(BaseRetriever):
             stale = store.cached_client(self.settings)
             self._collection = None
             store.forget_client(self.settings, stale=stale)
+            force = True
+        if not force and self._unchanged():
+            return self._count
         count = self._call(lambda c: c.count())
         stamp = store.disk_stamp(self.settings)  # after opening: opening a client writes the file too
         with self._lock:
@@ -117,7 +123,18 @@ class HybridRetriever(BaseRetriever):
                 self._count = count
             self._stamp = stamp
         self._open_lexical(count)
+        self._counted_at = time.monotonic()
         return count
+
+    def _unchanged(self) -> bool:
+        """No write since the last count, so no need to ask Chroma again (a round trip to a server):
+        the lexical index, which ingestion commits after Chroma, has no new commit, and the count is
+        under RECOUNT_S old (for writers that bypass ingestion)."""
+        with self._lock:
+            lexical, count, at = self._lexical, self._count, self._counted_at
+        if lexical is None or count < 0 or time.monotonic() - at > RECOUNT_S:
+            return False
+        return not lexical.reload()
 
     def _open_lexical(self, count: int) -> None:
         """The lexical index, reloaded; built once from Chroma's texts for an index made without one."""
