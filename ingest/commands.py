@@ -15,6 +15,12 @@ def add_commands(sub, options) -> None:
                    help="keep running: ingest again whenever files under PATH change (Ctrl-C stops)")
     options.common(p)
     p.set_defaults(handler=cmd_ingest)
+    c = sub.add_parser("collections", help="list the index's collections, or delete one (--delete NAME --yes)")
+    c.add_argument("--delete", metavar="NAME", help="delete this collection: its chunks and its lexical index")
+    c.add_argument("--yes", action="store_true", help="confirm --delete")
+    c.add_argument("--json", action="store_true", help="print JSON")
+    options.common(c)
+    c.set_defaults(handler=cmd_collections)
 
 
 def cmd_ingest(args, settings) -> int:
@@ -54,3 +60,23 @@ def _print_summary(summary, as_json: bool) -> None:
         f"{d['removed']} removed, {len(d['skipped'])} skipped; {d['chunks_total']} chunks in the index "
         f"({d['seconds']:.1f} s)", flush=True,
     )
+
+
+def cmd_collections(args, settings) -> int:
+    from rag.errors import InputError
+
+    from .manage import delete_collection, list_collections
+
+    if args.delete:
+        if not args.yes:
+            raise InputError(f"deleting collection {args.delete!r} removes all its chunks: add --yes to confirm")
+        n = delete_collection(settings, args.delete)
+        print(json.dumps({"deleted": args.delete, "chunks": n}) if args.json else f"deleted collection {args.delete} ({n} chunks)")
+        return 0
+    found = list_collections(settings)
+    if args.json:
+        print(json.dumps([{"collection": name, "chunks": n} for name, n in found]))
+    else:
+        for name, n in found:
+            print(f"{name}\t{n} chunks")
+    return 0

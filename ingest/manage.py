@@ -1,6 +1,7 @@
 """Inspect and prune the index by source file: what is indexed, and removing one file."""
 from __future__ import annotations
 
+import shutil
 from collections import Counter
 from pathlib import Path
 
@@ -93,3 +94,29 @@ def _remove_lexical(settings: Settings, keys: set[str]) -> None:
     if index is not None and keys:
         with LexicalWriter(index) as writer:
             writer.remove(sorted(keys))
+
+
+def list_collections(settings: Settings) -> list[tuple[str, int]]:
+    """Every collection of the index (embedded folder or server) with its chunk count, by name."""
+    client = store.open_client(settings)
+    try:
+        return sorted((c.name, c.count()) for c in client.list_collections())
+    except Exception as exc:  # a server gone away: one clear line
+        store.forget_client(settings)
+        raise store.backend_error(settings, exc) from exc
+
+
+def delete_collection(settings: Settings, name: str) -> int:
+    """Delete one collection: its chunks and its lexical index; the others are untouched. Returns
+    how many chunks it held. The lexical index goes first, so it never outlives its chunks (a
+    collection left without one gets it rebuilt on first use)."""
+    target = settings.replace(collection=name)
+    collection = store.open_collection(target)  # IndexMissingError names the missing collection
+    count = collection.count()
+    shutil.rmtree(lexical_dir(target), ignore_errors=True)
+    try:
+        store.open_client(target).delete_collection(name)
+    except Exception as exc:
+        store.forget_client(target)
+        raise store.backend_error(target, exc) from exc
+    return count

@@ -67,3 +67,36 @@ def test_file_list_comes_from_the_manifest_and_says_when_the_index_changed(tmp_p
     changed = manage.last_changed(settings)
     assert changed is not None and before - 1 <= changed <= time.time() + 1
     assert "last changed" in status_markdown(scanned, changed) and "UTC" in status_markdown(scanned, changed)
+
+
+def test_collections_side_by_side_never_see_each_other_and_delete_alone(tmp_path):
+    import json
+
+    from ingest import manage
+    from ingest.pipeline import ingest
+    from rag.retrieval import build_retriever
+    from rag.retrieval.sync import lexical_dir
+
+    from .reliability_helpers import ragbot_in_process
+
+    base = Settings(persist_dir=str(tmp_path / "chroma"))
+    emb = FakeEmbeddings()
+    for name, topic in (("harbours", "The harbour opened in 1871 after dredging."), ("lighthouses", "The keeper earned 40 crowns.")):
+        folder = tmp_path / name
+        folder.mkdir()
+        (folder / f"{name}.txt").write_text(f"{name.title()}\n{topic}\n")
+        ingest([folder], base.replace(collection=name), embeddings=emb)
+    for name in ("harbours", "lighthouses"):
+        found = build_retriever(base.replace(collection=name), embeddings=emb).search("harbour keeper crowns dredging", k=5)
+        assert {p.source for p in found} == {f"{name}.txt"}
+    assert [n for n, _ in manage.list_collections(base)] == ["harbours", "lighthouses"]
+    refused = ragbot_in_process("collections", "--delete", "lighthouses", "--persist-dir", base.persist_dir)
+    assert refused.returncode != 0 and b"--yes" in refused.stderr
+    done = ragbot_in_process("collections", "--delete", "lighthouses", "--yes", "--json", "--persist-dir", base.persist_dir)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["deleted"] == "lighthouses" and json.loads(done.stdout)["chunks"] >= 1
+    listed = ragbot_in_process("collections", "--json", "--persist-dir", base.persist_dir)
+    assert [c["collection"] for c in json.loads(listed.stdout)] == ["harbours"]
+    assert not lexical_dir(base.replace(collection="lighthouses")).exists()
+    assert lexical_dir(base.replace(collection="harbours")).exists()
+    assert manage.list_sources(base.replace(collection="harbours")) == [("harbours.txt", 1)]
