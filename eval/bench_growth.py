@@ -48,7 +48,7 @@ def _base_chunks(settings, n: int) -> tuple[list[str], list[dict], np.ndarray]:
         for i, c in enumerate(split_document(doc, config)):
             texts.append(c.text)
             metas.append({"source": c.source, "section": c.section, "start": c.start, "end": c.end, "chunk_index": i})
-    emb = SentenceEmbeddings(settings.embedding_model, settings.embedding_backend, settings.embed_batch_size)
+    emb = SentenceEmbeddings.for_settings(settings)
     return texts, metas, emb.encode(texts)
 
 

@@ -143,7 +143,7 @@ def run_ingest(settings, limit: int | None = None, slices: int = 6) -> dict:
     try:
         folder, nbytes, nchars = _corpus(limit, work)
         parts = _slices(folder, slices)
-        emb = SentenceEmbeddings(settings.embedding_model, settings.embedding_backend, settings.embed_batch_size)
+        emb = SentenceEmbeddings.for_settings(settings)
         emb.encode(["warm up the encoder"] * (2 * settings.embed_batch_size + 1))  # the bulk path too
         tutorial_emb = TutorialEmbeddings(str(resolve_model_path(settings.embedding_model)))
         tutorial_emb.embed_documents(["warm up"] * 4)

@@ -143,9 +143,7 @@ def ingest(
 
     t0 = time.perf_counter()
     targets = discover(paths)
-    embeddings = embeddings or SentenceEmbeddings(
-        settings.embedding_model, settings.embedding_backend, settings.embed_batch_size
-    )
+    embeddings = embeddings or SentenceEmbeddings.for_settings(settings)
     total_files = sum(len(files) for _, files, _ in targets)
     with store.writing(settings):  # readers in this process keep the client open meanwhile
         run = _Run(

@@ -13,8 +13,7 @@ from typing import Callable, Iterable
 
 from rag.settings import Settings
 
-from .pipeline import ingest
-from .pipeline import IngestSummary
+from .pipeline import IngestSummary, ingest
 
 DEBOUNCE_MS = 500  # changes within this window are one run
 WAKE_MS = 200  # how often the watcher wakes without a change (the first wake starts the first run)
@@ -37,7 +36,7 @@ def watch(
     from rag.embeddings import SentenceEmbeddings
 
     paths = [Path(p).expanduser() for p in paths]
-    embeddings = embeddings or SentenceEmbeddings(settings.embedding_model, settings.embedding_backend, settings.embed_batch_size)
+    embeddings = embeddings or SentenceEmbeddings.for_settings(settings)
     runs = 0
 
     def run() -> None:

@@ -57,6 +57,11 @@ class SentenceEmbeddings(Embeddings):
         self.backend = backend
         self.batch_size = batch_size
 
+    @classmethod
+    def for_settings(cls, settings) -> "SentenceEmbeddings":
+        """The encoder a ``Settings`` names: its model, backend and batch size."""
+        return cls(settings.embedding_model, settings.embedding_backend, settings.embed_batch_size)
+
     @property
     def id(self) -> str:
         """Identifies the vector space; a change re-indexes. Float backends share it; int8 vectors differ slightly."""

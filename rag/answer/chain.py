@@ -326,7 +326,7 @@ def build_chain(settings: Settings | None = None, *, embeddings=None, retriever=
     from ..retrieval import build_retriever
 
     settings = settings or Settings()
-    embeddings = embeddings or SentenceEmbeddings(settings.embedding_model, settings.embedding_backend, settings.embed_batch_size)
+    embeddings = embeddings or SentenceEmbeddings.for_settings(settings)
     retriever = retriever or build_retriever(settings, embeddings)
     gate = gate or load_gate(settings.gate_file)
     llms = {settings.mode: llm} if llm is not None and settings.mode != "extractive" else None

@@ -15,7 +15,7 @@ def build_retriever(settings: "Settings", embeddings=None) -> HybridRetriever:
     if embeddings is None:
         from ..embeddings import SentenceEmbeddings
 
-        embeddings = SentenceEmbeddings(settings.embedding_model, settings.embedding_backend, settings.embed_batch_size)
+        embeddings = SentenceEmbeddings.for_settings(settings)
     return HybridRetriever(settings, embeddings)
 
 
