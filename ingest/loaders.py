@@ -169,14 +169,6 @@ def load_csv(data: bytes) -> tuple[str, dict]:
     return office.load_csv(_decode(data))
 
 
-def load_xlsx(data: bytes) -> tuple[str, dict]:
-    return office.load_xlsx(data)
-
-
-def load_pptx(data: bytes) -> tuple[str, dict]:
-    return office.load_pptx(data)
-
-
 LOADERS: dict[str, Callable[[bytes], tuple[str, dict]]] = {
     ".txt": load_text,
     ".text": load_text,
@@ -187,8 +179,8 @@ LOADERS: dict[str, Callable[[bytes], tuple[str, dict]]] = {
     ".htm": load_html,
     ".docx": load_docx,
     ".csv": load_csv,
-    ".xlsx": load_xlsx,
-    ".pptx": load_pptx,
+    ".xlsx": office.load_xlsx,
+    ".pptx": office.load_pptx,
 }
 
 

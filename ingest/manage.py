@@ -31,20 +31,14 @@ def list_sources(settings: Settings) -> list[tuple[str, int]]:
     lexical = LexicalIndex.open(lexical_dir(settings))
     if lexical is not None:
         sources = lexical.sources()
-        try:
+        with store.one_line_errors(settings):
             if sum(sources.values()) == collection.count():
                 return sorted(sources.items())
-        except Exception as exc:  # noqa: BLE001 - a server gone away: one clear line
-            store.forget_client(settings)
-            raise store.backend_error(settings, exc) from exc
     counts: Counter[str] = Counter()
-    try:
+    with store.one_line_errors(settings):  # a server gone away, a busy file
         for _, metas in store.iter_metadata(collection):
             for meta in metas:
                 counts[str((meta or {}).get("source", ""))] += 1
-    except Exception as exc:  # a server gone away, a busy file: one clear line, reconnect next time
-        store.forget_client(settings)
-        raise store.backend_error(settings, exc) from exc
     return sorted(counts.items())
 
 
@@ -99,11 +93,8 @@ def _remove_lexical(settings: Settings, keys: set[str]) -> None:
 def list_collections(settings: Settings) -> list[tuple[str, int]]:
     """Every collection of the index (embedded folder or server) with its chunk count, by name."""
     client = store.open_client(settings)
-    try:
+    with store.one_line_errors(settings):
         return sorted((c.name, c.count()) for c in client.list_collections())
-    except Exception as exc:  # a server gone away: one clear line
-        store.forget_client(settings)
-        raise store.backend_error(settings, exc) from exc
 
 
 def delete_collection(settings: Settings, name: str) -> int:
@@ -114,9 +105,6 @@ def delete_collection(settings: Settings, name: str) -> int:
     collection = store.open_collection(target)  # IndexMissingError names the missing collection
     count = collection.count()
     shutil.rmtree(lexical_dir(target), ignore_errors=True)
-    try:
+    with store.one_line_errors(target):
         store.open_client(target).delete_collection(name)
-    except Exception as exc:
-        store.forget_client(target)
-        raise store.backend_error(target, exc) from exc
     return count

@@ -161,7 +161,7 @@ def passage_html(citations: list[Citation], passage: Passage | None, doc_text: s
     )
     numbers = "".join(f'<span class="rb-n">[{int(c.n)}]</span>' for c in citations)
     section = f'<span class="rb-section">§ {_e(first.section)}</span>' if first.section else ""
-    page = f'<span class="rb-page">p. {int(first.page)}</span>' if first.page else ""
+    page = _page_tag(first.page)
     if doc_text is None:
         context = '<p class="rb-muted">The document is not available to show this passage in context.</p>'
     else:
@@ -197,8 +197,7 @@ def sources_html(answer: Answer | None, load_text: Callable[[Citation], str | No
             parts.append('<p class="rb-muted">Closest passages searched:</p>')
             for p in answer.retrieved[:3]:
                 sec = f'<span class="rb-section">§ {_e(p.section)}</span>' if p.section else ""
-                if p.page:
-                    sec = f'<span class="rb-page">p. {int(p.page)}</span>' + sec
+                sec = _page_tag(p.page) + sec
                 parts.append(
                     f'<div class="rb-source rb-dim"><div class="rb-source-head"><span class="rb-file">{_e(p.source)}</span>'
                     f'{sec}</div><div class="rb-passage">{_e(_clip(p.text, 400))}</div></div>'
@@ -212,6 +211,11 @@ def sources_html(answer: Answer | None, load_text: Callable[[Citation], str | No
             parts.append(passage_html(cites, passage_for(cites[0], answer.retrieved), doc_text))
     parts.append("</div>")
     return "".join(parts)
+
+
+def _page_tag(page: int | None) -> str:
+    """"p. 7" for a passage or quote of a paged document (PDF, slides); nothing otherwise."""
+    return f'<span class="rb-page">p. {int(page)}</span>' if page else ""
 
 
 def _clip(text: str, n: int) -> str:

@@ -155,6 +155,19 @@ def backend_error(settings: Settings, exc: Exception) -> BackendError:
     )
 
 
+@contextmanager
+def one_line_errors(settings: Settings) -> Iterator[None]:
+    """Turn a Chroma failure inside into ``backend_error``'s one line, and drop the client so the
+    next call reconnects (a restarted server, a file another process rewrote)."""
+    try:
+        yield
+    except (BackendError, IndexMissingError):
+        raise
+    except Exception as exc:
+        forget_client(settings)
+        raise backend_error(settings, exc) from exc
+
+
 # What SQLite says of a file that is truly damaged (not merely changed by another process).
 _DAMAGED = ("malformed", "not a database", "file is encrypted", "disk image")
 

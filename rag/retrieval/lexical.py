@@ -207,13 +207,8 @@ class LexicalIndex:
 
     def changed_at(self) -> float | None:
         """When an ingestion last committed here (seconds since the epoch), or None."""
-        times = []
-        for part in ("chunks", "files"):
-            try:
-                times.append((self.folder / part / "meta.json").stat().st_mtime)
-            except OSError:
-                pass
-        return max(times) if times else None
+        times = [stamp[0] for stamp in self._read_stamps() if stamp]
+        return max(times) / 1e9 if times else None
 
     def sources(self) -> dict[str, int]:
         """Source name -> chunk count."""
