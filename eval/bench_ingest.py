@@ -138,6 +138,8 @@ def run_ingest(settings, limit: int | None = None, slices: int = 6) -> dict:
     from ingest.pipeline import ingest
     from rag.embeddings import SentenceEmbeddings, resolve_model_path
 
+    from .bench_pages import page_figures
+
     work = Path(tempfile.mkdtemp(prefix="ragbot-bench-ingest-"))
     bench = dataclasses.replace(settings, persist_dir=str(work / "chroma"), collection="bench", chroma_host=None)
     try:
@@ -153,6 +155,7 @@ def run_ingest(settings, limit: int | None = None, slices: int = 6) -> dict:
             again = ingest(parts, bench, embeddings=emb)
         figures = _ingest_figures(settings, parts, nbytes, nchars, seconds, counts, t_again.seconds, again.unchanged)
         figures["libraries_import_s"] = import_s
+        figures["pages"] = page_figures(settings, emb)  # PDF and OCR pages/s: also `ragbot bench pages`
     finally:
         drop_work(bench, work)
     notes = [n.format(slices=len(parts)) for n in INGEST_NOTES]

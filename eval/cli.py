@@ -91,6 +91,7 @@ def cmd_bench(args, settings) -> int:
     """Benchmarks by name; ``all`` runs every one."""
     from .bench_ingest import cmd_encoders, cmd_ingest
     from .bench_growth import cmd_growth
+    from .bench_pages import cmd_pages
     from .bench_query import cmd_memory, cmd_query, cmd_server
     from .bench_serve import cmd_load
     from .scifact import cmd_scifact
@@ -100,6 +101,7 @@ def cmd_bench(args, settings) -> int:
         "scifact": cmd_scifact,
         "squad2": cmd_squad2,
         "ingest": cmd_ingest,
+        "pages": cmd_pages,
         "encoders": cmd_encoders,
         "query": cmd_query,
         "growth": cmd_growth,

@@ -15,7 +15,7 @@ def add_commands(sub, options) -> None:
     p.set_defaults(handler=cmd_eval)
 
     p = sub.add_parser("bench", help="benchmarks that print figures")
-    p.add_argument("what", nargs="?", default="all", help="scifact, squad2, ingest, encoders, query, growth, memory, server, load or all")
+    p.add_argument("what", nargs="?", default="all", help="scifact, squad2, ingest, pages, encoders, query, growth, memory, server, load or all")
     p.add_argument("--out", default="bench-out", help="folder for JSON and plots")
     p.add_argument("--limit", type=int, default=None, help="use only this many documents")
     p.add_argument("--split", default=None, help="squad2: dev, test or all (default all); --limit is then questions per split")

@@ -55,6 +55,8 @@ def _print_summary(summary, as_json: bool) -> None:
     if as_json:
         print(json.dumps(d), flush=True)
         return
+    for item in summary.warnings:
+        print(f"warning {item.path}: {item.reason}", file=sys.stderr)
     print(
         f"{d['files_seen']} files: {d['added']} added, {d['updated']} updated, {d['unchanged']} unchanged, "
         f"{d['removed']} removed, {len(d['skipped'])} skipped; {d['chunks_total']} chunks in the index "

@@ -1,6 +1,14 @@
 """Layout kept in plain text: tables as rows that keep their header, pages as offsets."""
 from __future__ import annotations
 
+import re
+
+
+def clean(text: str) -> str:
+    """Normalise line ends and drop control characters that confuse tokenizers."""
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    return re.sub(r"[\x00-\x08\x0b\x0e-\x1f\x7f]", " ", text)
+
 
 def table_rows(rows: list[list[str]]) -> list[str]:
     """A table as one line a row that keeps its header: "Country: Japan | Troops: 54,000".

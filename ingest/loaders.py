@@ -11,8 +11,8 @@ from typing import Callable
 
 from rag.errors import LoadError
 
-from . import office
-from .layout import join_pages, table_rows
+from . import office, pdf
+from .layout import clean as _clean, table_rows
 from .types import Document
 
 MAX_FILE_BYTES = 200 * 1024 * 1024  # bigger files are refused rather than read into memory
@@ -50,42 +50,12 @@ def _decode(data: bytes) -> str:
     return text
 
 
-def _clean(text: str) -> str:
-    """Normalise line ends and drop control characters that confuse tokenizers."""
-    text = text.replace("\r\n", "\n").replace("\r", "\n")
-    return re.sub(r"[\x00-\x08\x0b\x0e-\x1f\x7f]", " ", text)
-
-
 def load_text(data: bytes) -> tuple[str, dict]:
     return _clean(_decode(data)), {"format": "text"}
 
 
 def load_markdown(data: bytes) -> tuple[str, dict]:
     return _clean(_decode(data)), {"format": "markdown"}
-
-
-def load_pdf(data: bytes) -> tuple[str, dict]:
-    from pypdf import PdfReader
-    from pypdf.errors import PdfReadError, PyPdfError
-
-    try:
-        reader = PdfReader(io.BytesIO(data))
-        if reader.is_encrypted:
-            try:
-                ok = reader.decrypt("")
-            except Exception as exc:  # pypdf raises several types for unsupported crypto
-                raise LoadError(f"encrypted PDF ({exc})") from exc
-            if not ok:
-                raise LoadError("encrypted PDF, password required")
-        pages = [page.extract_text() or "" for page in reader.pages]
-    except LoadError:
-        raise
-    except (PdfReadError, PyPdfError, ValueError, KeyError, TypeError, OSError) as exc:
-        raise LoadError(f"corrupt PDF ({type(exc).__name__}: {exc})") from exc
-    text, starts = join_pages([_clean(p.strip()) for p in pages])
-    if not text.strip():
-        raise LoadError("PDF has no extractable text (scanned images?)")
-    return text, {"format": "pdf", "pages": len(pages), "page_starts": starts}
 
 
 _BLOCK_TAGS = ("p", "li", "pre", "blockquote", "td", "th", "dt", "dd", "caption", "figcaption")
@@ -165,6 +135,45 @@ def load_docx(data: bytes) -> tuple[str, dict]:
     return _clean("\n\n".join(blocks)), {"format": "docx"}
 
 
+def _toc_titles(toc) -> dict[str, str]:
+    """An EPUB's table of contents as file name -> chapter title (the first title a file gets)."""
+    titles: dict[str, str] = {}
+    for entry in toc:
+        link, children = (entry, ()) if not isinstance(entry, tuple) else (entry[0], entry[1])
+        href = str(getattr(link, "href", "") or "").split("#")[0]
+        if href and getattr(link, "title", None):
+            titles.setdefault(href, " ".join(str(link.title).split()))
+        titles = {**_toc_titles(children), **titles}
+    return titles
+
+
+def load_epub(data: bytes) -> tuple[str, dict]:
+    """An e-book's chapters in reading (spine) order, each a section under its title."""
+    import zipfile
+
+    import ebooklib
+    from ebooklib import epub
+
+    try:
+        book = epub.read_epub(io.BytesIO(data), {"ignore_ncx": False})
+    except (zipfile.BadZipFile, KeyError, ValueError, IndexError, AttributeError, ebooklib.epub.EpubException) as exc:
+        raise LoadError(f"corrupt EPUB ({type(exc).__name__}: {exc})") from exc
+    titles = _toc_titles(book.toc)
+    chapters = []
+    for idref, *_ in book.spine:
+        item = book.get_item_with_id(idref)
+        if item is None or item.get_type() != ebooklib.ITEM_DOCUMENT:
+            continue
+        text, _ = load_html(item.get_content())
+        title = titles.get(item.get_name())
+        if title and not text.lstrip().startswith("#"):
+            text = f"# {title}\n\n{text}"
+        if text.strip():
+            chapters.append(text)
+    title = book.get_metadata("DC", "title")
+    return "\n\n".join(chapters), {"format": "epub", "title": title[0][0] if title else "", "chapters": len(chapters)}
+
+
 def load_csv(data: bytes) -> tuple[str, dict]:
     return office.load_csv(_decode(data))
 
@@ -174,19 +183,31 @@ LOADERS: dict[str, Callable[[bytes], tuple[str, dict]]] = {
     ".text": load_text,
     ".md": load_markdown,
     ".markdown": load_markdown,
-    ".pdf": load_pdf,
     ".html": load_html,
     ".htm": load_html,
     ".docx": load_docx,
     ".csv": load_csv,
     ".xlsx": office.load_xlsx,
     ".pptx": office.load_pptx,
+    ".epub": load_epub,
 }
+
+
+# Formats that may need OCR: their loaders take the OCR engine's name as well.
+OCR_LOADERS: dict[str, Callable[..., tuple[str, dict]]] = {
+    ".pdf": pdf.load_pdf,
+    **{suffix: pdf.load_image for suffix in pdf.IMAGE_FORMATS},
+}
+
+
+def suffixes() -> tuple[str, ...]:
+    """Every file suffix ragbot can load, sorted."""
+    return tuple(sorted([*LOADERS, *OCR_LOADERS]))
 
 
 def supported(path: Path) -> bool:
     """Whether ``path`` has a suffix ragbot can load."""
-    return path.suffix.lower() in LOADERS
+    return path.suffix.lower() in LOADERS or path.suffix.lower() in OCR_LOADERS
 
 
 def read_bytes(path: Path) -> bytes:
@@ -213,15 +234,15 @@ def read_bytes(path: Path) -> bytes:
         raise LoadError(exc.strerror or str(exc)) from exc
 
 
-def load_bytes(data: bytes, source: str, suffix: str) -> Document:
-    """Parse file content into a Document; raises LoadError with the reason."""
-    loader = LOADERS.get(suffix.lower())
-    if loader is None:
-        raise LoadError(f"unsupported file type {suffix or '(none)'}; supported: {', '.join(sorted(LOADERS))}")
+def load_bytes(data: bytes, source: str, suffix: str, ocr: str = "auto") -> Document:
+    """Parse file content into a Document (scans read by the OCR engine ``ocr``); raises LoadError."""
+    suffix = suffix.lower()
+    if suffix not in LOADERS and suffix not in OCR_LOADERS:
+        raise LoadError(f"unsupported file type {suffix or '(none)'}; supported: {', '.join(suffixes())}")
     if not data:
         raise LoadError("empty file")
     try:
-        text, meta = loader(data)
+        text, meta = OCR_LOADERS[suffix](data, ocr=ocr) if suffix in OCR_LOADERS else LOADERS[suffix](data)
     except LoadError:
         raise
     except RecursionError as exc:
@@ -233,7 +254,7 @@ def load_bytes(data: bytes, source: str, suffix: str) -> Document:
     return Document(text=text, source=source, meta=meta)
 
 
-def load(path: str | Path, source: str | None = None) -> Document:
+def load(path: str | Path, source: str | None = None, ocr: str = "auto") -> Document:
     """Load one file into a Document."""
     path = Path(path)
-    return load_bytes(read_bytes(path), source or path.name, path.suffix)
+    return load_bytes(read_bytes(path), source or path.name, path.suffix, ocr=ocr)

@@ -44,6 +44,7 @@ class IngestSummary:
     chunks_written: int = 0
     seconds: float = 0.0
     skipped: list[Skipped] = field(default_factory=list)
+    warnings: list[Skipped] = field(default_factory=list)  # files ingested with a loss: pages OCR could not read
 
     def to_dict(self) -> dict:
         return {**asdict(self), "seconds": round(self.seconds, 3)}  # fields in order; skipped as {path, reason}
@@ -79,6 +80,7 @@ class _Pending:
     meta: dict
     is_new: bool
     page_starts: tuple[int, ...] = ()  # a paged document's page offsets
+    ocr_pages: tuple[int, ...] = ()  # its pages read by OCR (1-based)
 
 
 def discover(paths: Iterable[str | Path]) -> list[tuple[Path, list[Path], bool]]:
@@ -189,6 +191,7 @@ class _Run:
         self.flush_chunks = flush_chunks
         self.on_skip, self.on_write = on_skip, on_write
         self.config = ChunkerConfig(settings.chunk_size, settings.chunk_overlap)
+        self.ocr = settings.ocr
         self.collection = store.open_collection(settings, create=True, embedder_id=embeddings.id)
         self.state = _index_state(self.collection)
         self.lexical = LexicalWriter(LexicalIndex.open(lexical_dir(settings), create=True))
@@ -217,17 +220,21 @@ class _Run:
             if old is not None and old.complete(file_hash, self.config.fingerprint, self.embeddings.id):
                 self.summary.unchanged += 1
                 return
-            doc = load_bytes(data, source, path.suffix)
+            doc = load_bytes(data, source, path.suffix, ocr=self.ocr)
         except LoadError as exc:
             self.skip(path, str(exc))
             return
+        if doc.meta.get("unread_pages"):
+            pages = ", ".join(map(str, doc.meta["unread_pages"]))
+            self.summary.warnings.append(Skipped(str(path), f"page {pages} not read: {doc.meta['unread_reason']}"))
         chunks = split_document(doc, self.config)
         if not chunks:
             self.skip(path, "no text in file")
             return
         meta = {"format": doc.meta.get("format", ""), "title": str(doc.meta.get("title", ""))[:200]}
         self.pending.append(_Pending(root_key, source, file_hash, chunks, meta, is_new=old is None,
-                                     page_starts=tuple(doc.meta.get("page_starts") or ())))
+                                     page_starts=tuple(doc.meta.get("page_starts") or ()),
+                                     ocr_pages=tuple(doc.meta.get("ocr_pages") or ())))
         self.n_pending += len(chunks)
         if self.n_pending >= self.flush_chunks:
             self.flush()
@@ -272,7 +279,7 @@ class _Run:
         return records.chunk_metadata(
             chunk,
             **p.meta,
-            **records.page_metadata(p.page_starts, chunk.start, chunk.end),
+            **records.page_metadata(p.page_starts, chunk.start, chunk.end, p.ocr_pages),
             root=p.root,
             chunk_index=i,
             file_hash=p.file_hash,

@@ -11,16 +11,22 @@ from .types import Passage
 
 SOURCE, SECTION, START, END, ROOT, INDEX = "source", "section", "start", "end", "root", "chunk_index"
 PAGE, PAGE_BREAKS = "page", "page_breaks"  # a paged document's page at the chunk's start; later pages' starts
+OCR = "ocr"  # True on a chunk whose text (some of it) was read by OCR
 
 
-def page_metadata(page_starts: list[int] | tuple[int, ...], start: int, end: int) -> dict:
+def page_metadata(page_starts: list[int] | tuple[int, ...], start: int, end: int,
+                  ocr_pages: list[int] | tuple[int, ...] = ()) -> dict:
     """The page keys of a chunk spanning ``[start, end)`` of a document whose pages begin at
-    ``page_starts`` (character offsets, first page first); none for a document without pages."""
+    ``page_starts`` (character offsets, first page first); none for a document without pages.
+    ``ocr_pages`` are the document's pages read by OCR (1-based)."""
     if not page_starts:
         return {}
     page = bisect.bisect_right(page_starts, start)
     breaks = [str(o) for o in page_starts[page:] if o < end]
-    return {PAGE: max(page, 1), PAGE_BREAKS: ",".join(breaks)}
+    meta = {PAGE: max(page, 1), PAGE_BREAKS: ",".join(breaks)}
+    if set(range(max(page, 1), max(page, 1) + len(breaks) + 1)) & set(ocr_pages):
+        meta[OCR] = True
+    return meta
 
 
 def chunk_metadata(chunk: Any, **extra: Any) -> dict:

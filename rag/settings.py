@@ -10,6 +10,7 @@ from .wording import WORDING_RULES
 
 MODES = ("extractive", "local", "ollama", "openai")
 EMBEDDING_BACKENDS = ("torch", "onnx", "onnx-int8", "openvino")
+OCR_ENGINES = ("auto", "tesseract", "rapidocr", "none")  # ingest/ocr.py
 DEFAULT_MODE = "extractive"  # chosen by the golden-set evaluation: see README "Modes"
 
 
@@ -47,6 +48,7 @@ class Settings:
     span_file: str | None = None  # the short-answer span model (default: the packaged rag/data/span.json)
     short_answers: bool = True  # lead an extractive answer with the span that answers a factoid question
     wording_rules: str = "english"  # rules about question wording: rag/wording.py (english, none)
+    ocr: str = "auto"  # OCR of scanned pages and images: ingest/ocr.py (auto, tesseract, rapidocr, none)
     max_pending: int = 8  # `ragbot serve`: questions in progress at once; the next gets 503
 
     def __post_init__(self) -> None:
@@ -72,6 +74,8 @@ class Settings:
             raise ConfigError(f"embed batch size must be at least 1, got {self.embed_batch_size}")
         if self.wording_rules not in WORDING_RULES:
             raise unknown_name("wording rules", self.wording_rules, list(WORDING_RULES))
+        if self.ocr not in OCR_ENGINES:
+            raise unknown_name("OCR engine", self.ocr, list(OCR_ENGINES))
         if not self.collection or len(self.collection) < 3:
             raise ConfigError(f"collection name must have at least 3 characters, got {self.collection!r}")
 

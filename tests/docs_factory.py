@@ -70,3 +70,48 @@ def docx_bytes(heading: str, paragraphs: list[str]) -> bytes:
     buf = io.BytesIO()
     d.save(buf)
     return buf.getvalue()
+
+
+def table_pdf_bytes(before: str, rows: list[list[str]], after: str, pages_before: int = 0) -> bytes:
+    """A PDF drawn by reportlab: ``pages_before`` pages of prose, then a paragraph, a ruled table
+    (first row the header) and a paragraph after it, on one page."""
+    from reportlab.lib import colors
+    from reportlab.lib.pagesizes import A4
+    from reportlab.lib.styles import getSampleStyleSheet
+    from reportlab.platypus import PageBreak, Paragraph, SimpleDocTemplate, Table, TableStyle
+
+    style = getSampleStyleSheet()["Normal"]
+    story = []
+    for n in range(pages_before):
+        story += [Paragraph(f"Prose page {n + 1} about harbours and tides, line {i}.", style) for i in range(20)]
+        story.append(PageBreak())
+    table = Table(rows)
+    table.setStyle(TableStyle([("GRID", (0, 0), (-1, -1), 0.5, colors.black)]))
+    story += [Paragraph(before, style), table, Paragraph(after, style)]
+    out = io.BytesIO()
+    SimpleDocTemplate(out, pagesize=A4).build(story)
+    return out.getvalue()
+
+
+def page_images(pdf: bytes, dpi: int = 300) -> list:
+    """Each page of ``pdf`` rendered to a greyscale PIL image, as a scanner would see it."""
+    import pypdfium2 as pdfium
+
+    doc = pdfium.PdfDocument(pdf)
+    try:
+        return [page.render(scale=dpi / 72, grayscale=True).to_pil() for page in doc]
+    finally:
+        doc.close()
+
+
+def scanned_pdf_bytes(pages: list[list[str]], dpi: int = 300) -> bytes:
+    """A PDF of page images only (no text layer): ``pages`` drawn by reportlab, rendered, and put
+    back into a PDF by img2pdf, as a scanner makes it."""
+    import img2pdf
+
+    pngs = []
+    for image in page_images(paged_pdf_bytes(pages), dpi):
+        buf = io.BytesIO()
+        image.save(buf, format="PNG", dpi=(dpi, dpi))
+        pngs.append(buf.getvalue())
+    return img2pdf.convert(pngs)

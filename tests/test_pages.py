@@ -221,3 +221,69 @@ def test_broken_spreadsheets_and_decks_are_one_line_errors(tmp_path):
         with pytest.raises(LoadError, match=r"^corrupt (XLSX|PPTX)") as err:
             load(tmp_path / name)
         assert "\n" not in str(err.value)
+
+
+# -- PDF tables and e-books ----------------------------------------------------------------------
+
+TROOPS = [["Country", "Troops"], ["Japan", "54,000"], ["Germany", "35,000"]]
+
+
+def test_pdf_table_rows_keep_their_header_where_the_table_stands(tmp_path):
+    from .docs_factory import table_pdf_bytes
+
+    (tmp_path / "t.pdf").write_bytes(table_pdf_bytes("Troops abroad are listed below.", TROOPS, "The figures are from 2023.",
+                                                     pages_before=1))
+    doc = load(tmp_path / "t.pdf")
+    page_two = doc.text[doc.meta["page_starts"][1]:].split("\n")
+    assert page_two == ["Troops abroad are listed below.", "Country | Troops", "Country: Japan | Troops: 54,000",
+                        "Country: Germany | Troops: 35,000", "The figures are from 2023."]
+    assert doc.text.startswith("Prose page 1")  # a page without a table keeps its text layer
+
+
+def test_a_pdf_pdfplumber_cannot_parse_keeps_its_text(tmp_path, monkeypatch):
+    import pdfplumber
+
+    def broken(*a, **k):
+        raise ValueError("odd file")
+
+    monkeypatch.setattr(pdfplumber, "open", broken)
+    (tmp_path / "t.pdf").write_bytes(paged_pdf_bytes(PAGES))
+    assert load(tmp_path / "t.pdf").text.startswith("Annual report of the harbour authority")
+
+
+def _epub(path, chapters: list[tuple[str, str]]):
+    from ebooklib import epub
+
+    book = epub.EpubBook()
+    book.set_identifier("id-1")
+    book.set_title("Harbours of the North")
+    book.set_language("en")
+    items = []
+    for n, (title, body) in enumerate(chapters, 1):
+        item = epub.EpubHtml(title=title, file_name=f"ch{n}.xhtml", lang="en")
+        item.content = f"<html><body><p>{body}</p></body></html>"
+        book.add_item(item)
+        items.append(item)
+    book.toc = items
+    book.add_item(epub.EpubNcx())
+    book.add_item(epub.EpubNav())
+    book.spine = items
+    epub.write_epub(str(path), book)
+
+
+def test_epub_chapters_are_sections_in_reading_order(tmp_path):
+    _epub(tmp_path / "b.epub", [("The Pier", "The pier opened in 1871."), ("The Light", "The keeper earned forty crowns.")])
+    doc = load(tmp_path / "b.epub")
+    assert doc.meta["title"] == "Harbours of the North" and doc.meta["chapters"] == 2
+    assert doc.text.split("\n\n") == ["# The Pier", "The pier opened in 1871.", "# The Light", "The keeper earned forty crowns."]
+    assert [c.section for c in split_document(doc)] == ["The Pier", "The Light"]
+
+
+def test_a_broken_epub_is_a_one_line_error(tmp_path):
+    import pytest
+
+    from rag.errors import LoadError
+
+    (tmp_path / "b.epub").write_bytes(b"PK\x03\x04 not really a zip")
+    with pytest.raises(LoadError, match="corrupt EPUB"):
+        load(tmp_path / "b.epub")

@@ -80,7 +80,7 @@ def create_app(
 
     with gr.Blocks(title="ragbot", analytics_enabled=False) as demo:
         c = SimpleNamespace(session=gr.State(Session()))
-        _build_header(gr, c)
+        _build_header(gr, c, settings.collection)
         with gr.Tabs():
             with gr.Tab("Ask", id="ask", elem_id="rb-tab-ask"):
                 _build_ask_tab(gr, c, settings, examples)
@@ -93,7 +93,7 @@ def create_app(
     return demo
 
 
-def _build_header(gr, c: SimpleNamespace) -> None:
+def _build_header(gr, c: SimpleNamespace, collection: str) -> None:
     """The title block and the index status line."""
     gr.HTML(
         '<div id="rb-header"><h1>ragbot</h1>'
@@ -101,7 +101,11 @@ def _build_header(gr, c: SimpleNamespace) -> None:
         padding=False,
         elem_id="rb-header-block",
     )
-    c.status = gr.Markdown("**Index:** checking…", elem_id="rb-status")
+    with gr.Row(equal_height=True):
+        c.status = gr.Markdown("**Index:** checking…", elem_id="rb-status")
+        # Document sets made with `ragbot ingest --collection NAME`; questions and the file list follow it.
+        c.collection = gr.Dropdown(choices=[collection], value=collection, label="Document set", scale=0,
+                                   min_width=220, visible=False, elem_id="rb-collection")
 
 
 def _build_ask_tab(gr, c: SimpleNamespace, settings: Settings, examples: list[str]) -> None:
@@ -193,13 +197,13 @@ def _build_documents_tab(gr, c: SimpleNamespace, max_upload_bytes: int) -> None:
 def _wire_ask_events(gr, ui: RagbotUI, c: SimpleNamespace, ask_concurrency: int) -> None:
     """Asking, feedback, picking an answer to show its sources, and a new conversation."""
 
-    def ask(q, sess, mode_value, k_value):
-        yield from ui.ask(q, sess, mode_value, k_value)
+    def ask(q, sess, mode_value, k_value, collection):
+        yield from ui.ask(q, sess, mode_value, k_value, collection)
 
     gr.on(
         triggers=[c.ask_btn.click, c.question.submit],
         fn=ask,
-        inputs=[c.question, c.session, c.mode, c.k],
+        inputs=[c.question, c.session, c.mode, c.k, c.collection],
         outputs=[c.question, c.chatbot, c.sources, c.session],
         api_name="ask",
         concurrency_limit=ask_concurrency,
@@ -234,18 +238,27 @@ def _wire_document_events(gr, ui: RagbotUI, c: SimpleNamespace, demo, ingest_on_
     """Upload, remove, refresh, and the index check when the page loads; one at a time ("index")."""
     files_view = [c.status, c.files_table, c.to_remove]
 
-    def files_outputs(status_line: str | None = None):
-        line, rows = ui.files_view()
+    def files_outputs(status_line: str | None = None, collection: str | None = None):
+        line, rows = ui.files_view(collection)
         return status_line or line, rows, gr.update(choices=[r[0] for r in rows], value=None)
+
+    def on_collection(collection):
+        # A new conversation: earlier turns' sources are in the other set.
+        return (*files_outputs(collection=collection), Session(), [], sources_html(None))
+
+    c.collection.input(on_collection, inputs=[c.collection],
+                        outputs=[*files_view, c.session, c.chatbot, c.sources], api_visibility="undocumented")
+
+    served = gr.update(value=ui.settings.collection)  # uploads and removals change the served set
 
     def on_upload(files, replace_value, progress=gr.Progress()):
         text = ui.upload(files, bool(replace_value), progress=lambda f, d: progress(f, desc=d))
-        return (text, *files_outputs(), None)
+        return (text, *files_outputs(), None, served)
 
     c.upload.upload(
         on_upload,
         inputs=[c.upload, c.replace],
-        outputs=[c.report, *files_view, c.upload],
+        outputs=[c.report, *files_view, c.upload, c.collection],
         api_name="upload",
         concurrency_id="index",
         concurrency_limit=1,
@@ -253,25 +266,28 @@ def _wire_document_events(gr, ui: RagbotUI, c: SimpleNamespace, demo, ingest_on_
 
     def on_remove(source):
         text = ui.remove(source)
-        return (text, *files_outputs())
+        return (text, *files_outputs(), served)
 
     c.remove_btn.click(
         on_remove,
         inputs=[c.to_remove],
-        outputs=[c.report, *files_view],
+        outputs=[c.report, *files_view, c.collection],
         api_name="remove_file",
         concurrency_id="index",
         concurrency_limit=1,
     )
-    c.refresh_btn.click(lambda: files_outputs(), outputs=files_view, api_name="list_files")
+    c.refresh_btn.click(lambda collection=None: files_outputs(collection=collection), inputs=[c.collection],
+                        outputs=files_view, api_name="list_files")
 
     def on_load(progress=gr.Progress()):
         line = ui.ensure_index(progress=lambda f, d: progress(f, desc=d)) if ingest_on_start else None
-        return files_outputs(line)
+        names = ui.collections()
+        chooser = gr.update(choices=names, value=names[0], visible=len(names) > 1)
+        return (*files_outputs(line), chooser)
 
     demo.load(
         on_load,
-        outputs=files_view,
+        outputs=[*files_view, c.collection],
         api_visibility="undocumented",
         concurrency_id="index",
         concurrency_limit=1,

@@ -48,10 +48,11 @@ def _message(exc: BaseException) -> str:
 
 
 @lru_cache(maxsize=16)
-def _load_text(path: str, mtime_ns: int, size: int) -> str:
+def _load_document(path: str, mtime_ns: int, size: int, ocr: str = "auto"):
+    """A file as the loaders read it (cached while its modification time and size stay the same)."""
     from ingest.loaders import load
 
-    return load(path).text
+    return load(path, ocr=ocr)
 
 
 class RagbotUI:
@@ -118,18 +119,19 @@ class RagbotUI:
 
     # -- asking -------------------------------------------------------------
 
-    def ask(self, question: str, session: Session, mode: str | None = None, k: int | None = None
-            ) -> Iterator[tuple[str, list[dict], str, Session]]:
-        """Stream ``(textbox, chat messages, sources html, session)`` while answering ``question``."""
+    def ask(self, question: str, session: Session, mode: str | None = None, k: int | None = None,
+            collection: str | None = None) -> Iterator[tuple[str, list[dict], str, Session]]:
+        """Stream ``(textbox, chat messages, sources html, session)`` while answering ``question``
+        from ``collection`` (default: the served one)."""
         session = session if isinstance(session, Session) else Session()
         q = (question or "").strip()
         if not q:
             self.notify("warning", "Type a question first.")
-            yield question or "", session.messages(), sources_html(self._last_answer(session), self.document_text), session
+            yield question or "", session.messages(), sources_html(self._last_answer(session), self.document), session
             return
         if len(q) > self.settings.max_question_chars:
             self.notify("warning", f"The question is too long ({len(q)} characters; the limit is {self.settings.max_question_chars}).")
-            yield question, session.messages(), sources_html(self._last_answer(session), self.document_text), session
+            yield question, session.messages(), sources_html(self._last_answer(session), self.document), session
             return
         answer: Answer | None = None
         turn = Turn(question=q)
@@ -139,7 +141,7 @@ class RagbotUI:
             turn = Turn(question=q, k=chosen.k)
             yield "", session.messages(turn), SEARCHING_HTML, session
             self.wait_ready()
-            chain = self.chain()
+            chain = self.chain(collection or None)
             payload = {"question": q, "history": session.history(), "mode": chosen.mode, "k": chosen.k}
             text = ""
             if hasattr(chain, "stream"):
@@ -161,7 +163,7 @@ class RagbotUI:
             yield q, session.messages(), sources_html(None, error=msg), session
             return
         session = session.add(Turn(question=q, answer=answer, k=turn.k))
-        yield "", session.messages(), sources_html(answer, self.document_text), session
+        yield "", session.messages(), sources_html(answer, self.document), session
 
     @staticmethod
     def _last_answer(session: Session) -> Answer | None:
@@ -177,19 +179,25 @@ class RagbotUI:
             return sources_html(None)
         if turn.error:
             return sources_html(None, error=turn.error)
-        return sources_html(turn.answer, self.document_text)
+        return sources_html(turn.answer, self.document)
 
-    def document_text(self, citation: Citation) -> str | None:
-        """The text of the document a citation points into, as the loaders see it; None if unavailable."""
+    def document(self, citation: Citation):
+        """The document a citation points into (an ``ingest.types.Document``, with its pages), as the
+        loaders see it; None if unavailable."""
         path = self._source_path(citation)
         if path is None:
             return None
         try:
             st = path.stat()
-            return _load_text(str(path), st.st_mtime_ns, st.st_size)
+            return _load_document(str(path), st.st_mtime_ns, st.st_size, self.settings.ocr)
         except Exception:  # noqa: BLE001 - the context view is optional; the passage is still shown
             log.debug("cannot load %s for context", path, exc_info=True)
             return None
+
+    def document_text(self, citation: Citation) -> str | None:
+        """The text of the document a citation points into; None if unavailable."""
+        doc = self.document(citation)
+        return doc.text if doc is not None else None
 
     def source_text(self, source: str) -> str | None:
         """The text of a file of the corpus folder, as the loaders see it; None if it is not one."""
@@ -199,7 +207,7 @@ class RagbotUI:
         if path is None or not path.is_file():
             return None
         st = path.stat()
-        return _load_text(str(path), st.st_mtime_ns, st.st_size)
+        return _load_document(str(path), st.st_mtime_ns, st.st_size, self.settings.ocr).text
 
     def _source_path(self, citation: Citation) -> Path | None:
         roots: list[Path] = []
@@ -261,25 +269,39 @@ class RagbotUI:
 
         return fn([str(p) for p in paths], self.settings, on_file=on_file, on_skip=on_skip)
 
-    def list_files(self) -> list[tuple[str, int]]:
+    def _settings_for(self, collection: str | None) -> Settings:
+        return self.settings if not collection else self.settings.replace(collection=collection)
+
+    def collections(self) -> list[str]:
+        """The document sets side by side in the index, the served one first."""
+        from ingest.manage import list_collections
+
+        try:
+            names = [name for name, _ in list_collections(self.settings)]
+        except Exception:  # noqa: BLE001 - the chooser then offers the served set alone
+            log.debug("cannot list collections", exc_info=True)
+            names = []
+        return [self.settings.collection, *sorted(n for n in names if n != self.settings.collection)]
+
+    def list_files(self, collection: str | None = None) -> list[tuple[str, int]]:
         from ingest.manage import list_sources
 
-        return list_sources(self.settings)
+        return list_sources(self._settings_for(collection))
 
-    def files_view(self) -> tuple[str, list[list]]:
-        """``(status line, table rows)`` for the index; errors become the status line."""
+    def files_view(self, collection: str | None = None) -> tuple[str, list[list]]:
+        """``(status line, table rows)`` for the index (of ``collection``); errors become the status line."""
         try:
-            files = self.list_files()
+            files = self.list_files(collection)
         except Exception as exc:  # noqa: BLE001
             return f"**Index:** {escape_md(_message(exc))}", []
-        return status_markdown(files, self.last_changed()), [[s, n] for s, n in files]
+        return status_markdown(files, self.last_changed(collection)), [[s, n] for s, n in files]
 
-    def last_changed(self) -> float | None:
+    def last_changed(self, collection: str | None = None) -> float | None:
         """When an ingestion (here, `ragbot ingest --watch` or any other process) last wrote the index."""
         from ingest.manage import last_changed
 
         try:
-            return last_changed(self.settings)
+            return last_changed(self._settings_for(collection))
         except Exception:  # noqa: BLE001 - the time is a nicety; the file list already reported errors
             return None
 

@@ -6,11 +6,13 @@ escaping as well), so it always shows as text and never as markup.
 """
 from __future__ import annotations
 
+import bisect
 import html
 import re
 from datetime import datetime, timezone
 from typing import Callable
 
+from ingest.layout import PAGE_SEPARATOR
 from rag.text import MARKER
 from rag.types import Answer, Citation, Passage
 
@@ -106,8 +108,31 @@ def passage_for(citation: Citation, retrieved: tuple[Passage, ...] | list[Passag
     return None
 
 
-def context_html(doc_text: str, citations: list[Citation], passage: Passage | None) -> str:
-    """The passage in its document: the passage span shaded, its quotes marked."""
+def _page_window(page_starts: tuple[int, ...], lo: int, hi: int, n: int) -> tuple[int, int]:
+    """The text of the page(s) holding ``[lo, hi)``: from its first page's start to the next page's."""
+    first = max(0, bisect.bisect_right(page_starts, lo) - 1)
+    after = bisect.bisect_right(page_starts, max(lo, hi - 1))
+    end = page_starts[after] - len(PAGE_SEPARATOR) if after < len(page_starts) else n
+    return page_starts[first], max(end, hi)
+
+
+def _window(doc_text: str, p: tuple[int, int]) -> tuple[int, int]:
+    """``CONTEXT_CHARS`` around ``p``, starting and ending on whitespace so no word is cut."""
+    a = max(0, p[0] - CONTEXT_CHARS)
+    b = min(len(doc_text), p[1] + CONTEXT_CHARS)
+    if a > 0:
+        sp = doc_text.find(" ", a, p[0])
+        a = sp + 1 if sp >= 0 else a
+    if b < len(doc_text):
+        sp = doc_text.rfind(" ", p[1], b)
+        b = sp if sp >= 0 else b
+    return a, b
+
+
+def context_html(doc_text: str, citations: list[Citation], passage: Passage | None,
+                 page_starts: tuple[int, ...] = ()) -> str:
+    """The passage in its document: the passage span shaded, its quotes marked. For a paged
+    document (PDF, slides) the window is the whole page the quotes are on."""
     spans: list[Span] = []
     for c in citations:
         if 0 <= c.start < c.end <= len(doc_text) and doc_text[c.start : c.end] == c.quote:
@@ -124,15 +149,11 @@ def context_html(doc_text: str, citations: list[Citation], passage: Passage | No
         p = (passage.start, passage.end)
     else:
         p = (lo, hi)
-    a = max(0, p[0] - CONTEXT_CHARS)
-    b = min(len(doc_text), p[1] + CONTEXT_CHARS)
-    # Start and end on whitespace so the window does not cut words.
-    if a > 0:
-        sp = doc_text.find(" ", a, p[0])
-        a = sp + 1 if sp >= 0 else a
-    if b < len(doc_text):
-        sp = doc_text.rfind(" ", p[1], b)
-        b = sp if sp >= 0 else b
+    if page_starts:
+        a, b = _page_window(page_starts, lo, hi, len(doc_text))
+        p = (max(p[0], a), min(p[1], b))
+    else:
+        a, b = _window(doc_text, p)
     inner = [s for s in spans if p[0] <= s[0] and s[1] <= p[1]]
     return (
         f'<div class="rb-doc">{"…" if a > 0 else ""}{_e(doc_text[a : p[0]])}'
@@ -141,7 +162,14 @@ def context_html(doc_text: str, citations: list[Citation], passage: Passage | No
     )
 
 
-def passage_html(citations: list[Citation], passage: Passage | None, doc_text: str | None) -> str:
+def _text_and_pages(doc) -> tuple[str | None, tuple[int, ...]]:
+    """A loaded document (a Document, or its text alone) as its text and its pages' starts."""
+    if doc is None or isinstance(doc, str):
+        return doc, ()
+    return doc.text, tuple(doc.meta.get("page_starts") or ())
+
+
+def passage_html(citations: list[Citation], passage: Passage | None, doc=None) -> str:
     """One cited passage: file, section, the passage with its supporting quotes marked, and its context."""
     first = citations[0]
     text = first.passage or (passage.text if passage else "")
@@ -162,11 +190,15 @@ def passage_html(citations: list[Citation], passage: Passage | None, doc_text: s
     numbers = "".join(f'<span class="rb-n">[{int(c.n)}]</span>' for c in citations)
     section = f'<span class="rb-section">§ {_e(first.section)}</span>' if first.section else ""
     page = _page_tag(first.page)
+    doc_text, page_starts = _text_and_pages(doc)
     if doc_text is None:
         context = '<p class="rb-muted">The document is not available to show this passage in context.</p>'
     else:
-        context = context_html(doc_text, citations, passage)
-    where = f" (characters {int(passage.start)}–{int(passage.end)})" if passage is not None else ""
+        context = context_html(doc_text, citations, passage, page_starts)
+    if page_starts and first.page:
+        where = f" (page {int(first.page)})"
+    else:
+        where = f" (characters {int(passage.start)}–{int(passage.end)})" if passage is not None else ""
     return (
         f'<div class="rb-source" id="rb-source-{int(first.n)}">'
         f'<div class="rb-source-head">{numbers}<span class="rb-file">{_e(first.source)}</span>{page}{section}</div>'
@@ -175,9 +207,10 @@ def passage_html(citations: list[Citation], passage: Passage | None, doc_text: s
     )
 
 
-def sources_html(answer: Answer | None, load_text: Callable[[Citation], str | None] | None = None,
+def sources_html(answer: Answer | None, load_text: Callable[[Citation], object] | None = None,
                  error: str = "") -> str:
-    """The sources panel for one answer."""
+    """The sources panel for one answer; ``load_text`` gives a citation's document (an
+    ``ingest.types.Document``, or its text alone) for the context view."""
     if error:
         return f'<div class="rb-sources"><div class="rb-error"><strong>Could not answer.</strong> {_e(error)}</div></div>'
     if answer is None:
@@ -207,8 +240,8 @@ def sources_html(answer: Answer | None, load_text: Callable[[Citation], str | No
         for c in answer.citations:  # one card a passage, however many of its sentences are cited
             groups.setdefault(c.chunk_id or f"#{c.n}", []).append(c)
         for cites in groups.values():
-            doc_text = load_text(cites[0]) if load_text else None
-            parts.append(passage_html(cites, passage_for(cites[0], answer.retrieved), doc_text))
+            doc = load_text(cites[0]) if load_text else None
+            parts.append(passage_html(cites, passage_for(cites[0], answer.retrieved), doc))
     parts.append("</div>")
     return "".join(parts)
 

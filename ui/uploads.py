@@ -9,9 +9,10 @@ import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
+from ingest.loaders import suffixes
 from rag.errors import InputError
 
-ALLOWED_SUFFIXES = (".txt", ".md", ".pdf", ".html", ".htm", ".docx")
+ALLOWED_SUFFIXES = suffixes()  # every format ingestion reads
 MAX_UPLOAD_BYTES = 20 * 1024 * 1024
 MAX_NAME_BYTES = 120  # well under the 255-byte limit of common file systems, room for "-NN"
 _RESERVED = {"CON", "PRN", "AUX", "NUL", *(f"COM{i}" for i in range(10)), *(f"LPT{i}" for i in range(10))}
