@@ -287,3 +287,40 @@ def test_a_broken_epub_is_a_one_line_error(tmp_path):
     (tmp_path / "b.epub").write_bytes(b"PK\x03\x04 not really a zip")
     with pytest.raises(LoadError, match="corrupt EPUB"):
         load(tmp_path / "b.epub")
+
+
+# -- the app: the cited page in the source view, and a chooser between document sets --------------
+
+def test_the_source_view_shows_the_cited_page_with_the_quote_marked(tmp_path):
+    from ui.handlers import RagbotUI
+
+    folder = _pdf(tmp_path)
+    settings = Settings(persist_dir=str(tmp_path / "chroma"), collection="pages", corpus_dir=str(folder))
+    emb = FakeEmbeddings()
+    ingest([folder], settings, embeddings=emb)
+    ui = RagbotUI(settings, lambda s: build_chain(s, embeddings=emb, gate=ALWAYS), notify=lambda *a: None)
+    *_, (_, _, html, _) = ui.ask("How much did the lighthouse keeper earn a month?", None)
+    context = html.split('<details class="rb-context">', 1)[1]
+    assert "(page 3)" in context and '<mark class="rb-quote"' in context and "forty crowns" in context
+    assert "Finances" in context and "Page three filler line 0" in context  # page 3 from its first line
+    assert "tugboats" not in context and "harbour opened in 1871" not in context  # nothing of pages 1 and 2
+
+
+def test_each_document_set_answers_from_its_own_files_in_the_app(tmp_path):
+    from ui.handlers import RagbotUI
+
+    emb = FakeEmbeddings()
+    for name, text in (("harbours", "The harbour pier opened in 1871."), ("mines", "The copper mine closed in 1931.")):
+        folder = tmp_path / name
+        folder.mkdir()
+        (folder / f"{name}.txt").write_text(text)
+        ingest([folder], Settings(persist_dir=str(tmp_path / "chroma"), collection=name), embeddings=emb)
+    settings = Settings(persist_dir=str(tmp_path / "chroma"), collection="harbours", corpus_dir=str(tmp_path / "harbours"))
+    ui = RagbotUI(settings, lambda s: build_chain(s, embeddings=emb, gate=ALWAYS), notify=lambda *a: None)
+    assert ui.collections() == ["harbours", "mines"]
+    assert ui.files_view("mines")[1] == [["mines.txt", 1]] and ui.files_view()[1] == [["harbours.txt", 1]]
+    *_, (_, _, html, session) = ui.ask("When did the copper mine close?", None, collection="mines")
+    answer = session.turns[-1].answer
+    assert {c.source for c in answer.citations} == {"mines.txt"} and "mines.txt" in html
+    *_, (_, _, _, session) = ui.ask("When did the copper mine close?", None)
+    assert all(p.source == "harbours.txt" for p in session.turns[-1].answer.retrieved)

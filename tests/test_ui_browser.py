@@ -157,3 +157,38 @@ def test_ask_cite_upload_feedback_and_remove_in_a_real_browser(browser, app_url,
     assert shot.stat().st_size > 10_000
     assert external == [], f"the page tried to reach the internet: {external}"
     page.close()
+
+
+def test_the_document_set_chooser_switches_files_and_answers(browser, tmp_path):
+    from ingest.pipeline import ingest
+    from rag.settings import Settings
+    from ui.app import create_app, launch_app
+
+    base = Settings.from_env(env={}, persist_dir=str(tmp_path / "chroma"), mode="extractive")
+    for name, text in (("harbours", "The northern harbour pier was opened in 1871 by the port authority."),
+                       ("mines", "The copper mine at Falun closed in 1992 after a thousand years of mining.")):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / f"{name}.txt").write_text(text)
+        ingest([tmp_path / name], base.replace(collection=name))
+    settings = base.replace(collection="harbours", corpus_dir=str(tmp_path / "harbours"))
+    demo = create_app(settings, feedback_path=tmp_path / "feedback.jsonl", examples=[])
+    port = free_port()
+    launch_app(demo, host="127.0.0.1", port=port, prevent_thread_lock=True, quiet=True)
+    page = browser.new_page(viewport={"width": 1360, "height": 900})
+    try:
+        page.set_default_timeout(30_000)
+        page.goto(f"http://127.0.0.1:{port}/")
+        page.wait_for_function("(document.querySelector('#rb-status')?.innerText || '').includes('passages')")
+        page.locator("#rb-collection input").click()
+        page.get_by_role("option", name="mines").click()
+        page.wait_for_function("(document.querySelector('#rb-status')?.innerText || '').includes('1 file')")
+        page.get_by_role("tab", name="Documents").click()
+        page.wait_for_function("(document.querySelector('#rb-files')?.innerText || '').includes('mines.txt')")
+        assert "harbours.txt" not in page.inner_text("#rb-files")
+        page.get_by_role("tab", name="Ask").click()
+        ask(page, "When did the copper mine at Falun close?", 1)
+        assert "1992" in page.locator("#rb-chat .message-row").nth(1).inner_text()
+        assert "mines.txt" in page.inner_text("#rb-sources")
+    finally:
+        page.close()
+        demo.close()
