@@ -61,6 +61,18 @@ def case_values(rows: Sequence[Mapping], name: str) -> np.ndarray:
     return out
 
 
+def _nan_percentile_rows(x: np.ndarray, q: float) -> np.ndarray:
+    """``np.nanpercentile(x, q, axis=1)`` (its default, linear interpolation) for rows that each
+    hold a value: numpy computes it one row at a time in Python, 3.6 s for a report's bootstrap."""
+    ordered = np.sort(x, axis=1)  # NaN sorts last
+    n = (~np.isnan(x)).sum(axis=1)
+    position = (n - 1) * (q / 100.0)
+    lo = np.floor(position).astype(int)
+    hi = np.minimum(lo + 1, n - 1)
+    rows = np.arange(x.shape[0])
+    return ordered[rows, lo] + (ordered[rows, hi] - ordered[rows, lo]) * (position - lo)
+
+
 def _statistic(name: str, samples: np.ndarray) -> np.ndarray:
     """The metric of each row of ``samples`` (resamples x cases, NaN = not counted); NaN when nothing counts."""
     counted = ~np.isnan(samples)
@@ -71,7 +83,7 @@ def _statistic(name: str, samples: np.ndarray) -> np.ndarray:
         return result
     if name in _PERCENTILE:
         with np.errstate(all="ignore"):
-            result[ok] = np.nanpercentile(samples[ok], _PERCENTILE[name], axis=1)
+            result[ok] = _nan_percentile_rows(samples[ok], _PERCENTILE[name])
     else:
         result[ok] = np.where(counted, samples, 0.0).sum(axis=1)[ok] / n[ok]
     return result

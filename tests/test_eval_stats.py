@@ -161,3 +161,14 @@ def test_reports_carry_intervals_in_json_markdown_and_html(tmp_path):
     assert f"| answer_pass_rate | {report['metrics']['answer_pass_rate']:.3f} | {lo:.3f}-{hi:.3f} |" in md
     assert "| hit@5 | n/a |  |" in md  # no evidence: no figure, no interval
     assert f"{lo:.3f}-{hi:.3f}" in paths["html"].read_text()
+
+
+def test_row_percentiles_match_numpys_nanpercentile():
+    from eval.stats import _nan_percentile_rows
+
+    rng = np.random.default_rng(0)
+    x = rng.random((200, 17)) * 100
+    x[rng.random(x.shape) < 0.3] = np.nan
+    x = x[(~np.isnan(x)).sum(axis=1) > 0]
+    for q in (0, 37.5, 50, 95, 100):
+        assert np.allclose(_nan_percentile_rows(x, q), np.nanpercentile(x, q, axis=1), rtol=0, atol=1e-9)

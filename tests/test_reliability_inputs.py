@@ -163,11 +163,33 @@ def test_cli_ingest_of_a_folder_reports_each_bad_file_and_keeps_the_index(index)
 
 # -- the library --------------------------------------------------------------------------------
 
+def _lib_settings(work: Path) -> Settings:
+    return Settings(persist_dir=str(work / "chroma"), collection="lib", corpus_dir=str(work / "corpus"))
+
+
+@pytest.fixture(scope="module")
+def lib_template(tmp_path_factory):
+    """The shipped corpus ingested once (fake vectors) in the folder every test then works in, and
+    kept aside; each chunk records its folder, so the copies are put back at the same path."""
+    base = tmp_path_factory.mktemp("lib")
+    work = base / "work"
+    shutil.copytree(CORPUS, work / "corpus")
+    ingest([work / "corpus"], _lib_settings(work), embeddings=FakeEmbeddings())
+    store.forget_client(_lib_settings(work))
+    shutil.copytree(work, base / "template", symlinks=True)
+    return base
+
+
 @pytest.fixture
-def lib_index(tmp_path, corpus):
-    settings = Settings(persist_dir=str(tmp_path / "chroma"), collection="lib", corpus_dir=str(corpus))
-    ingest([corpus], settings, embeddings=FakeEmbeddings())
-    return settings, corpus, snapshot(settings.persist_dir)
+def lib_index(lib_template):
+    """A fresh copy of the indexed corpus: copying costs a tenth of ingesting it again for each test."""
+    work = lib_template / "work"
+    settings = _lib_settings(work)
+    store.forget_client(settings)
+    shutil.rmtree(work)
+    shutil.copytree(lib_template / "template", work, symlinks=True)
+    yield settings, work / "corpus", snapshot(settings.persist_dir)
+    store.forget_client(settings)
 
 
 @pytest.mark.parametrize("kind", list(BAD_FILES))

@@ -1,4 +1,7 @@
-"""The app served on 127.0.0.1 in-process with a fake chain, called through gradio_client."""
+"""The app served on 127.0.0.1 in-process with a fake chain, called through gradio_client.
+
+A real server on a port and a real client: integration (it also imports gradio, 5 s of the fast
+suite's start)."""
 from __future__ import annotations
 
 import pytest
@@ -13,7 +16,10 @@ from ui.fakes import FakeChain, FakeDoc  # noqa: E402
 from .conftest import free_port  # noqa: E402
 
 # Gradio's queue uses pandas in ways pandas 3 deprecates; not ours to fix.
-pytestmark = pytest.mark.filterwarnings("ignore:.*(no_silent_downcasting|copy keyword).*")
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.filterwarnings("ignore:.*(no_silent_downcasting|copy keyword).*"),
+]
 
 SOFT = (
     "Soft Power\n\nSoft power, a term coined by Joseph Nye, refers to attraction rather than coercion.\n\n"
