@@ -85,7 +85,7 @@ def table_pdf_bytes(before: str, rows: list[list[str]], after: str, pages_before
     for n in range(pages_before):
         story += [Paragraph(f"Prose page {n + 1} about harbours and tides, line {i}.", style) for i in range(20)]
         story.append(PageBreak())
-    table = Table(rows)
+    table = Table(rows, repeatRows=1)  # a table longer than a page repeats its header on each
     table.setStyle(TableStyle([("GRID", (0, 0), (-1, -1), 0.5, colors.black)]))
     story += [Paragraph(before, style), table, Paragraph(after, style)]
     out = io.BytesIO()

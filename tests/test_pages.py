@@ -324,3 +324,22 @@ def test_each_document_set_answers_from_its_own_files_in_the_app(tmp_path):
     assert {c.source for c in answer.citations} == {"mines.txt"} and "mines.txt" in html
     *_, (_, _, _, session) = ui.ask("When did the copper mine close?", None)
     assert all(p.source == "harbours.txt" for p in session.turns[-1].answer.retrieved)
+
+
+def test_a_question_about_one_pdf_table_cell_retrieves_its_row(tmp_path):
+    from rag.retrieval import build_retriever
+
+    from .docs_factory import table_pdf_bytes
+
+    countries = [f"Country{i:03d}" for i in range(60)] + ["Japan"] + [f"Country{i:03d}" for i in range(60, 120)]
+    rows = [["Host country", "Troops"]] + [[c, "54,000" if c == "Japan" else f"{1000 + i}"] for i, c in enumerate(countries)]
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    (folder / "troops.pdf").write_bytes(table_pdf_bytes("Troops stationed abroad, by host country.", rows, "Source: 2023."))
+    doc = load(folder / "troops.pdf")
+    assert doc.meta["pages"] >= 2  # the table runs over pages, its header repeated on each
+    settings = Settings(persist_dir=str(tmp_path / "chroma"), collection="tables")
+    emb = FakeEmbeddings()
+    ingest([folder], settings, embeddings=emb)
+    found = build_retriever(settings, embeddings=emb).search("How many troops are stationed in Japan?", k=3)
+    assert any("Host country: Japan | Troops: 54,000" in p.text for p in found), [p.text[:40] for p in found]
