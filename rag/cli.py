@@ -95,13 +95,15 @@ def settings_from_args(args: argparse.Namespace):
 
 
 def _print_answer(answer, out=sys.stdout) -> None:
+    from .records import page_label
+
     if answer.notice:
         print(f"note: {answer.notice}", file=sys.stderr)
     print(answer.answer, file=out)
     if answer.citations:
         print(file=out)
     for c in answer.citations:
-        where = f"{c.source}" + (f", p. {c.page}" if c.page else "") + (f" § {c.section}" if c.section else "") + f" [{c.start}:{c.end}]"
+        where = f"{c.source}" + (f", {page_label(c.source, c.page)}" if c.page else "") + (f" § {c.section}" if c.section else "") + f" [{c.start}:{c.end}]"
         quote = " ".join(c.quote.split())
         print(f"[{c.n}] {where}\n    “{quote[:300]}”", file=out)
 

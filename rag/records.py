@@ -29,6 +29,16 @@ def page_metadata(page_starts: list[int] | tuple[int, ...], start: int, end: int
     return meta
 
 
+SLIDE_SUFFIXES = (".pptx",)  # paged by slide: their page is a slide number
+
+
+def page_label(source: str, page: int | None) -> str:
+    """"p. 7" for a page of a PDF or scan, "slide 7" for a slide of a deck, "" without a page."""
+    if not page:
+        return ""
+    return f"slide {int(page)}" if source.lower().endswith(SLIDE_SUFFIXES) else f"p. {int(page)}"
+
+
 def chunk_metadata(chunk: Any, **extra: Any) -> dict:
     """The metadata stored with a chunk (an ``ingest.types.Chunk`` or alike), plus ``extra`` keys."""
     return {SOURCE: chunk.source, SECTION: chunk.section, START: chunk.start, END: chunk.end, **extra}

@@ -209,6 +209,9 @@ def test_pptx_slides_are_sections_with_tables_and_notes_and_their_numbers(tmp_pa
     ingest([folder], settings, embeddings=emb)
     a = build_chain(settings, embeddings=emb, gate=ALWAYS).invoke({"question": "How much did the lighthouse keeper earn?"})
     assert [c.page for c in a.citations if "lighthouse" in c.quote] == [3], a
+    out = io.StringIO()
+    _print_answer(a, out=out)
+    assert "d.pptx, slide 3" in out.getvalue() and '<span class="rb-page">slide 3</span>' in sources_html(a)
 
 
 def test_broken_spreadsheets_and_decks_are_one_line_errors(tmp_path):
@@ -301,7 +304,7 @@ def test_the_source_view_shows_the_cited_page_with_the_quote_marked(tmp_path):
     ui = RagbotUI(settings, lambda s: build_chain(s, embeddings=emb, gate=ALWAYS), notify=lambda *a: None)
     *_, (_, _, html, _) = ui.ask("How much did the lighthouse keeper earn a month?", None)
     context = html.split('<details class="rb-context">', 1)[1]
-    assert "(page 3)" in context and '<mark class="rb-quote"' in context and "forty crowns" in context
+    assert "(p. 3)" in context and '<mark class="rb-quote"' in context and "forty crowns" in context
     assert "Finances" in context and "Page three filler line 0" in context  # page 3 from its first line
     assert "tugboats" not in context and "harbour opened in 1871" not in context  # nothing of pages 1 and 2
 

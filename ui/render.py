@@ -13,6 +13,7 @@ from datetime import datetime, timezone
 from typing import Callable
 
 from ingest.layout import PAGE_SEPARATOR
+from rag.records import page_label
 from rag.text import MARKER
 from rag.types import Answer, Citation, Passage
 
@@ -189,14 +190,14 @@ def passage_html(citations: list[Citation], passage: Passage | None, doc=None) -
     )
     numbers = "".join(f'<span class="rb-n">[{int(c.n)}]</span>' for c in citations)
     section = f'<span class="rb-section">§ {_e(first.section)}</span>' if first.section else ""
-    page = _page_tag(first.page)
+    page = _page_tag(first.source, first.page)
     doc_text, page_starts = _text_and_pages(doc)
     if doc_text is None:
         context = '<p class="rb-muted">The document is not available to show this passage in context.</p>'
     else:
         context = context_html(doc_text, citations, passage, page_starts)
     if page_starts and first.page:
-        where = f" (page {int(first.page)})"
+        where = f" ({page_label(first.source, first.page)})"
     else:
         where = f" (characters {int(passage.start)}–{int(passage.end)})" if passage is not None else ""
     return (
@@ -230,7 +231,7 @@ def sources_html(answer: Answer | None, load_text: Callable[[Citation], object] 
             parts.append('<p class="rb-muted">Closest passages searched:</p>')
             for p in answer.retrieved[:3]:
                 sec = f'<span class="rb-section">§ {_e(p.section)}</span>' if p.section else ""
-                sec = _page_tag(p.page) + sec
+                sec = _page_tag(p.source, p.page) + sec
                 parts.append(
                     f'<div class="rb-source rb-dim"><div class="rb-source-head"><span class="rb-file">{_e(p.source)}</span>'
                     f'{sec}</div><div class="rb-passage">{_e(_clip(p.text, 400))}</div></div>'
@@ -246,9 +247,9 @@ def sources_html(answer: Answer | None, load_text: Callable[[Citation], object] 
     return "".join(parts)
 
 
-def _page_tag(page: int | None) -> str:
-    """"p. 7" for a passage or quote of a paged document (PDF, slides); nothing otherwise."""
-    return f'<span class="rb-page">p. {int(page)}</span>' if page else ""
+def _page_tag(source: str, page: int | None) -> str:
+    """"p. 7" (or "slide 7") for a passage or quote of a paged document; nothing otherwise."""
+    return f'<span class="rb-page">{_e(page_label(source, page))}</span>' if page else ""
 
 
 def _clip(text: str, n: int) -> str:
