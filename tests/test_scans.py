@@ -87,24 +87,43 @@ def test_a_scan_without_an_ocr_engine_is_reported_not_dropped(tmp_path):
         f"PDF has no text layer (scanned images) and no OCR engine; {ocr.INSTALL_HINT}"]
 
 
-def test_a_page_ocr_cannot_read_is_a_warning(tmp_path):
-    from PIL import Image
-
-    folder = tmp_path / "docs"
-    folder.mkdir()
-    blank_scan = io.BytesIO()
-    Image.new("L", (2480, 3508), 255).save(blank_scan, format="PNG", dpi=(300, 300))
+def _with_blank_scan(path):
+    """A typed page, then a scanned page with nothing on it."""
     import img2pdf
+    from PIL import Image
     from pypdf import PdfReader, PdfWriter
 
+    blank_scan = io.BytesIO()
+    Image.new("L", (2480, 3508), 255).save(blank_scan, format="PNG", dpi=(300, 300))
     writer = PdfWriter()
     for part in (paged_pdf_bytes([["A typed page about tugboats and their crews."]]), img2pdf.convert(blank_scan.getvalue())):
         writer.add_page(PdfReader(io.BytesIO(part)).pages[0])
-    with open(folder / "with-blank-scan.pdf", "wb") as fh:
+    with open(path, "wb") as fh:
         writer.write(fh)
+
+
+def test_a_page_ocr_cannot_read_is_a_warning(tmp_path):
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    _with_blank_scan(folder / "with-blank-scan.pdf")
     summary = ingest([folder], Settings(persist_dir=str(tmp_path / "chroma"), collection="scans"), embeddings=FakeEmbeddings())
     assert summary.added == 1
     assert [w.reason.split(":")[0] for w in summary.warnings] == ["page 2 not read"]
+    assert summary.to_dict()["warnings"] == [{"path": str(folder / "with-blank-scan.pdf"), "reason": summary.warnings[0].reason}]
+
+
+def test_an_upload_with_a_page_ocr_cannot_read_says_so_in_the_app(tmp_path):
+    from ui.handlers import RagbotUI
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    _with_blank_scan(tmp_path / "scan.pdf")
+    settings = Settings(persist_dir=str(tmp_path / "chroma"), collection="scans", corpus_dir=str(corpus))
+    fake = FakeEmbeddings()
+    ui = RagbotUI(settings, lambda s: None, notify=lambda *a: None,
+                  ingest_fn=lambda paths, s, **kw: ingest(paths, s, embeddings=fake, **kw))
+    report = ui.upload([str(tmp_path / "scan.pdf")])
+    assert report.startswith("**Added:** scan") and "**Warning:** page 2 not read" in report
 
 
 @pytest.mark.parametrize("suffix", [".png", ".jpg", ".tiff"])

@@ -353,7 +353,8 @@ class RagbotUI:
             verb = {"added": "added", "replaced": "replaced", "unchanged": "already present"}[r.status]
             note = f" (renamed: another file is called {escape_md(r.requested)})" if r.name != r.requested else ""
             n = r.chunks
-            lines.append(f"**{verb.capitalize()}:** {escape_md(r.name)}, {n} passage{'s' if n != 1 else ''}{note}")
+            warning = f" **Warning:** {escape_md(r.warning)}" if r.warning else ""
+            lines.append(f"**{verb.capitalize()}:** {escape_md(r.name)}, {n} passage{'s' if n != 1 else ''}{note}{warning}")
         return "\n\n".join(lines)
 
     def add_files(self, files: list[tuple[Path, str]], replace: bool = False,
@@ -376,19 +377,21 @@ class RagbotUI:
 
         try:
             with self.index_lock:
-                self._ingest([s.path for s in stored], progress, on_skip=on_skip)
+                summary = self._ingest([s.path for s in stored], progress, on_skip=on_skip)
                 self.invalidate_chains()
         except Exception as exc:  # noqa: BLE001
             msg = _message(exc)
             return results + [AddedFile(s.name, "failed", reason=msg, requested=s.requested) for s in stored]
         counts = dict(self.list_files())
+        warnings = {Path(w.path).name: w.reason for w in getattr(summary, "warnings", None) or []}
         for s in stored:
             if s.name in skipped:
                 if s.status == "added":
                     s.path.unlink(missing_ok=True)  # do not keep a file that cannot be read
                 results.append(AddedFile(s.name, "rejected", reason=f"{s.name}: {skipped[s.name]}", requested=s.requested))
             else:
-                results.append(AddedFile(s.name, s.status, chunks=counts.get(s.name, 0), requested=s.requested))
+                results.append(AddedFile(s.name, s.status, chunks=counts.get(s.name, 0), requested=s.requested,
+                                         warning=warnings.get(s.name, "")))
         return results
 
     def remove_file(self, source: str | None) -> dict:
@@ -424,6 +427,7 @@ class AddedFile:
     chunks: int = 0
     reason: str = ""  # why it was rejected or failed
     requested: str = ""  # the name asked for; differs from ``name`` when renamed
+    warning: str = ""  # indexed with a loss: pages OCR could not read
 
     def to_dict(self) -> dict:
         return asdict(self)
