@@ -16,6 +16,7 @@ from rag.errors import ConfigError, LoadError, unknown_name
 from rag.settings import OCR_ENGINES
 
 OCR_DPI = 300  # Tesseract reads best at 300 dpi; a scanner's usual resolution
+MAX_OCR_PIXELS = 40_000_000  # a page rendered for OCR at most (A4 at 300 dpi is 8.7 million)
 INSTALL_HINT = "install tesseract-ocr (apt) or rapidocr-onnxruntime (pip)"
 
 
@@ -30,8 +31,12 @@ class OcrEngine(Protocol):
 def crop_margins(image, pad: int = 40):
     """The page without its blank margins (plus ``pad`` pixels): a detector that scales the page
     to a fixed size then sees the text larger, and there is less to read."""
-    from PIL import ImageOps
+    from PIL import Image, ImageOps
 
+    if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
+        image = image.convert("RGBA")
+        white = Image.new("RGBA", image.size, (255, 255, 255, 255))
+        image = Image.alpha_composite(white, image)  # transparent means paper, not black
     grey = image.convert("L")
     box = ImageOps.invert(grey).point(lambda v: 255 if v > 64 else 0).getbbox()
     if box is None:
@@ -61,7 +66,8 @@ class TesseractOcr:
         except (OSError, subprocess.TimeoutExpired) as exc:
             raise LoadError(f"tesseract failed ({type(exc).__name__}: {exc})") from exc
         if done.returncode != 0:
-            raise LoadError(f"tesseract failed: {done.stderr.decode(errors='replace').strip().splitlines()[-1:]}")
+            lines = done.stderr.decode(errors="replace").strip().splitlines()
+            raise LoadError(f"tesseract failed: {lines[-1] if lines else f'exit {done.returncode}'}")
         return done.stdout.decode("utf-8", errors="replace")
 
 

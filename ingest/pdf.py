@@ -3,7 +3,7 @@
 A page keeps pypdf's text unless pdfplumber finds a ruled table on it; then the page is written
 from pdfplumber's lines outside the tables with each table, as rows that keep their header, at
 its place. A page with (almost) no text layer but an image on it is rendered (pypdfium2) and
-read by OCR; a page that OCR cannot read is reported in ``unread_pages``, not dropped silently.
+read by OCR; a page that OCR cannot read is reported in ``unread`` with the reason, not dropped silently.
 """
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from .layout import clean as _clean, join_pages, table_rows
 log = logging.getLogger(__name__)
 
 MIN_TEXT_LAYER = 10  # letters or digits on a page below which the page counts as a scan
+MAX_IMAGE_PAGES = 1000  # frames of a TIFF read at most (about 17 minutes of OCR)
 IMAGE_FORMATS = {".png": "png", ".jpg": "jpeg", ".jpeg": "jpeg", ".tif": "tiff", ".tiff": "tiff"}
 
 
@@ -98,38 +99,65 @@ def _tables(data: bytes, candidates: list[int]) -> dict[int, str]:
     return found
 
 
-def _has_images(pdfium_page) -> bool:
+def _has_marks(pdfium_page) -> bool:
+    """Whether a page draws anything (an image, or paths such as text turned into outlines)."""
     import pypdfium2.raw as pdfium_c
 
-    return any(True for _ in pdfium_page.get_objects(filter=[pdfium_c.FPDF_PAGEOBJ_IMAGE], max_depth=2))
+    kinds = [pdfium_c.FPDF_PAGEOBJ_IMAGE, pdfium_c.FPDF_PAGEOBJ_PATH]
+    return any(True for _ in pdfium_page.get_objects(filter=kinds, max_depth=2))
 
 
 def _scanned(texts: list[str]) -> list[int]:
     return [i for i, t in enumerate(texts) if sum(c.isalnum() for c in t) < MIN_TEXT_LAYER]
 
 
-def _ocr_pages(data: bytes, pages: list[int], engine) -> tuple[dict[int, str], list[int]]:
-    """OCR of the scanned pages that hold an image: (page index -> text, pages it could not read).
+def _render(page):
+    """A page as pixels at ``OCR_DPI``, scaled down to at most ``MAX_OCR_PIXELS`` (a PDF page may be
+    200 inches square: at 300 dpi that is 60,000 pixels a side and gigabytes of memory)."""
+    width, height = page.get_size()  # points
+    scale = ocr_engines.OCR_DPI / 72
+    scale = min(scale, 0.99 * (ocr_engines.MAX_OCR_PIXELS / max(1.0, width * height)) ** 0.5)  # 0.99: PDFium rounds up
+    return page.render(scale=scale, grayscale=True).to_pil()
 
-    A page with neither text nor image is blank and is neither read nor reported.
-    """
+
+def _read_page(engine, page) -> tuple[str, str]:
+    """``(text, "")`` for a page OCR read, or ``("", why not)``."""
+    try:
+        text = engine.read(_render(page))
+    except Exception as exc:  # noqa: BLE001 - one page that fails must not cost the file its other pages
+        return "", " ".join(str(exc).split())[:200] or type(exc).__name__
+    if sum(c.isalnum() for c in text) < MIN_TEXT_LAYER:
+        return "", f"{engine.name} read no text"
+    return text, ""
+
+
+def _ocr_pages(data: bytes, pages: list[int], ocr: str) -> tuple[dict[int, str], dict[int, str], str]:
+    """OCR of the scanned pages that draw something: (page index -> text, page index -> why it
+    could not be read, the engine's name). A page that draws nothing is blank and is not reported."""
     import pypdfium2 as pdfium
 
-    read, unread = {}, []
-    pdf = pdfium.PdfDocument(data)
+    try:
+        pdf = pdfium.PdfDocument(data)
+    except Exception as exc:  # noqa: BLE001 - the text layer pypdf read is still worth keeping
+        return {}, {i: f"PDFium could not open the file ({exc})" for i in pages}, ""
+    read, unread, engine = {}, {}, None
     try:
         for i in pages:
             page = pdf[i]
-            if not _has_images(page):
+            if not _has_marks(page):
                 continue
-            text = engine.read(page.render(scale=ocr_engines.OCR_DPI / 72).to_pil()) if engine else ""
-            if sum(c.isalnum() for c in text) >= MIN_TEXT_LAYER:
+            engine = engine or ocr_engines.engine(ocr)  # looked up only once a page needs it
+            if engine is None:
+                unread[i] = f"no OCR engine ({ocr_engines.INSTALL_HINT})"
+                continue
+            text, why = _read_page(engine, page)
+            if text:
                 read[i] = text
             else:
-                unread.append(i)
+                unread[i] = why
     finally:
         pdf.close()
-    return read, unread
+    return read, unread, engine.name if engine else ""
 
 
 def load_pdf(data: bytes, ocr: str = "auto") -> tuple[str, dict]:
@@ -137,49 +165,61 @@ def load_pdf(data: bytes, ocr: str = "auto") -> tuple[str, dict]:
     texts, candidates = _text_layer(data)
     for i, text in (_tables(data, candidates) if candidates else {}).items():
         texts[i] = text
-    engine = ocr_engines.engine(ocr)
-    read, unread = _ocr_pages(data, _scanned(texts), engine) if _scanned(texts) else ({}, [])
+    scanned = _scanned(texts)
+    read, unread, engine = _ocr_pages(data, scanned, ocr) if scanned else ({}, {}, "")
     for i, text in read.items():
         texts[i] = text
     text, starts = join_pages([_clean(t.strip()) for t in texts])
     if not text.strip():
-        if unread and engine is None:
+        if unread and not engine:
             raise LoadError(f"PDF has no text layer (scanned images) and no OCR engine; {ocr_engines.INSTALL_HINT}")
-        raise LoadError("PDF has no extractable text" + (" (OCR read nothing)" if unread else ""))
+        reasons = sorted(set(unread.values()))
+        raise LoadError("PDF has no extractable text" + (f" (OCR: {'; '.join(reasons)})" if reasons else ""))
     meta = {"format": "pdf", "pages": len(texts), "page_starts": starts}
     if read:
-        meta["ocr_pages"] = sorted(i + 1 for i in read)
-        meta["ocr_engine"] = engine.name
+        meta["ocr_pages"], meta["ocr_engine"] = sorted(i + 1 for i in read), engine
     if unread:
-        meta["unread_pages"] = [i + 1 for i in unread]
-        meta["unread_reason"] = "no OCR engine" if engine is None else f"{engine.name} read no text"
+        meta["unread"] = [[i + 1, why] for i, why in sorted(unread.items())]
     return text, meta
 
 
-def _frames(data: bytes):
+def _frames(data: bytes, limit: int):
+    """The image's frames, decoded one at a time (each frame of a TIFF is a page; a JPEG's extra
+    frames, as phones write them, are previews of the same picture and are not read)."""
     from PIL import Image, ImageSequence, UnidentifiedImageError
 
     try:
         image = Image.open(io.BytesIO(data))
         image.load()
-    except (UnidentifiedImageError, OSError, ValueError) as exc:
+    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError) as exc:
         raise LoadError(f"corrupt image ({type(exc).__name__}: {exc})") from exc
-    return [frame.copy() for frame in ImageSequence.Iterator(image)]  # a TIFF may hold several pages
+    if image.format != "TIFF":
+        yield image
+        return
+    for n, frame in enumerate(ImageSequence.Iterator(image)):
+        if n >= limit:
+            return
+        yield frame
 
 
 def load_image(data: bytes, ocr: str = "auto") -> tuple[str, dict]:
     """A scanned page or photo of text (each frame of a TIFF a page), read by OCR."""
-    frames = _frames(data)
     engine = ocr_engines.engine(ocr)
     if engine is None:
         raise LoadError(f"an image needs OCR and no OCR engine is installed; {ocr_engines.INSTALL_HINT}")
-    texts = [_clean(engine.read(frame).strip()) for frame in frames]
-    unread = [n for n, t in enumerate(texts, 1) if sum(c.isalnum() for c in t) < MIN_TEXT_LAYER]
+    texts, unread = [], []
+    for n, frame in enumerate(_frames(data, MAX_IMAGE_PAGES), 1):
+        text = engine.read(frame)
+        if sum(c.isalnum() for c in text) < MIN_TEXT_LAYER:
+            texts.append("")
+            unread.append([n, f"{engine.name} read no text"])
+        else:
+            texts.append(_clean(text.strip()))
     if len(unread) == len(texts):
         raise LoadError(f"OCR ({engine.name}) read no text in the image")
     text, starts = join_pages(texts)
     meta = {"format": "image", "pages": len(texts), "page_starts": starts, "ocr_engine": engine.name,
-            "ocr_pages": [n for n in range(1, len(texts) + 1) if n not in unread]}
+            "ocr_pages": [n for n in range(1, len(texts) + 1) if texts[n - 1]]}
     if unread:
-        meta["unread_pages"], meta["unread_reason"] = unread, f"{engine.name} read no text"
+        meta["unread"] = unread
     return text, meta

@@ -28,6 +28,7 @@ from rag.settings import Settings
 
 from .chunking import ChunkerConfig, split_document
 from .loaders import load_bytes, read_bytes, supported
+from .ocr import engine as ocr_engine
 from .types import Chunk, Skipped
 
 
@@ -125,6 +126,15 @@ def _index_state(collection) -> dict[tuple[str, str], _FileState]:
     return state
 
 
+def _unread_pages(meta: dict) -> list[str]:
+    """"page 2, 5 not read: tesseract read no text": one line per reason a loader gave for pages it
+    could not read."""
+    by_reason: dict[str, list[int]] = defaultdict(list)
+    for page, reason in meta.get("unread") or []:
+        by_reason[reason].append(page)
+    return [f"page {', '.join(map(str, pages))} not read: {reason}" for reason, pages in by_reason.items()]
+
+
 def _file_hash(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
@@ -192,6 +202,8 @@ class _Run:
         self.on_skip, self.on_write = on_skip, on_write
         self.config = ChunkerConfig(settings.chunk_size, settings.chunk_overlap)
         self.ocr = settings.ocr
+        if self.ocr not in ("auto", "none"):
+            ocr_engine(self.ocr)  # an engine asked for by name and not installed: say so before any file
         self.collection = store.open_collection(settings, create=True, embedder_id=embeddings.id)
         self.state = _index_state(self.collection)
         self.lexical = LexicalWriter(LexicalIndex.open(lexical_dir(settings), create=True))
@@ -224,9 +236,8 @@ class _Run:
         except LoadError as exc:
             self.skip(path, str(exc))
             return
-        if doc.meta.get("unread_pages"):
-            pages = ", ".join(map(str, doc.meta["unread_pages"]))
-            self.summary.warnings.append(Skipped(str(path), f"page {pages} not read: {doc.meta['unread_reason']}"))
+        for reason in _unread_pages(doc.meta):
+            self.summary.warnings.append(Skipped(str(path), reason))
         chunks = split_document(doc, self.config)
         if not chunks:
             self.skip(path, "no text in file")

@@ -362,9 +362,49 @@ class NullWording:
 ENGLISH = EnglishWording()
 WORDING_RULES: dict[str, Callable[[], WordingRules]] = {"english": EnglishWording, "none": NullWording}
 
+# The English rules by family, for the ablation (``english-without:FAMILY[+FAMILY...]``): each family
+# is the protocol members that switch off together, a switched-off member giving NullWording's answer.
+FAMILIES: dict[str, tuple[str, ...]] = {
+    "answer_type": ("answer_kind", "answer_type_met"),
+    "comparison": ("aspects",),
+    "continuation": ("continues",),
+    "leans_back": ("leans_back",),
+    "lists": ("asks_for_list", "closes_list"),
+    "sections": ("named_sections",),
+    "history": ("leans_on_history",),
+    "ordinal": ("ordinal",),
+    "novelty": ("novelty",),
+    "question_frame": ("question_frame",),
+}
+WITHOUT = "english-without:"
+
+
+class AblatedWording:
+    """The English rules with some families switched off (NullWording's answers in their place)."""
+
+    def __init__(self, off: tuple[str, ...]):
+        self.name = WITHOUT + "+".join(off)
+        members = {m for family in off for m in FAMILIES[family]}
+        for member in {m for ms in FAMILIES.values() for m in ms}:
+            setattr(self, member, getattr(NullWording() if member in members else ENGLISH, member))
+
+
+def wording_families_off(name: str) -> tuple[str, ...] | None:
+    """The families an ``english-without:`` name switches off (validated), or None for another name."""
+    if not name.startswith(WITHOUT):
+        return None
+    off = tuple(f for f in name[len(WITHOUT):].split("+") if f)
+    for family in off:
+        if family not in FAMILIES:
+            raise unknown_name("wording rule family", family, list(FAMILIES))
+    return off
+
 
 def load_wording(name: str) -> WordingRules:
     """The wording rules registered under ``name``; an unknown name lists the known ones."""
+    off = wording_families_off(name)
+    if off is not None:
+        return AblatedWording(off)
     if name not in WORDING_RULES:
-        raise unknown_name("wording rules", name, list(WORDING_RULES))
+        raise unknown_name("wording rules", name, [*WORDING_RULES, WITHOUT + "FAMILY[+FAMILY]"])
     return ENGLISH if name == "english" else WORDING_RULES[name]()

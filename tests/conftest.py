@@ -29,10 +29,12 @@ def _fast_suite(config) -> bool:
 @pytest.hookimpl(tryfirst=True)
 def pytest_cmdline_main(config):
     """The fast suite (``-m "not integration"``) runs in two worker processes (pytest-xdist): 18 s
-    instead of 29 s on 2 cores. An explicit ``-n`` (``-n 0`` for one process) or ``-p no:xdist``
-    wins; the full suite stays in one process, since its integration tests share models and servers."""
+    instead of 29 s on 2 cores. An explicit ``-n`` (``-n 0`` for one process), ``-p no:xdist``,
+    ``--pdb`` or ``--trace`` keeps one process; so does the full suite, whose integration tests
+    share models and servers."""
     if (_fast_suite(config) and config.pluginmanager.hasplugin("xdist") and not hasattr(config, "workerinput")
-            and config.getoption("numprocesses", None) is None and not config.getoption("collectonly")):
+            and config.getoption("numprocesses", None) is None and not config.getoption("collectonly")
+            and not config.getoption("usepdb", False) and not config.getoption("trace", False)):
         config.option.numprocesses = 2
 
 

@@ -246,12 +246,19 @@ def test_pdf_table_rows_keep_their_header_where_the_table_stands(tmp_path):
 def test_a_pdf_pdfplumber_cannot_parse_keeps_its_text(tmp_path, monkeypatch):
     import pdfplumber
 
+    from .docs_factory import table_pdf_bytes
+
+    calls = []
+
     def broken(*a, **k):
+        calls.append(1)
         raise ValueError("odd file")
 
     monkeypatch.setattr(pdfplumber, "open", broken)
-    (tmp_path / "t.pdf").write_bytes(paged_pdf_bytes(PAGES))
-    assert load(tmp_path / "t.pdf").text.startswith("Annual report of the harbour authority")
+    (tmp_path / "t.pdf").write_bytes(table_pdf_bytes("Troops abroad are listed below.", TROOPS, "From 2023."))
+    text = load(tmp_path / "t.pdf").text
+    assert calls == [1]  # the page with a table was handed to pdfplumber, which failed
+    assert text.startswith("Troops abroad are listed below.") and "Japan" in text and "Country: Japan" not in text
 
 
 def _epub(path, chapters: list[tuple[str, str]]):
@@ -325,6 +332,8 @@ def test_each_document_set_answers_from_its_own_files_in_the_app(tmp_path):
     *_, (_, _, html, session) = ui.ask("When did the copper mine close?", None, collection="mines")
     answer = session.turns[-1].answer
     assert {c.source for c in answer.citations} == {"mines.txt"} and "mines.txt" in html
+    assert '<div class="rb-doc">' in html and "not available" not in html  # its file found in its own set
+    assert '<div class="rb-doc">' in ui.sources_for(session, 1) and "not available" not in ui.sources_for(session, 1)
     *_, (_, _, _, session) = ui.ask("When did the copper mine close?", None)
     assert all(p.source == "harbours.txt" for p in session.turns[-1].answer.retrieved)
 
@@ -346,3 +355,67 @@ def test_a_question_about_one_pdf_table_cell_retrieves_its_row(tmp_path):
     ingest([folder], settings, embeddings=emb)
     found = build_retriever(settings, embeddings=emb).search("How many troops are stationed in Japan?", k=3)
     assert any("Host country: Japan | Troops: 54,000" in p.text for p in found), [p.text[:40] for p in found]
+
+
+# -- scans: what can go wrong, with a fake OCR engine (the real ones: tests/test_scans.py) ---------
+
+class _FailingOnSecondPage:
+    name = "fake"
+
+    def __init__(self):
+        self.sizes = []
+
+    def read(self, image):
+        self.sizes.append(image.size)
+        if len(self.sizes) == 2:
+            raise RuntimeError("engine crashed")
+        return "A page the fake engine read, with enough words on it."
+
+
+def _scan_pages(n: int, size_pt: float = 595) -> bytes:
+    import img2pdf
+    from PIL import Image
+
+    pngs = []
+    for _ in range(n):
+        buf = io.BytesIO()
+        Image.new("L", (200, 200), 128).save(buf, format="PNG")
+        pngs.append(buf.getvalue())
+    layout = img2pdf.get_fixed_dpi_layout_fun((200 * 72 / size_pt, 200 * 72 / size_pt))
+    return img2pdf.convert(pngs, layout_fun=layout)
+
+
+def test_an_ocr_failure_on_one_page_costs_only_that_page(monkeypatch):
+    from ingest import ocr, pdf
+
+    fake = _FailingOnSecondPage()
+    monkeypatch.setattr(ocr, "engine", lambda name="auto": fake)
+    text, meta = pdf.load_pdf(_scan_pages(3))
+    assert meta["ocr_pages"] == [1, 3] and meta["unread"] == [[2, "engine crashed"]]
+    assert text.count("fake engine read") == 2
+
+
+def test_a_huge_scanned_page_is_rendered_within_the_pixel_cap(monkeypatch):
+    from ingest import ocr, pdf
+
+    fake = _FailingOnSecondPage()
+    monkeypatch.setattr(ocr, "engine", lambda name="auto": fake)
+    pdf.load_pdf(_scan_pages(1, size_pt=14400))  # a page 200 inches square
+    (w, h), = fake.sizes
+    assert w * h <= ocr.MAX_OCR_PIXELS and w > 1000
+
+
+def test_a_text_pdf_needs_no_ocr_engine_but_ingestion_names_a_missing_one(tmp_path, monkeypatch):
+    import pytest
+
+    from ingest import ocr
+    from rag.errors import ConfigError
+
+    monkeypatch.setattr(ocr, "_rapidocr_available", lambda: False)
+    ocr.engine.cache_clear()
+    try:
+        assert load(_pdf(tmp_path) / "report.pdf", ocr="rapidocr").meta["pages"] == 3
+        with pytest.raises(ConfigError, match="not installed"):
+            ingest([tmp_path / "docs"], Settings(persist_dir=str(tmp_path / "chroma"), ocr="rapidocr"), embeddings=FakeEmbeddings())
+    finally:
+        ocr.engine.cache_clear()

@@ -66,7 +66,7 @@ def test_a_scanned_pdf_page_is_read_by_ocr_and_marked(tmp_path):
     with open(folder / "mixed.pdf", "wb") as fh:
         writer.write(fh)
     doc = load(folder / "mixed.pdf")
-    assert doc.meta["ocr_pages"] == [2] and "unread_pages" not in doc.meta
+    assert doc.meta["ocr_pages"] == [2] and "unread" not in doc.meta
     assert "lighthouse keeper" in doc.text[doc.meta["page_starts"][1]:]
     settings = Settings(persist_dir=str(tmp_path / "chroma"), collection="scans", chunk_size=120, chunk_overlap=0)
     summary = ingest([folder], settings, embeddings=FakeEmbeddings())
@@ -149,3 +149,14 @@ def test_a_broken_image_is_a_one_line_error(tmp_path):
 
     with pytest.raises(LoadError, match="corrupt image"):
         load(tmp_path / "broken.png")
+
+
+def test_black_text_on_a_transparent_png_is_read(tmp_path):
+    from PIL import Image
+
+    page = page_images(paged_pdf_bytes([TEXT]))[0]
+    alpha = page.point(lambda v: 255 - v)  # ink opaque, paper transparent
+    clear = Image.new("RGBA", page.size, (0, 0, 0, 0))
+    clear.putalpha(alpha)
+    clear.save(tmp_path / "clear.png")
+    assert character_error_rate(load(tmp_path / "clear.png").text, " ".join(TEXT)) <= 0.02

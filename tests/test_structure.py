@@ -51,11 +51,29 @@ def test_wording_rules_by_name_and_unknown_names_listed():
     assert load_wording("english") is ENGLISH and isinstance(load_wording("none"), NullWording)
     methods = {n for n, v in vars(WordingRules).items() if callable(v) and not n.startswith("_")}
     assert methods and all(callable(getattr(rules, n, None)) for rules in (ENGLISH, NullWording()) for n in methods)
-    with pytest.raises(ConfigError, match="unknown wording rules 'klingon'; known: english, none"):
+    known = r"known: english, english-without:FAMILY\[\+FAMILY\], none"
+    with pytest.raises(ConfigError, match=f"unknown wording rules 'klingon'; {known}"):
         load_wording("klingon")
-    with pytest.raises(ConfigError, match="unknown wording rules 'klingon'; known: english, none"):
+    with pytest.raises(ConfigError, match=f"unknown wording rules 'klingon'; {known}"):
         Settings(wording_rules="klingon")
     assert sorted(WORDING_RULES) == ["english", "none"]
+
+
+def test_a_family_of_the_english_rules_switches_off_alone():
+    from rag.wording import FAMILIES
+
+    q = "When did the Cold War end, and how does NATO differ from the UN?"
+    ablated = load_wording("english-without:answer_type+comparison")
+    assert ablated.answer_kind(q) is None and ablated.answer_type_met(q, "No year here.") == 1.0
+    assert ablated.aspects(q) == [] and ENGLISH.aspects(q) != [] and ENGLISH.answer_kind(q) == "when"
+    assert ablated.leans_back("This approach works.") is ENGLISH.leans_back("This approach works.") is True
+    assert ablated.question_frame is ENGLISH.question_frame
+    assert load_wording("english-without:question_frame").question_frame == frozenset()
+    assert Settings(wording_rules="english-without:novelty").wording_rules == "english-without:novelty"
+    members = {n for n, v in vars(WordingRules).items() if callable(v) and not n.startswith("_")} | {"question_frame"}
+    assert {m for ms in FAMILIES.values() for m in ms} == members  # every member belongs to a family
+    with pytest.raises(ConfigError, match="unknown wording rule family 'spelling'"):
+        Settings(wording_rules="english-without:spelling")
 
 
 def test_null_wording_is_neutral():

@@ -235,7 +235,8 @@ def _wire_ask_events(gr, ui: RagbotUI, c: SimpleNamespace, ask_concurrency: int)
 
 
 def _wire_document_events(gr, ui: RagbotUI, c: SimpleNamespace, demo, ingest_on_start: bool) -> None:
-    """Upload, remove, refresh, and the index check when the page loads; one at a time ("index")."""
+    """Upload, remove, refresh, the document-set chooser, and the index check when the page loads;
+    changes to the index one at a time ("index")."""
     files_view = [c.status, c.files_table, c.to_remove]
 
     def files_outputs(status_line: str | None = None, collection: str | None = None):
@@ -247,35 +248,8 @@ def _wire_document_events(gr, ui: RagbotUI, c: SimpleNamespace, demo, ingest_on_
         return (*files_outputs(collection=collection), Session(), [], sources_html(None))
 
     c.collection.input(on_collection, inputs=[c.collection],
-                        outputs=[*files_view, c.session, c.chatbot, c.sources], api_visibility="undocumented")
-
-    served = gr.update(value=ui.settings.collection)  # uploads and removals change the served set
-
-    def on_upload(files, replace_value, progress=gr.Progress()):
-        text = ui.upload(files, bool(replace_value), progress=lambda f, d: progress(f, desc=d))
-        return (text, *files_outputs(), None, served)
-
-    c.upload.upload(
-        on_upload,
-        inputs=[c.upload, c.replace],
-        outputs=[c.report, *files_view, c.upload, c.collection],
-        api_name="upload",
-        concurrency_id="index",
-        concurrency_limit=1,
-    )
-
-    def on_remove(source):
-        text = ui.remove(source)
-        return (text, *files_outputs(), served)
-
-    c.remove_btn.click(
-        on_remove,
-        inputs=[c.to_remove],
-        outputs=[c.report, *files_view, c.collection],
-        api_name="remove_file",
-        concurrency_id="index",
-        concurrency_limit=1,
-    )
+                       outputs=[*files_view, c.session, c.chatbot, c.sources], api_visibility="undocumented")
+    _wire_index_changes(gr, ui, c, files_view, files_outputs)
     c.refresh_btn.click(lambda collection=None: files_outputs(collection=collection), inputs=[c.collection],
                         outputs=files_view, api_name="list_files")
 
@@ -289,6 +263,45 @@ def _wire_document_events(gr, ui: RagbotUI, c: SimpleNamespace, demo, ingest_on_
         on_load,
         outputs=[*files_view, c.collection],
         api_visibility="undocumented",
+        concurrency_id="index",
+        concurrency_limit=1,
+    )
+
+
+def _wire_index_changes(gr, ui: RagbotUI, c: SimpleNamespace, files_view: list, files_outputs: Callable) -> None:
+    """Uploads and removals: they change the served set, so the chooser goes back to it."""
+    served = gr.update(value=ui.settings.collection)
+
+    def back_to_served(collection):
+        """The chooser back on the served set; a conversation held with another set starts anew."""
+        if not collection or collection == ui.settings.collection:
+            return served, gr.skip(), gr.skip(), gr.skip()
+        return served, Session(), [], sources_html(None)
+
+    switched = [c.collection, c.session, c.chatbot, c.sources]
+
+    def on_upload(files, replace_value, collection, progress=gr.Progress()):
+        text = ui.upload(files, bool(replace_value), progress=lambda f, d: progress(f, desc=d))
+        return (text, *files_outputs(), None, *back_to_served(collection))
+
+    c.upload.upload(
+        on_upload,
+        inputs=[c.upload, c.replace, c.collection],
+        outputs=[c.report, *files_view, c.upload, *switched],
+        api_name="upload",
+        concurrency_id="index",
+        concurrency_limit=1,
+    )
+
+    def on_remove(source, collection):
+        text = ui.remove(source)
+        return (text, *files_outputs(), *back_to_served(collection))
+
+    c.remove_btn.click(
+        on_remove,
+        inputs=[c.to_remove, c.collection],
+        outputs=[c.report, *files_view, *switched],
+        api_name="remove_file",
         concurrency_id="index",
         concurrency_limit=1,
     )

@@ -162,8 +162,8 @@ class RagbotUI:
             session = session.add(Turn(question=q, error=msg, k=turn.k))
             yield q, session.messages(), sources_html(None, error=msg), session
             return
-        session = session.add(Turn(question=q, answer=answer, k=turn.k))
-        yield "", session.messages(), sources_html(answer, self.document), session
+        session = session.add(Turn(question=q, answer=answer, k=turn.k, collection=collection or None))
+        yield "", session.messages(), sources_html(answer, self._documents_of(collection)), session
 
     @staticmethod
     def _last_answer(session: Session) -> Answer | None:
@@ -179,17 +179,22 @@ class RagbotUI:
             return sources_html(None)
         if turn.error:
             return sources_html(None, error=turn.error)
-        return sources_html(turn.answer, self.document)
+        return sources_html(turn.answer, self._documents_of(turn.collection))
 
-    def document(self, citation: Citation):
-        """The document a citation points into (an ``ingest.types.Document``, with its pages), as the
-        loaders see it; None if unavailable."""
-        path = self._source_path(citation)
+    def _documents_of(self, collection: str | None) -> Callable[[Citation], object]:
+        return lambda citation: self.document(citation, collection)
+
+    def document(self, citation: Citation, collection: str | None = None):
+        """The document a citation (of ``collection``) points into, an ``ingest.types.Document``
+        with its pages, as the loaders see it; None if unavailable. No OCR runs for this view: a
+        scanned page would be read again while the answer waits (seconds a page), so its text is
+        not shown in context (the cited passage still is)."""
+        path = self._source_path(citation, collection)
         if path is None:
             return None
         try:
             st = path.stat()
-            return _load_document(str(path), st.st_mtime_ns, st.st_size, self.settings.ocr)
+            return _load_document(str(path), st.st_mtime_ns, st.st_size, "none")
         except Exception:  # noqa: BLE001 - the context view is optional; the passage is still shown
             log.debug("cannot load %s for context", path, exc_info=True)
             return None
@@ -209,12 +214,12 @@ class RagbotUI:
         st = path.stat()
         return _load_document(str(path), st.st_mtime_ns, st.st_size, self.settings.ocr).text
 
-    def _source_path(self, citation: Citation) -> Path | None:
+    def _source_path(self, citation: Citation, collection: str | None = None) -> Path | None:
         roots: list[Path] = []
         try:
             from rag.retrieval import chroma as store
 
-            got = store.open_collection(self.settings).get(ids=[citation.chunk_id], include=["metadatas"])
+            got = store.open_collection(self._settings_for(collection)).get(ids=[citation.chunk_id], include=["metadatas"])
             meta = (got.get("metadatas") or [None])[0] or {}
             if meta.get("root"):
                 roots.append(Path(meta["root"]))

@@ -17,6 +17,7 @@ class Turn:
     error: str = ""
     k: int = 0
     partial: str = ""  # streamed text while the answer is being produced
+    collection: str | None = None  # the document set it was asked of (None: the served one)
 
     @property
     def pending(self) -> bool:
