@@ -114,8 +114,9 @@ def _ocr_figures() -> dict:
 
     images, texts = scanned_pages()
     figures = {}
-    for name, available in (("tesseract", ocr._tesseract_available()), ("rapidocr", ocr._rapidocr_available())):
-        if not available:
+    installed = ocr.installed_engines()
+    for name in ("tesseract", "rapidocr"):
+        if name not in installed:
             figures[name] = {"installed": False}
             continue
         engine = ocr.engine(name)

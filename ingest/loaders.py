@@ -135,15 +135,16 @@ def load_docx(data: bytes) -> tuple[str, dict]:
     return _clean("\n\n".join(blocks)), {"format": "docx"}
 
 
-def _toc_titles(toc) -> dict[str, str]:
-    """An EPUB's table of contents as file name -> chapter title (the first title a file gets)."""
-    titles: dict[str, str] = {}
+def _toc_titles(toc, titles: dict[str, str] | None = None) -> dict[str, str]:
+    """An EPUB's table of contents as file name -> chapter title (the first title a file gets, in
+    reading order: an entry before its sub-entries)."""
+    titles = {} if titles is None else titles
     for entry in toc:
-        link, children = (entry, ()) if not isinstance(entry, tuple) else (entry[0], entry[1])
+        link, children = (entry[0], entry[1]) if isinstance(entry, tuple) else (entry, ())
         href = str(getattr(link, "href", "") or "").split("#")[0]
         if href and getattr(link, "title", None):
             titles.setdefault(href, " ".join(str(link.title).split()))
-        titles = {**_toc_titles(children), **titles}
+        _toc_titles(children, titles)
     return titles
 
 
@@ -196,7 +197,7 @@ LOADERS: dict[str, Callable[[bytes], tuple[str, dict]]] = {
 # Formats that may need OCR: their loaders take the OCR engine's name as well.
 OCR_LOADERS: dict[str, Callable[..., tuple[str, dict]]] = {
     ".pdf": pdf.load_pdf,
-    **{suffix: pdf.load_image for suffix in pdf.IMAGE_FORMATS},
+    **{suffix: pdf.load_image for suffix in pdf.IMAGE_SUFFIXES},
 }
 
 

@@ -117,6 +117,11 @@ def _rapidocr_available() -> bool:
     return True
 
 
+def installed_engines() -> tuple[str, ...]:
+    """The OCR engines this machine has, in the order ``auto`` prefers them."""
+    return tuple(n for n, ok in (("tesseract", _tesseract_available()), ("rapidocr", _rapidocr_available())) if ok)
+
+
 @functools.lru_cache(maxsize=None)
 def engine(name: str = "auto") -> OcrEngine | None:
     """The OCR engine ``name`` (one of ``OCR_ENGINES``), or None when none is to be had."""
@@ -124,10 +129,11 @@ def engine(name: str = "auto") -> OcrEngine | None:
         raise unknown_name("OCR engine", name, list(OCR_ENGINES))
     if name == "none":
         return None
-    if name in ("auto", "tesseract") and _tesseract_available():
-        return TesseractOcr()
-    if name in ("auto", "rapidocr") and _rapidocr_available():
-        return RapidOcr()
+    have = installed_engines()
     if name == "auto":
-        return None
-    raise ConfigError(f"OCR engine {name!r} is not installed; {INSTALL_HINT}")
+        if not have:
+            return None
+        name = have[0]
+    if name not in have:
+        raise ConfigError(f"OCR engine {name!r} is not installed; {INSTALL_HINT}")
+    return TesseractOcr() if name == "tesseract" else RapidOcr()

@@ -20,7 +20,7 @@ log = logging.getLogger(__name__)
 
 MIN_TEXT_LAYER = 10  # letters or digits on a page below which the page counts as a scan
 MAX_IMAGE_PAGES = 1000  # frames of a TIFF read at most (about 17 minutes of OCR)
-IMAGE_FORMATS = {".png": "png", ".jpg": "jpeg", ".jpeg": "jpeg", ".tif": "tiff", ".tiff": "tiff"}
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff")
 
 
 _DRAWS_LINES = re.compile(rb"(?:^|\s)(?:re|l)(?:\s|$)")  # content-stream operators: rectangle, line to
@@ -86,6 +86,8 @@ def _tables(data: bytes, candidates: list[int]) -> dict[int, str]:
     import pdfplumber
 
     found: dict[int, str] = {}
+    if not candidates:
+        return found  # no page draws lines: pdfplumber is not even opened
     try:
         with pdfplumber.open(io.BytesIO(data), password="") as pdf:
             for i in candidates:
@@ -107,8 +109,13 @@ def _has_marks(pdfium_page) -> bool:
     return any(True for _ in pdfium_page.get_objects(filter=kinds, max_depth=2))
 
 
+def _has_text(text: str) -> bool:
+    """Whether a page's text (its text layer, or what OCR read) is more than a stray mark."""
+    return sum(c.isalnum() for c in text) >= MIN_TEXT_LAYER
+
+
 def _scanned(texts: list[str]) -> list[int]:
-    return [i for i, t in enumerate(texts) if sum(c.isalnum() for c in t) < MIN_TEXT_LAYER]
+    return [i for i, t in enumerate(texts) if not _has_text(t)]
 
 
 def _render(page):
@@ -126,7 +133,7 @@ def _read_page(engine, page) -> tuple[str, str]:
         text = engine.read(_render(page))
     except Exception as exc:  # noqa: BLE001 - one page that fails must not cost the file its other pages
         return "", " ".join(str(exc).split())[:200] or type(exc).__name__
-    if sum(c.isalnum() for c in text) < MIN_TEXT_LAYER:
+    if not _has_text(text):
         return "", f"{engine.name} read no text"
     return text, ""
 
@@ -136,6 +143,8 @@ def _ocr_pages(data: bytes, pages: list[int], ocr: str) -> tuple[dict[int, str],
     could not be read, the engine's name). A page that draws nothing is blank and is not reported."""
     import pypdfium2 as pdfium
 
+    if not pages:
+        return {}, {}, ""
     try:
         pdf = pdfium.PdfDocument(data)
     except Exception as exc:  # noqa: BLE001 - the text layer pypdf read is still worth keeping
@@ -163,10 +172,9 @@ def _ocr_pages(data: bytes, pages: list[int], ocr: str) -> tuple[dict[int, str],
 def load_pdf(data: bytes, ocr: str = "auto") -> tuple[str, dict]:
     """A PDF's pages, tables kept in place and scanned pages read by OCR (engine ``ocr``)."""
     texts, candidates = _text_layer(data)
-    for i, text in (_tables(data, candidates) if candidates else {}).items():
+    for i, text in _tables(data, candidates).items():
         texts[i] = text
-    scanned = _scanned(texts)
-    read, unread, engine = _ocr_pages(data, scanned, ocr) if scanned else ({}, {}, "")
+    read, unread, engine = _ocr_pages(data, _scanned(texts), ocr)
     for i, text in read.items():
         texts[i] = text
     text, starts = join_pages([_clean(t.strip()) for t in texts])

@@ -6,7 +6,7 @@ from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
 from .errors import ConfigError, unknown_name
-from .wording import WORDING_RULES, wording_families_off
+from .wording import load_wording
 
 MODES = ("extractive", "local", "ollama", "openai")
 EMBEDDING_BACKENDS = ("torch", "onnx", "onnx-int8", "openvino")
@@ -72,8 +72,7 @@ class Settings:
             raise ConfigError(f"max pending must be at least 1, got {self.max_pending}")
         if self.embed_batch_size < 1:
             raise ConfigError(f"embed batch size must be at least 1, got {self.embed_batch_size}")
-        if self.wording_rules not in WORDING_RULES and wording_families_off(self.wording_rules) is None:
-            raise unknown_name("wording rules", self.wording_rules, [*WORDING_RULES, "english-without:FAMILY[+FAMILY]"])
+        load_wording(self.wording_rules)  # an unknown name, or family, is the error it raises
         if self.ocr not in OCR_ENGINES:
             raise unknown_name("OCR engine", self.ocr, list(OCR_ENGINES))
         if not self.collection or len(self.collection) < 3:

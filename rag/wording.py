@@ -384,9 +384,9 @@ class AblatedWording:
 
     def __init__(self, off: tuple[str, ...]):
         self.name = WITHOUT + "+".join(off)
-        members = {m for family in off for m in FAMILIES[family]}
+        members, null = {m for family in off for m in FAMILIES[family]}, NullWording()
         for member in {m for ms in FAMILIES.values() for m in ms}:
-            setattr(self, member, getattr(NullWording() if member in members else ENGLISH, member))
+            setattr(self, member, getattr(null if member in members else ENGLISH, member))
 
 
 def wording_families_off(name: str) -> tuple[str, ...] | None:

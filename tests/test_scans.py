@@ -9,6 +9,7 @@ import io
 
 import pytest
 
+from eval.bench_pages import character_error_rate
 from ingest import ocr
 from ingest.loaders import load
 from ingest.pipeline import ingest
@@ -29,14 +30,7 @@ TEXT = [
     "In 1902 the lighthouse keeper earned forty crowns a month,",
     "and the pilots who guided the steamers earned twice as much.",
 ]
-ENGINES = [name for name, ok in (("tesseract", ocr._tesseract_available()), ("rapidocr", ocr._rapidocr_available())) if ok]
-
-
-def character_error_rate(read: str, truth: str) -> float:
-    from rapidfuzz.distance import Levenshtein
-
-    read, truth = " ".join(read.split()), " ".join(truth.split())
-    return Levenshtein.distance(read, truth) / len(truth)
+ENGINES = ocr.installed_engines()
 
 
 def test_an_ocr_engine_is_installed():

@@ -436,7 +436,7 @@ def test_document_text_never_leaves_the_roots(settings, tmp_path):
     ui, _ = make_ui(settings, FakeChain([]), tmp_path)
     ok = Citation(1, "x", "ok.txt", "", "fine", 0, 4)
     evil = Citation(1, "x", "../secret.txt", "", "secret", 0, 6)
-    assert ui.document_text(ok) == "fine text" and ui.document_text(evil) is None
+    assert ui.document(ok).text == "fine text" and ui.document(evil) is None
 
 
 # -- launch settings ----------------------------------------------------------------------------

@@ -199,11 +199,6 @@ class RagbotUI:
             log.debug("cannot load %s for context", path, exc_info=True)
             return None
 
-    def document_text(self, citation: Citation) -> str | None:
-        """The text of the document a citation points into; None if unavailable."""
-        doc = self.document(citation)
-        return doc.text if doc is not None else None
-
     def source_text(self, source: str) -> str | None:
         """The text of a file of the corpus folder, as the loaders see it; None if it is not one."""
         from ingest.manage import corpus_path
