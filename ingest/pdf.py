@@ -127,10 +127,10 @@ def _render(page):
     return page.render(scale=scale, grayscale=True).to_pil()
 
 
-def _read_page(engine, page) -> tuple[str, str]:
-    """``(text, "")`` for a page OCR read, or ``("", why not)``."""
+def _read_image(engine, image) -> tuple[str, str]:
+    """``(text, "")`` for a page image OCR read, or ``("", why not)``."""
     try:
-        text = engine.read(_render(page))
+        text = engine.read(image)
     except Exception as exc:  # noqa: BLE001 - one page that fails must not cost the file its other pages
         return "", " ".join(str(exc).split())[:200] or type(exc).__name__
     if not _has_text(text):
@@ -159,7 +159,7 @@ def _ocr_pages(data: bytes, pages: list[int], ocr: str) -> tuple[dict[int, str],
             if engine is None:
                 unread[i] = f"no OCR engine ({ocr_engines.INSTALL_HINT})"
                 continue
-            text, why = _read_page(engine, page)
+            text, why = _read_image(engine, _render(page))
             if text:
                 read[i] = text
             else:
@@ -217,12 +217,10 @@ def load_image(data: bytes, ocr: str = "auto") -> tuple[str, dict]:
         raise LoadError(f"an image needs OCR and no OCR engine is installed; {ocr_engines.INSTALL_HINT}")
     texts, unread = [], []
     for n, frame in enumerate(_frames(data, MAX_IMAGE_PAGES), 1):
-        text = engine.read(frame)
-        if sum(c.isalnum() for c in text) < MIN_TEXT_LAYER:
-            texts.append("")
-            unread.append([n, f"{engine.name} read no text"])
-        else:
-            texts.append(_clean(text.strip()))
+        text, why = _read_image(engine, frame)
+        texts.append(_clean(text.strip()))
+        if why:
+            unread.append([n, why])
     if len(unread) == len(texts):
         raise LoadError(f"OCR ({engine.name}) read no text in the image")
     text, starts = join_pages(texts)

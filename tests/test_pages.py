@@ -336,6 +336,9 @@ def test_each_document_set_answers_from_its_own_files_in_the_app(tmp_path):
     assert '<div class="rb-doc">' in ui.sources_for(session, 1) and "not available" not in ui.sources_for(session, 1)
     *_, (_, _, _, session) = ui.ask("When did the copper mine close?", None)
     assert all(p.source == "harbours.txt" for p in session.turns[-1].answer.retrieved)
+    *_, (_, _, _, session) = ui.ask("When did the copper mine close?", session, collection="mines")
+    *_, (_, _, kept, _) = ui.ask("   ", session, collection="mines")  # turned down: the last sources stay
+    assert "mines.txt" in kept and '<div class="rb-doc">' in kept and "not available" not in kept
 
 
 def test_a_question_about_one_pdf_table_cell_retrieves_its_row(tmp_path):
@@ -391,6 +394,20 @@ def test_an_ocr_failure_on_one_page_costs_only_that_page(monkeypatch):
     fake = _FailingOnSecondPage()
     monkeypatch.setattr(ocr, "engine", lambda name="auto": fake)
     text, meta = pdf.load_pdf(_scan_pages(3))
+    assert meta["ocr_pages"] == [1, 3] and meta["unread"] == [[2, "engine crashed"]]
+    assert text.count("fake engine read") == 2
+
+
+def test_an_ocr_failure_on_one_tiff_frame_costs_only_that_frame(tmp_path, monkeypatch):
+    from PIL import Image
+
+    from ingest import ocr, pdf
+
+    monkeypatch.setattr(ocr, "engine", lambda name="auto": _FailingOnSecondPage())
+    frames = [Image.new("L", (100, 100), 200) for _ in range(3)]
+    buf = io.BytesIO()
+    frames[0].save(buf, format="TIFF", save_all=True, append_images=frames[1:])
+    text, meta = pdf.load_image(buf.getvalue())
     assert meta["ocr_pages"] == [1, 3] and meta["unread"] == [[2, "engine crashed"]]
     assert text.count("fake engine read") == 2
 

@@ -127,11 +127,11 @@ class RagbotUI:
         q = (question or "").strip()
         if not q:
             self.notify("warning", "Type a question first.")
-            yield question or "", session.messages(), sources_html(self._last_answer(session), self.document), session
+            yield question or "", session.messages(), self._last_sources(session), session
             return
         if len(q) > self.settings.max_question_chars:
             self.notify("warning", f"The question is too long ({len(q)} characters; the limit is {self.settings.max_question_chars}).")
-            yield question, session.messages(), sources_html(self._last_answer(session), self.document), session
+            yield question, session.messages(), self._last_sources(session), session
             return
         answer: Answer | None = None
         turn = Turn(question=q)
@@ -165,12 +165,13 @@ class RagbotUI:
         session = session.add(Turn(question=q, answer=answer, k=turn.k, collection=collection or None))
         yield "", session.messages(), sources_html(answer, self._documents_of(collection)), session
 
-    @staticmethod
-    def _last_answer(session: Session) -> Answer | None:
+    def _last_sources(self, session: Session) -> str:
+        """The sources panel of the latest answer, from the document set it was asked of (kept on
+        screen while a question that cannot be asked is turned down)."""
         for t in reversed(session.turns):
             if t.answer is not None:
-                return t.answer
-        return None
+                return sources_html(t.answer, self._documents_of(t.collection))
+        return sources_html(None)
 
     def sources_for(self, session: Session, message_index) -> str:
         """The sources panel for the turn a chat message belongs to (when a message is clicked)."""
