@@ -28,6 +28,7 @@ ESSAY = Path(__file__).parent / "golden" / "military-diplomacy.jsonl"
 ESSAY_TEXT = Path(__file__).resolve().parent.parent / "data" / "corpus" / "political-impact-of-military-diplomacy.txt"
 OUT = Path(__file__).resolve().parent.parent / "rag" / "data" / "span.json"
 CUES = 40  # most frequent first words of the dev questions
+CUE_SPREAD = 0.5  # a cue word opens questions in at least this share of the dev articles, so no topic word is one
 
 
 def with_next_sentence(sentence: str, text: str) -> str:
@@ -73,8 +74,15 @@ def essay_cases() -> list[dict]:
 
 
 def cue_words(cases: list[dict]) -> list[str]:
+    """The CUES most frequent first question words among those that open questions in at least
+    CUE_SPREAD of the articles: question wording ("how", "year"), not one article's topic ("ctenophores")."""
     counts = Counter(w for c in cases for w in first_words(c["question"]))
-    return [w for w, _ in counts.most_common(CUES)]
+    articles: dict[str, set[str]] = {}
+    for c in cases:
+        for w in first_words(c["question"]):
+            articles.setdefault(w, set()).add(c["sources"][0])
+    needed = CUE_SPREAD * len({c["sources"][0] for c in cases})
+    return [w for w, _ in counts.most_common() if len(articles[w]) >= needed][:CUES]
 
 
 def golds(case: dict) -> list[str]:

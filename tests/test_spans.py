@@ -57,3 +57,24 @@ def test_no_spans_and_no_citations_give_no_short_answer():
     assert short_answer(NoSpans(), "Who?", [_citation("Joseph Nye said so.", 0)]) is None
     assert short_answer(load_spans(), "Who?", []) is None
     assert lead_with(None, "text [1].") == "text [1]."
+
+
+def test_cue_words_are_question_wording_not_one_articles_topic():
+    from eval.train_spans import cue_words
+
+    asked = [("How many ctenophores are there?", "Ctenophora.txt")] * 30
+    asked += [(f"How old is {a}?", f"{a}.txt") for a in ("Rome", "Paris", "Oslo")]
+    cues = cue_words([{"question": q, "sources": [src]} for q, src in asked])
+    assert "how" in cues
+    assert "ctenophores" not in cues  # frequent, but opens the questions of one article only
+
+
+def test_packaged_cue_words_open_questions_of_most_dev_articles():
+    from eval.train_spans import CUE_SPREAD, load_cases
+    from rag.answer.spans import first_words
+
+    dev = load_cases("dev")
+    articles = {c["sources"][0] for c in dev}
+    for cue in load_spans().cues:
+        opened = {c["sources"][0] for c in dev if cue in first_words(c["question"])}
+        assert len(opened) >= CUE_SPREAD * len(articles), cue
