@@ -71,7 +71,10 @@ def sentence_spans(text: str) -> tuple[tuple[int, int], ...]:
             i = j
             continue
         if BULLET.match(line):
-            units.append((s, e))
+            # A list item, whole; a line that only looks like one ("2. Diatomic oxygen ... . However,
+            # ...": a subscript broken onto its own line) holds several sentences, split like prose.
+            parts = segment(text, s, e)
+            units.extend(parts if len(parts) > 1 else [(s, e)])
         elif line[-1] not in _TERMINAL and len(line) <= 90 and len(line.split()) <= 12:
             pass  # a title line: context, not a claim
         else:

@@ -123,6 +123,13 @@ def test_sentence_spans_keep_lists_whole_and_skip_titles():
     assert units == ["First sentence here.", "Second one.", "Key elements include:\n- one\n- two"]
 
 
+def test_a_line_that_only_looks_like_a_list_item_is_split_into_its_sentences():
+    # "...the formula O\n2. Diatomic oxygen ...": a subscript broken onto a line of its own
+    text = "Title\n2. Diatomic oxygen makes up 20.8% of the air. However, levels fall.\n- A lone item\n"
+    units = [text[a:b] for a, b in sentence_spans(text)]
+    assert units == ["2. Diatomic oxygen makes up 20.8% of the air.", "However, levels fall.", "- A lone item"]
+
+
 # -- verification -----------------------------------------------------------------------------
 def test_verify_keeps_supported_relinks_and_drops():
     emb = FakeEmbeddings()
