@@ -16,6 +16,9 @@ from .layout import clean as _clean, table_rows
 from .types import Document
 
 MAX_FILE_BYTES = 200 * 1024 * 1024  # bigger files are refused rather than read into memory
+MAX_UNZIPPED_BYTES = 1024 * 1024 * 1024  # a zipped format (DOCX, XLSX, PPTX, EPUB) may expand to this much
+MAX_ZIP_MEMBERS = 100_000
+ZIPPED_SUFFIXES = (".docx", ".xlsx", ".pptx", ".epub")
 
 # pypdf logs its repairs ("EOF marker not found") as warnings; with no handler configured Python
 # prints them bare on stderr, between ragbot's own one-line reports. Keep them for apps that log.
@@ -235,6 +238,26 @@ def read_bytes(path: Path) -> bytes:
         raise LoadError(exc.strerror or str(exc)) from exc
 
 
+def check_unzipped_size(data: bytes) -> None:
+    """Refuse a zipped document whose members would expand past MAX_UNZIPPED_BYTES (a zip bomb:
+    a few kilobytes that a parser would inflate into gigabytes of memory). zipfile stops reading a
+    member at the size its directory declares, so the declared sizes are the ones that count.
+    A file that is not a readable zip is left to its loader, which says it is corrupt."""
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            members = archive.infolist()
+    except (zipfile.BadZipFile, ValueError, OSError):
+        return
+    if len(members) > MAX_ZIP_MEMBERS:
+        raise LoadError(f"archive holds {len(members)} files (> {MAX_ZIP_MEMBERS}): refused as a possible zip bomb")
+    total = sum(m.file_size for m in members)
+    if total > MAX_UNZIPPED_BYTES:
+        raise LoadError(f"archive expands to {total / 1e6:.0f} MB (> {MAX_UNZIPPED_BYTES / 1e6:.0f} MB): "
+                        "refused as a possible zip bomb")
+
+
 def load_bytes(data: bytes, source: str, suffix: str, ocr: str = "auto") -> Document:
     """Parse file content into a Document (scans read by the OCR engine ``ocr``); raises LoadError."""
     suffix = suffix.lower()
@@ -242,6 +265,8 @@ def load_bytes(data: bytes, source: str, suffix: str, ocr: str = "auto") -> Docu
         raise LoadError(f"unsupported file type {suffix or '(none)'}; supported: {', '.join(suffixes())}")
     if not data:
         raise LoadError("empty file")
+    if suffix in ZIPPED_SUFFIXES:
+        check_unzipped_size(data)
     try:
         text, meta = OCR_LOADERS[suffix](data, ocr=ocr) if suffix in OCR_LOADERS else LOADERS[suffix](data)
     except LoadError:

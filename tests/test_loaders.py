@@ -84,3 +84,33 @@ def test_directory_named_like_a_file(tmp_path):
     (tmp_path / "folder.txt").mkdir()
     with pytest.raises(LoadError, match="directory"):
         load(tmp_path / "folder.txt")
+
+
+@pytest.mark.parametrize("suffix", [".docx", ".xlsx", ".pptx", ".epub"])
+def test_a_zip_bomb_is_refused_before_any_parser_inflates_it(tmp_path, monkeypatch, suffix):
+    import zipfile
+
+    from ingest import loaders
+
+    monkeypatch.setattr(loaders, "MAX_UNZIPPED_BYTES", 1_000_000)
+    path = tmp_path / f"bomb{suffix}"
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("word/document.xml", b"\0" * 3_000_000)  # 3 MB of zeros: about 3 KB zipped
+    assert path.stat().st_size < 20_000
+    with pytest.raises(LoadError, match=r"archive expands to 3 MB \(> 1 MB\): refused as a possible zip bomb"):
+        load(path)
+
+
+def test_a_document_under_the_unzipped_cap_still_loads(tmp_path, monkeypatch):
+    from ingest import loaders
+
+    import zipfile
+
+    path = tmp_path / "small.docx"
+    path.write_bytes(docx_bytes("Power", ["Soft power was coined by Joseph Nye."]))
+    unzipped = sum(m.file_size for m in zipfile.ZipFile(path).infolist())
+    monkeypatch.setattr(loaders, "MAX_UNZIPPED_BYTES", unzipped)  # exactly its size: still allowed
+    assert "Joseph Nye" in load(path).text
+    monkeypatch.setattr(loaders, "MAX_UNZIPPED_BYTES", unzipped - 1)
+    with pytest.raises(LoadError, match="zip bomb"):
+        load(path)
