@@ -16,7 +16,8 @@ from .layout import clean as _clean, table_rows
 from .types import Document
 
 MAX_FILE_BYTES = 200 * 1024 * 1024  # bigger files are refused rather than read into memory
-MAX_UNZIPPED_BYTES = 1024 * 1024 * 1024  # a zipped format (DOCX, XLSX, PPTX, EPUB) may expand to this much
+MAX_UNZIPPED_BYTES = 1_000_000_000  # a zipped format (DOCX, XLSX, PPTX, EPUB) may expand to this much,
+MAX_ZIP_RATIO, ZIP_RATIO_FROM = 100, 100_000_000  # and past 100 MB to at most 100 times its size
 MAX_ZIP_MEMBERS = 100_000
 ZIPPED_SUFFIXES = (".docx", ".xlsx", ".pptx", ".epub")
 
@@ -238,24 +239,39 @@ def read_bytes(path: Path) -> bytes:
         raise LoadError(exc.strerror or str(exc)) from exc
 
 
+def _declared_members(data: bytes) -> int | None:
+    """The member count a zip's end-of-central-directory record declares (None when not found or
+    zip64), read before zipfile builds an entry for each member."""
+    end = data.rfind(b"PK\x05\x06", max(0, len(data) - 65_557))
+    if end < 0 or end + 12 > len(data):
+        return None
+    count = int.from_bytes(data[end + 10 : end + 12], "little")
+    return None if count == 0xFFFF else count
+
+
 def check_unzipped_size(data: bytes) -> None:
-    """Refuse a zipped document whose members would expand past MAX_UNZIPPED_BYTES (a zip bomb:
-    a few kilobytes that a parser would inflate into gigabytes of memory). zipfile stops reading a
-    member at the size its directory declares, so the declared sizes are the ones that count.
-    A file that is not a readable zip is left to its loader, which says it is corrupt."""
+    """Refuse a zipped document (DOCX, XLSX, PPTX, EPUB) that would expand past MAX_UNZIPPED_BYTES,
+    or past MAX_ZIP_RATIO times its size once over ZIP_RATIO_FROM, or that holds over
+    MAX_ZIP_MEMBERS files: a zip bomb, a few kilobytes that a parser would inflate into gigabytes of
+    memory. zipfile stops reading a member at the size its directory declares, so the declared
+    sizes are the ones that count. A file that is not a readable zip is left to its loader."""
     import zipfile
 
+    declared = _declared_members(data)
+    if declared is not None and declared > MAX_ZIP_MEMBERS:
+        raise LoadError(f"archive holds {declared} files (> {MAX_ZIP_MEMBERS}): refused as a possible zip bomb")
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
             members = archive.infolist()
-    except (zipfile.BadZipFile, ValueError, OSError):
+    except Exception:  # not a zip zipfile can read: the format's loader reports it as corrupt
         return
     if len(members) > MAX_ZIP_MEMBERS:
         raise LoadError(f"archive holds {len(members)} files (> {MAX_ZIP_MEMBERS}): refused as a possible zip bomb")
     total = sum(m.file_size for m in members)
-    if total > MAX_UNZIPPED_BYTES:
-        raise LoadError(f"archive expands to {total / 1e6:.0f} MB (> {MAX_UNZIPPED_BYTES / 1e6:.0f} MB): "
-                        "refused as a possible zip bomb")
+    if total > MAX_UNZIPPED_BYTES or (total > ZIP_RATIO_FROM and total > MAX_ZIP_RATIO * len(data)):
+        raise LoadError(f"archive expands to {total / 1e6:.0f} MB from {len(data) / 1e6:.1f} MB "
+                        f"(at most {MAX_UNZIPPED_BYTES / 1e6:.0f} MB, or {MAX_ZIP_RATIO}x over "
+                        f"{ZIP_RATIO_FROM / 1e6:.0f} MB): refused as a possible zip bomb")
 
 
 def load_bytes(data: bytes, source: str, suffix: str, ocr: str = "auto") -> Document:
@@ -265,9 +281,9 @@ def load_bytes(data: bytes, source: str, suffix: str, ocr: str = "auto") -> Docu
         raise LoadError(f"unsupported file type {suffix or '(none)'}; supported: {', '.join(suffixes())}")
     if not data:
         raise LoadError("empty file")
-    if suffix in ZIPPED_SUFFIXES:
-        check_unzipped_size(data)
     try:
+        if suffix in ZIPPED_SUFFIXES:
+            check_unzipped_size(data)
         text, meta = OCR_LOADERS[suffix](data, ocr=ocr) if suffix in OCR_LOADERS else LOADERS[suffix](data)
     except LoadError:
         raise

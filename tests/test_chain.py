@@ -125,9 +125,16 @@ def test_sentence_spans_keep_lists_whole_and_skip_titles():
 
 def test_a_line_that_only_looks_like_a_list_item_is_split_into_its_sentences():
     # "...the formula O\n2. Diatomic oxygen ...": a subscript broken onto a line of its own
-    text = "Title\n2. Diatomic oxygen makes up 20.8% of the air. However, levels fall.\n- A lone item\n"
+    broken = "At standard pressure two atoms of the element bind to form dioxygen, a colourless gas with the formula O"
+    text = f"{broken}\n2. Diatomic oxygen makes up 20.8% of the air. However, levels fall.\n- A lone item\n"
     units = [text[a:b] for a, b in sentence_spans(text)]
-    assert units == ["2. Diatomic oxygen makes up 20.8% of the air.", "However, levels fall.", "- A lone item"]
+    assert units == [broken, "2. Diatomic oxygen makes up 20.8% of the air.", "However, levels fall.", "- A lone item"]
+
+
+def test_a_real_list_item_of_several_sentences_stays_whole():
+    for lead in ("Key points", "The essay lists three effects.", "- Alliances deter."):
+        text = f"{lead}\n- Soft power: attraction. It works slowly.\n"
+        assert "- Soft power: attraction. It works slowly." in [text[a:b] for a, b in sentence_spans(text)]
 
 
 # -- verification -----------------------------------------------------------------------------

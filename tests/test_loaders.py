@@ -86,19 +86,61 @@ def test_directory_named_like_a_file(tmp_path):
         load(tmp_path / "folder.txt")
 
 
-@pytest.mark.parametrize("suffix", [".docx", ".xlsx", ".pptx", ".epub"])
-def test_a_zip_bomb_is_refused_before_any_parser_inflates_it(tmp_path, monkeypatch, suffix):
+def _zip_of_zeros(path, size: int, members: int = 1):
     import zipfile
 
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        for k in range(members):
+            archive.writestr(f"word/part{k}.xml", b"\0" * size)
+    return path
+
+
+def _parser_must_not_run(data):
+    raise AssertionError("a parser ran")
+
+
+@pytest.mark.parametrize("suffix", [".docx", ".xlsx", ".pptx", ".epub"])
+def test_a_zip_bomb_is_refused_before_any_parser_inflates_it(tmp_path, monkeypatch, suffix):
     from ingest import loaders
 
     monkeypatch.setattr(loaders, "MAX_UNZIPPED_BYTES", 1_000_000)
-    path = tmp_path / f"bomb{suffix}"
-    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
-        archive.writestr("word/document.xml", b"\0" * 3_000_000)  # 3 MB of zeros: about 3 KB zipped
+    monkeypatch.setitem(loaders.LOADERS, suffix, _parser_must_not_run)
+    path = _zip_of_zeros(tmp_path / f"bomb{suffix}", 3_000_000)  # 3 MB of zeros: about 3 KB zipped
     assert path.stat().st_size < 20_000
-    with pytest.raises(LoadError, match=r"archive expands to 3 MB \(> 1 MB\): refused as a possible zip bomb"):
+    with pytest.raises(LoadError, match=r"^archive expands to 3 MB from 0\.0 MB .*: refused as a possible zip bomb$"):
         load(path)
+
+
+def test_a_zip_that_expands_a_hundredfold_past_the_ratio_floor_is_refused(tmp_path, monkeypatch):
+    from ingest import loaders
+
+    monkeypatch.setattr(loaders, "ZIP_RATIO_FROM", 1_000_000)  # the size cap (1 GB) is far off
+    monkeypatch.setitem(loaders.LOADERS, ".docx", _parser_must_not_run)
+    with pytest.raises(LoadError, match="zip bomb"):
+        load(_zip_of_zeros(tmp_path / "ratio.docx", 3_000_000))
+
+
+def test_a_zip_of_too_many_files_is_refused_from_its_directory_record(tmp_path, monkeypatch):
+    from ingest import loaders
+
+    monkeypatch.setattr(loaders, "MAX_ZIP_MEMBERS", 10)
+    monkeypatch.setitem(loaders.LOADERS, ".epub", _parser_must_not_run)
+    with pytest.raises(LoadError, match=r"archive holds 11 files \(> 10\)"):
+        load(_zip_of_zeros(tmp_path / "many.epub", 0, members=11))
+
+
+def test_a_corrupt_zip_directory_is_a_load_error_not_a_crash(tmp_path):
+    # a central-directory entry claiming a zip version zipfile does not implement (NotImplementedError)
+    data = bytearray(docx_bytes("Power", ["Soft power was coined by Joseph Nye."]))
+    entry = data.index(b"PK\x01\x02")
+    data[entry + 6] = 0x50
+    path = tmp_path / "broken.docx"
+    path.write_bytes(bytes(data))
+    with pytest.raises(LoadError):
+        load(path)
+    (tmp_path / "text.docx").write_bytes(b"plain text, not a zip")
+    with pytest.raises(LoadError, match="corrupt DOCX"):
+        load(tmp_path / "text.docx")
 
 
 def test_a_document_under_the_unzipped_cap_still_loads(tmp_path, monkeypatch):
