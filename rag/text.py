@@ -55,16 +55,11 @@ def _is_title(line: str) -> bool:
     return line[-1] not in _TERMINAL and len(line) <= 90 and len(line.split()) <= 12
 
 
-def _broken_off(line: str) -> bool:
-    """Whether ``line`` stops mid-sentence: prose, not a title, a list item or a list's lead-in."""
-    return line[-1] not in _TERMINAL and not _is_title(line) and not BULLET.match(line)
-
-
 @lru_cache(maxsize=8192)
 def sentence_spans(text: str) -> tuple[tuple[int, int], ...]:
     """``(start, end)`` of each sentence in ``text``. Title lines are left out; a line ending in ':'
     and the bullet lines after it form one unit, so a list is quoted whole; any other list item is
-    one unit, unless the line above stops mid-sentence (then it is prose that only looks like one)."""
+    one unit when it is one sentence, and split into its sentences when it holds several."""
     units: list[tuple[int, int]] = []
     lines = _line_spans(text)
     i = 0
@@ -80,12 +75,12 @@ def sentence_spans(text: str) -> tuple[tuple[int, int], ...]:
             units.append((head[-1][0] if head else s, lines[j - 1][1]))
             i = j
             continue
-        if BULLET.match(line) and not (i and _broken_off(text[lines[i - 1][0] : lines[i - 1][1]])):
-            units.append((s, e))  # a list item, whole
-        elif BULLET.match(line):
-            # Only looks like a list item: the line above stops mid-sentence ("... with the formula O"
-            # then "2. Diatomic oxygen ... . However, ...", a subscript on a line of its own): prose.
-            units.extend(segment(text, s, e))
+        if BULLET.match(line):
+            # A list item of one sentence, whole. One of several is split into them like prose: a
+            # passage cannot tell it from a line that only looks like an item ("2. Diatomic oxygen ...
+            # . However, ...": a subscript on a line of its own, often a chunk's first line).
+            parts = segment(text, s, e)
+            units.extend(parts if len(parts) > 1 else [(s, e)])
         elif _is_title(line):
             pass  # a title line: context, not a claim
         else:

@@ -123,18 +123,13 @@ def test_sentence_spans_keep_lists_whole_and_skip_titles():
     assert units == ["First sentence here.", "Second one.", "Key elements include:\n- one\n- two"]
 
 
-def test_a_line_that_only_looks_like_a_list_item_is_split_into_its_sentences():
-    # "...the formula O\n2. Diatomic oxygen ...": a subscript broken onto a line of its own
-    broken = "At standard pressure two atoms of the element bind to form dioxygen, a colourless gas with the formula O"
-    text = f"{broken}\n2. Diatomic oxygen makes up 20.8% of the air. However, levels fall.\n- A lone item\n"
+def test_a_list_item_of_several_sentences_is_split_into_them_like_prose():
+    # A chunk can open on "2. Diatomic oxygen ...": "the formula O" then a subscript on a line of its own.
+    text = "2. Diatomic oxygen makes up 20.8% of the air. However, levels fall.\n- A lone item\n"
     units = [text[a:b] for a, b in sentence_spans(text)]
-    assert units == [broken, "2. Diatomic oxygen makes up 20.8% of the air.", "However, levels fall.", "- A lone item"]
-
-
-def test_a_real_list_item_of_several_sentences_stays_whole():
-    for lead in ("Key points", "The essay lists three effects.", "- Alliances deter."):
-        text = f"{lead}\n- Soft power: attraction. It works slowly.\n"
-        assert "- Soft power: attraction. It works slowly." in [text[a:b] for a, b in sentence_spans(text)]
+    assert units == ["2. Diatomic oxygen makes up 20.8% of the air.", "However, levels fall.", "- A lone item"]
+    listed = "The effects are:\n- Soft power: attraction. It works slowly.\n- Deterrence.\n"
+    assert [listed[a:b] for a, b in sentence_spans(listed)] == [listed.strip()]  # a list after its lead-in stays whole
 
 
 # -- verification -----------------------------------------------------------------------------
