@@ -48,10 +48,15 @@ def with_next_sentence(sentence: str, text: str) -> list[str]:
     return [sentence]
 
 
-def load_cases(split: str) -> list[dict]:
-    """Answerable questions of ``split`` that carry an evidence sentence and gold answers."""
+def answerable_questions(split: str) -> list[dict]:
+    """The rows of ``split`` that are answerable and carry an evidence sentence and gold answers."""
     rows = [json.loads(line) for line in DATA.read_text().splitlines() if line.strip()]
-    cases = [r for r in rows if r["split"] == split and r.get("answerable") and r.get("evidence")]
+    return [r for r in rows if r["split"] == split and r.get("answerable") and r.get("evidence")]
+
+
+def load_cases(split: str) -> list[dict]:
+    """``answerable_questions(split)``, each with the sentences an answer would quote as ``quoted``."""
+    cases = answerable_questions(split)
     texts = {src: (DATA.parent / "articles" / src).read_text() for src in {c["sources"][0] for c in cases}}
     return [{**c, "quoted": with_next_sentence(c["evidence"][0], texts[c["sources"][0]])} for c in cases]
 
@@ -80,10 +85,11 @@ def essay_cases() -> list[dict]:
 def cue_words(cases: list[dict]) -> list[str]:
     """The CUES most frequent first question words among those that open questions in at least
     CUE_SPREAD of the articles: question wording ("how", "year"), not one article's topic ("ctenophores")."""
-    counts = Counter(w for c in cases for w in first_words(c["question"]))
+    counts: Counter[str] = Counter()
     articles: dict[str, set[str]] = {}
     for c in cases:
         for w in first_words(c["question"]):
+            counts[w] += 1
             articles.setdefault(w, set()).add(c["sources"][0])
     needed = CUE_SPREAD * len({c["sources"][0] for c in cases})
     return [w for w, _ in counts.most_common() if len(articles[w]) >= needed][:CUES]

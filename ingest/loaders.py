@@ -249,6 +249,11 @@ def _declared_members(data: bytes) -> int | None:
     return None if count == 0xFFFF else count
 
 
+def _check_members(count: int) -> None:
+    if count > MAX_ZIP_MEMBERS:
+        raise LoadError(f"archive holds {count} files (> {MAX_ZIP_MEMBERS}): refused as a possible zip bomb")
+
+
 def check_unzipped_size(data: bytes) -> None:
     """Refuse a zipped document (DOCX, XLSX, PPTX, EPUB) that would expand past MAX_UNZIPPED_BYTES,
     or past MAX_ZIP_RATIO times its size once over ZIP_RATIO_FROM, or that holds over
@@ -257,16 +262,13 @@ def check_unzipped_size(data: bytes) -> None:
     sizes are the ones that count. A file that is not a readable zip is left to its loader."""
     import zipfile
 
-    declared = _declared_members(data)
-    if declared is not None and declared > MAX_ZIP_MEMBERS:
-        raise LoadError(f"archive holds {declared} files (> {MAX_ZIP_MEMBERS}): refused as a possible zip bomb")
+    _check_members(_declared_members(data) or 0)  # before zipfile builds an entry a member
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
             members = archive.infolist()
     except Exception:  # not a zip zipfile can read: the format's loader reports it as corrupt
         return
-    if len(members) > MAX_ZIP_MEMBERS:
-        raise LoadError(f"archive holds {len(members)} files (> {MAX_ZIP_MEMBERS}): refused as a possible zip bomb")
+    _check_members(len(members))  # a zip64 end record gives no count of its own
     total = sum(m.file_size for m in members)
     if total > MAX_UNZIPPED_BYTES or (total > ZIP_RATIO_FROM and total > MAX_ZIP_RATIO * len(data)):
         raise LoadError(f"archive expands to {total / 1e6:.0f} MB from {len(data) / 1e6:.1f} MB "

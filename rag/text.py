@@ -51,10 +51,6 @@ def _line_spans(text: str) -> list[tuple[int, int]]:
     return spans
 
 
-def _is_title(line: str) -> bool:
-    return line[-1] not in _TERMINAL and len(line) <= 90 and len(line.split()) <= 12
-
-
 @lru_cache(maxsize=8192)
 def sentence_spans(text: str) -> tuple[tuple[int, int], ...]:
     """``(start, end)`` of each sentence in ``text``. Title lines are left out; a line ending in ':'
@@ -81,7 +77,7 @@ def sentence_spans(text: str) -> tuple[tuple[int, int], ...]:
             # . However, ...": a subscript on a line of its own, often a chunk's first line).
             parts = segment(text, s, e)
             units.extend(parts if len(parts) > 1 else [(s, e)])
-        elif _is_title(line):
+        elif line[-1] not in _TERMINAL and len(line) <= 90 and len(line.split()) <= 12:
             pass  # a title line: context, not a claim
         else:
             units.extend(segment(text, s, e))

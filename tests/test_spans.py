@@ -70,13 +70,10 @@ def test_cue_words_are_question_wording_not_one_articles_topic():
 
 
 def test_packaged_cue_words_open_questions_of_most_dev_articles():
-    import json
-
-    from eval.train_spans import CUE_SPREAD, DATA
+    from eval.train_spans import CUE_SPREAD, answerable_questions
     from rag.answer.spans import first_words
 
-    rows = [json.loads(line) for line in DATA.read_text().splitlines() if line.strip()]
-    dev = [r for r in rows if r["split"] == "dev" and r.get("answerable") and r.get("evidence")]
+    dev = answerable_questions("dev")
     articles = {c["sources"][0] for c in dev}
     for cue in load_spans().cues:
         opened = {c["sources"][0] for c in dev if cue in first_words(c["question"])}
