@@ -11,6 +11,23 @@ from .wording import load_wording
 MODES = ("extractive", "local", "ollama", "openai")
 EMBEDDING_BACKENDS = ("torch", "onnx", "onnx-int8", "openvino")
 OCR_ENGINES = ("auto", "tesseract", "rapidocr", "none")  # ingest/ocr.py
+# What decides answer or refuse and finds the short answer: the trained reader (rag/answer/reader.py),
+# or the evidence-feature gate and span model it replaced (kept for `ragbot eval --compare`).
+ANSWER_CORES = ("reader", "gate")
+MAX_K = 50  # passages a question may ask for
+
+
+def check_k(k) -> int:
+    """``k`` as an int within 1..MAX_K, or the one error every entry point gives."""
+    try:
+        value = int(k)
+    except (TypeError, ValueError):
+        raise ConfigError(f"k must be a whole number between 1 and {MAX_K}, got {k!r}") from None
+    if not 1 <= value <= MAX_K:
+        raise ConfigError(f"k must be between 1 and {MAX_K}, got {k}")
+    return value
+
+
 DEFAULT_MODE = "extractive"  # chosen by the golden-set evaluation: see README "Modes"
 
 
@@ -47,6 +64,9 @@ class Settings:
     gate_file: str | None = None
     span_file: str | None = None  # the short-answer span model (default: the packaged rag/data/span.json)
     short_answers: bool = True  # lead an extractive answer with the span that answers a factoid question
+    answer_core: str = "gate"  # reader | gate (see ANSWER_CORES)
+    reader_file: str | None = None  # the reader model (default: the packaged rag/data/reader.onnx)
+    reader_gate_file: str | None = None  # its fitted decision (default: the packaged rag/data/reader.json)
     wording_rules: str = "english"  # rules about question wording: rag/wording.py (english, none)
     ocr: str = "auto"  # OCR of scanned pages and images: ingest/ocr.py (auto, tesseract, rapidocr, none)
     max_pending: int = 8  # `ragbot serve`: questions in progress at once; the next gets 503
@@ -58,8 +78,7 @@ class Settings:
             raise ConfigError(
                 f"unknown embedding backend {self.embedding_backend!r}; known: {', '.join(EMBEDDING_BACKENDS)}"
             )
-        if not 1 <= self.k <= 50:
-            raise ConfigError(f"k must be between 1 and 50, got {self.k}")
+        check_k(self.k)
         if self.fetch_k < self.k:
             object.__setattr__(self, "fetch_k", self.k)
         if not 1 <= self.chroma_port <= 65535:
@@ -73,6 +92,8 @@ class Settings:
         if self.embed_batch_size < 1:
             raise ConfigError(f"embed batch size must be at least 1, got {self.embed_batch_size}")
         load_wording(self.wording_rules)  # an unknown name, or family, is the error it raises
+        if self.answer_core not in ANSWER_CORES:
+            raise unknown_name("answer core", self.answer_core, list(ANSWER_CORES))
         if self.ocr not in OCR_ENGINES:
             raise unknown_name("OCR engine", self.ocr, list(OCR_ENGINES))
         if not self.collection or len(self.collection) < 3:

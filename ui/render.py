@@ -15,7 +15,7 @@ from typing import Callable
 from ingest.layout import PAGE_SEPARATOR
 from rag.records import page_label
 from rag.text import MARKER
-from rag.types import Answer, Citation, Passage
+from rag.types import Answer, Citation, Passage, ShortAnswer
 
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~$:])")
 CONTEXT_CHARS = 500  # document text shown before and after a passage
@@ -30,10 +30,14 @@ def escape_md(text: str) -> str:
 
 
 def answer_markdown(text: str, *, refused: bool = False, notice: str = "", error: bool = False,
-                    pending: bool = False) -> str:
-    """The chat bubble for an answer: escaped text, ``[n]`` shown as citation badges."""
+                    pending: bool = False, short: str = "") -> str:
+    """The chat bubble for an answer: escaped text, ``[n]`` shown as citation badges, and the short
+    answer it leads with (``short``) in bold."""
     parts: list[str] = []
     last = 0
+    if short and text.startswith(short):
+        parts.append(f"**{escape_md(short)}**")
+        last = len(short)
     for m in MARKER.finditer(text):
         parts.append(escape_md(text[last : m.start()].rstrip()))
         nums = [n.strip() for n in m.group(1).split(",")]
@@ -75,8 +79,9 @@ def _find_quote(passage: str, quote: str, hint: int | None) -> tuple[int, int] |
 Span = tuple[int, int, list[int]]  # start, end, citation numbers
 
 
-def _marked(text: str, spans: list[Span], base: int = 0) -> str:
-    """``text`` escaped, each quote span marked and followed by its citation numbers.
+def _marked(text: str, spans: list[Span], base: int = 0, answer: tuple[int, int] | None = None) -> str:
+    """``text`` escaped, each quote span marked and followed by its citation numbers; the short
+    answer (``answer``, absolute offsets inside one quote) in bold within its quote.
 
     ``spans`` hold absolute offsets; ``text`` starts at offset ``base``.
     """
@@ -85,7 +90,13 @@ def _marked(text: str, spans: list[Span], base: int = 0) -> str:
         if a < pos or b > base + len(text):  # overlapping or outside: already shown, or not here
             continue
         out.append(_e(text[pos - base : a - base]))
-        out.append(f'<mark class="rb-quote">{_e(text[a - base : b - base])}</mark>')
+        if answer is not None and a <= answer[0] < answer[1] <= b:
+            x, y = answer
+            quote = (f"{_e(text[a - base : x - base])}<strong class=\"rb-answer\">{_e(text[x - base : y - base])}</strong>"
+                     f"{_e(text[y - base : b - base])}")
+        else:
+            quote = _e(text[a - base : b - base])
+        out.append(f'<mark class="rb-quote">{quote}</mark>')
         out.append("".join(f'<sup class="rb-cite">[{int(n)}]</sup>' for n in nums))
         pos = b
     out.append(_e(text[pos - base :]))
@@ -170,8 +181,9 @@ def _text_and_pages(doc) -> tuple[str | None, tuple[int, ...]]:
     return doc.text, tuple(doc.meta.get("page_starts") or ())
 
 
-def passage_html(citations: list[Citation], passage: Passage | None, doc=None) -> str:
-    """One cited passage: file, section, the passage with its supporting quotes marked, and its context."""
+def passage_html(citations: list[Citation], passage: Passage | None, doc=None, short: ShortAnswer | None = None) -> str:
+    """One cited passage: file, section, the passage with its supporting quotes marked (the short
+    answer in bold inside its quote), and its context."""
     first = citations[0]
     text = first.passage or (passage.text if passage else "")
     base = passage.start if passage is not None else 0
@@ -188,6 +200,7 @@ def passage_html(citations: list[Citation], passage: Passage | None, doc=None) -
         for c in alone
         if c.quote
     )
+    answer = (short.start, short.end) if short is not None and any(c.n == short.n for c in citations) else None
     numbers = "".join(f'<span class="rb-n">[{int(c.n)}]</span>' for c in citations)
     section = f'<span class="rb-section">§ {_e(first.section)}</span>' if first.section else ""
     page = _page_tag(first.source, first.page)
@@ -203,7 +216,7 @@ def passage_html(citations: list[Citation], passage: Passage | None, doc=None) -
     return (
         f'<div class="rb-source" id="rb-source-{int(first.n)}">'
         f'<div class="rb-source-head">{numbers}<span class="rb-file">{_e(first.source)}</span>{page}{section}</div>'
-        f'{quote_block}<div class="rb-passage">{_marked(text, _merge(spans), base)}</div>'
+        f'{quote_block}<div class="rb-passage">{_marked(text, _merge(spans), base, answer)}</div>'
         f'<details class="rb-context"><summary>Show in document{where}</summary>{context}</details></div>'
     )
 
@@ -242,7 +255,7 @@ def sources_html(answer: Answer | None, load_text: Callable[[Citation], object] 
             groups.setdefault(c.chunk_id or f"#{c.n}", []).append(c)
         for cites in groups.values():
             doc = load_text(cites[0]) if load_text else None
-            parts.append(passage_html(cites, passage_for(cites[0], answer.retrieved), doc))
+            parts.append(passage_html(cites, passage_for(cites[0], answer.retrieved), doc, answer.short_answer))
     parts.append("</div>")
     return "".join(parts)
 

@@ -29,7 +29,7 @@ class Turn:
         if self.answer is None:
             return answer_markdown(self.partial, pending=True)
         a = self.answer
-        return answer_markdown(a.answer, refused=a.refused, notice=a.notice)
+        return answer_markdown(a.answer, refused=a.refused, notice=a.notice, short=a.short_answer.text if a.short_answer else "")
 
 
 @dataclass(frozen=True)

@@ -1,13 +1,16 @@
-"""The answer chain: condense -> retrieve -> gate -> answer (extractive or LLM) -> verify -> Answer.
+"""The answer chain: understand -> retrieve -> evidence -> read -> decide -> draft -> answer -> Answer.
 
-Each step is a method from one frozen record of ``steps`` to the next, so a step can be tested,
-timed and swapped alone; ``_run`` is the sequence.
+``AnswerChain.steps`` is the list of steps up to the draft, each a function from one flat ``Turn``
+record (rag/answer/steps.py) to the next; the answer step (quoting, or a model's text checked
+sentence by sentence) streams, so it follows the list. A step is swapped by replacing it in the
+list; each is timed by its name.
 """
 from __future__ import annotations
 
 import re
 import threading
 import time
+from dataclasses import replace
 from importlib import resources
 from typing import Any, Iterator
 
@@ -17,15 +20,16 @@ from langchain_core.runnables import Runnable, RunnableConfig
 from ..errors import ConfigError, InputError, RagbotError
 from ..gate import Gate, features, load_gate, vetoed
 from ..retrieval.protocols import Retriever, Searcher, as_retriever
-from ..settings import MODES, Settings
+from ..settings import MODES, Settings, check_k
 from ..types import Answer, Citation, Passage, ScoredSentence, ShortAnswer
 from ..wording import WordingRules, load_wording
 from .compose import compose, compose_claims, prompt_passages
 from .condense import condense, is_follow_up
 from .scoring import score_sentences
+from .reader import Reader, ReaderGate, best_reading, load_reader, load_reader_gate, reading_features
 from .spans import NoSpans, SpanFinder, lead_with, load_spans, short_answer
 from .selection import follow_on, opens_section, referenced_sections, section_leads, select
-from .steps import Condensed, Decision, Draft, Request, Retrieved, Verified
+from .steps import QuestionFacts, Step, Turn
 from .verify import verify
 
 LEAD_SENTENCES = 2  # a short answer is looked for in the answer's best-scored sentences
@@ -69,11 +73,17 @@ def _ms(a: float, b: float) -> float:
     return (b - a) * 1000
 
 
+def _decided(turn: Turn) -> float:
+    """When the answer-or-refuse decision was made (a chain whose steps were swapped may lack one)."""
+    return turn.marks.get("decide", max(turn.marks.values(), default=turn.t0))
+
+
 class AnswerChain(Runnable[dict, Answer]):
     """A LangChain Runnable: ``invoke`` returns an Answer; ``stream`` yields text pieces, then the Answer."""
 
     def __init__(self, settings: Settings, retriever: Searcher, embeddings, gate: Gate, llms: dict | None = None,
-                 wording: WordingRules | None = None, spans: SpanFinder | NoSpans | None = None):
+                 wording: WordingRules | None = None, spans: SpanFinder | NoSpans | None = None,
+                 reader: Reader | None = None, reader_gate: ReaderGate | None = None):
         self.settings = settings
         self.retriever: Retriever = as_retriever(retriever)
         self.embeddings = embeddings
@@ -82,6 +92,11 @@ class AnswerChain(Runnable[dict, Answer]):
         self.spans = spans or (load_spans(settings.span_file) if settings.short_answers else NoSpans())
         self._llms: dict[str, Any] = dict(llms or {})
         self._llm_lock = threading.Lock()
+        self.reader, self.reader_gate = reader, reader_gate
+        if settings.answer_core == "reader":
+            self.reader_gate = reader_gate or load_reader_gate(settings.reader_gate_file)
+            self.reader = reader or load_reader(settings.reader_file, settings.n_threads)
+        self.steps: list[Step] = [self.understand, self.retrieve, self.evidence, self.read, self.decide, self.draft]
 
     # -- Runnable ---------------------------------------------------------------------------
     def invoke(self, input: dict | str, config: RunnableConfig | None = None, **kwargs) -> Answer:
@@ -105,20 +120,23 @@ class AnswerChain(Runnable[dict, Answer]):
             return self._llms[mode]
 
     def _run(self, input: dict | str) -> Iterator[str | Answer]:
-        draft = self.draft(self.decide(self.retrieve(self.condense(self.request(input)))))
-        if not draft.answerable:
+        turn = self.request(input)
+        for step in self.steps:
+            turn = step(turn)
+            turn = replace(turn, marks={**turn.marks, getattr(step, "__name__", "step"): time.perf_counter()})
+        if not turn.answerable:
             yield REFUSAL
-            yield self.finish(self.refuse(draft))
+            yield self.finish(self.refuse(turn))
             return
-        if draft.decision.retrieved.condensed.request.mode == "extractive":
-            verified = self.extract(draft)
-            yield verified.text
+        if turn.mode == "extractive":
+            turn = self.extract(turn)
+            yield turn.text
         else:
-            verified = yield from self.generate(draft)
-        yield self.finish(verified)
+            turn = yield from self.generate(turn)
+        yield self.finish(turn)
 
     # -- steps ------------------------------------------------------------------------------
-    def request(self, input: dict | str) -> Request:
+    def request(self, input: dict | str) -> Turn:
         """The input validated: a clear error for a bad mode, k, question or history."""
         t0 = time.perf_counter()
         if isinstance(input, str):
@@ -128,81 +146,106 @@ class AnswerChain(Runnable[dict, Answer]):
         mode = input.get("mode") or self.settings.mode
         if mode not in MODES:
             raise ConfigError(f"unknown mode {mode!r}; known: {', '.join(MODES)}")
-        k = input.get("k")
-        k = self.settings.k if k is None else int(k)
-        if not 1 <= k <= 50:
-            raise ConfigError(f"k must be between 1 and 50, got {k}")
+        k = self.settings.k if input.get("k") is None else check_k(input["k"])
         question = clean_question(input.get("question"), self.settings.max_question_chars)
-        return Request(question, tuple(clean_history(input.get("history"))), mode, k, t0)
+        return Turn(question, tuple(clean_history(input.get("history"))), mode, k, t0)
 
-    def condense(self, request: Request) -> Condensed:
-        """A follow-up rewritten as a standalone question (only when it leans on the history)."""
-        history = list(request.history)
-        standalone = condense(request.question, history, self.wording)
-        return Condensed(request, standalone, standalone if is_follow_up(request.question, history, self.wording) else "")
+    def understand(self, turn: Turn) -> Turn:
+        """What the wording rules say of the question, once: a follow-up made standalone, the
+        kind of answer asked for, whether it asks for a list, the sections it names."""
+        history, w = list(turn.history), self.wording
+        standalone = condense(turn.question, history, w)
+        return replace(turn, facts=QuestionFacts(
+            standalone=standalone,
+            follow_up=is_follow_up(turn.question, history, w),
+            answer_kind=w.answer_kind(standalone),
+            asks_for_list=w.asks_for_list(turn.question),
+            sections=tuple(referenced_sections(turn.question, self.retriever.sections(), w)),
+        ))
 
-    def retrieve(self, condensed: Condensed) -> Retrieved:
+    def retrieve(self, turn: Turn) -> Turn:
         """The passages for the standalone question; a section the question names comes first, whatever else matches."""
-        request, standalone = condensed.request, condensed.standalone
-        passages = self.retriever.search(standalone, request.k)
-        qvec = self.embeddings.encode([standalone])[0] if condensed.context else None  # a follow-up means its standalone form
+        standalone = turn.standalone
+        passages = self.retriever.search(standalone, turn.k)
+        qvec = self.embeddings.encode([standalone])[0] if turn.context else None  # a follow-up means its standalone form
         # Two named ("compare the foreign-policy section with the soft-power section"): from both.
-        refs = referenced_sections(request.question, self.retriever.sections(), self.wording) if passages else []
         in_section: list[Passage] = []
-        for ref in refs:
-            in_section += self.retriever.section(*ref, query=qvec if qvec is not None else self.embeddings.encode([standalone])[0])
+        if passages and turn.facts.sections:
+            query = qvec if qvec is not None else self.embeddings.encode([standalone])[0]
+            for ref in turn.facts.sections:
+                in_section += self.retriever.section(*ref, query=query)
         if in_section:
             ids = {p.chunk_id for p in in_section}
-            passages = in_section + [p for p in passages if p.chunk_id not in ids][: max(0, request.k - len(in_section))]
-        return Retrieved(condensed, tuple(passages), tuple(refs), len(in_section), qvec, time.perf_counter())
+            passages = in_section + [p for p in passages if p.chunk_id not in ids][: max(0, turn.k - len(in_section))]
+        facts = turn.facts if passages else replace(turn.facts, sections=())
+        return replace(turn, facts=facts, passages=tuple(passages), in_section=len(in_section), qvec=qvec)
 
-    def decide(self, retrieved: Retrieved) -> Decision:
-        """Every sentence scored against the question, and the gate's verdict on the evidence."""
-        condensed = retrieved.condensed
-        question, standalone, passages = condensed.request.question, condensed.standalone, list(retrieved.passages)
-        scored = score_sentences(question, passages, self.embeddings, context=condensed.context, qvec=retrieved.qvec) if passages else []
-        if retrieved.in_section:
-            scored = [s for s in scored if s.passage < retrieved.in_section]
+    def evidence(self, turn: Turn) -> Turn:
+        """Every sentence scored against the question, the evidence features and the evidence gate's verdict."""
+        question, standalone, passages = turn.question, turn.standalone, list(turn.passages)
+        scored = score_sentences(question, passages, self.embeddings, context=turn.context, qvec=turn.qvec) if passages else []
+        if turn.in_section:
+            scored = [s for s in scored if s.passage < turn.in_section]
         # A follow-up's own words are vague by nature ('the second one'): judge the standalone form.
-        own = standalone if condensed.context else question
+        own = standalone if turn.context else question
         feats = features(standalone, passages, scored, self.retriever.vocabulary(), own=own, asked=question, wording=self.wording)
         ok, gate_score = self.gate.answerable(feats)
         support = {"gate_score": round(gate_score, 4), "gate_threshold": self.gate.threshold, "features": {k: round(v, 4) for k, v in feats.items()}}
-        return Decision(retrieved, tuple(scored), ok and bool(scored), support, time.perf_counter())
+        return replace(turn, scored=tuple(scored), evidence=feats, evidence_score=gate_score, support=support,
+                       answerable=ok and bool(scored))
 
-    def draft(self, decision: Decision) -> Draft:
+    def read(self, turn: Turn) -> Turn:
+        """The reader's reading of the first passages (when ragbot answers with the reader)."""
+        if self.reader is None or self.reader_gate is None or not turn.scored:
+            return turn
+        texts = [p.text for p in turn.passages[: self.reader_gate.passages]]
+        return replace(turn, readings=tuple(self.reader.read(turn.standalone, texts)))
+
+    def decide(self, turn: Turn) -> Turn:
+        """Answer or refuse: the reader's fitted decision over its readings (and the evidence
+        gate's score) when there are readings; the evidence gate's verdict otherwise."""
+        if not turn.readings:
+            return turn
+        read = {**reading_features(list(turn.readings)), "gate_score": turn.evidence_score}
+        ok, score = self.reader_gate.answerable({**turn.evidence, **read})
+        # The reader decides: its score is the gate score that reports and curves read.
+        support = {**turn.support, "evidence_gate_score": turn.support["gate_score"], "gate_score": round(score, 4),
+                   "gate_threshold": self.reader_gate.threshold, "reader": {k: round(v, 4) for k, v in read.items()}}
+        return replace(turn, answerable=ok and bool(turn.scored), support=support)
+
+    def draft(self, turn: Turn) -> Turn:
         """The sentences of an extractive answer; a follow-up that adds nothing new is refused here."""
-        retrieved = decision.retrieved
-        condensed = retrieved.condensed
-        request, support, passages = condensed.request, dict(decision.support), list(retrieved.passages)
-        if not decision.answerable:
-            return Draft(decision, decision.scored, (), tuple(passages), False, support)
-        scored = list(decision.scored)
-        if condensed.context:
-            scored = follow_on(scored, passages, request.history[-1][1])
-        chosen, passages = self._select(condensed, scored, passages)
-        if len(retrieved.sections) > 1:  # each section named has its say
-            for ref in retrieved.sections:
+        if not turn.answerable:
+            return turn
+        facts, support, passages = turn.facts, dict(turn.support), list(turn.passages)
+        scored = list(turn.scored)
+        if turn.context:
+            scored = follow_on(scored, passages, turn.history[-1][1])
+        chosen, passages = self._select(turn, scored, passages)
+        chosen = self._with_span_sentence(turn, chosen)
+        if len(facts.sections) > 1:  # each section named has its say
+            for ref in facts.sections:
                 if not any((passages[c.passage].source, passages[c.passage].section) == ref for c in chosen):
                     chosen += [s for s in scored if (passages[s.passage].source, passages[s.passage].section) == ref][:1]
         answerable = True
-        if condensed.context and self.wording.answer_kind(condensed.standalone) is None:
+        if turn.context and facts.answer_kind is None:
             # A follow-up that the documents answer only with what the conversation already
             # said ("Which specific resources?" after "competition for resources") is not
             # answered: at least one sentence of the answer must be mostly new.
-            novelty = self.wording.novelty(list(request.history), request.question, [c.text for c in chosen])
+            novelty = self.wording.novelty(list(turn.history), turn.question, [c.text for c in chosen])
             if novelty is not None:
                 support["novelty"] = round(novelty, 4)
                 answerable = not vetoed({"novelty": novelty})
-        return Draft(decision, tuple(scored), tuple(chosen), tuple(passages), answerable, support)
+        return replace(turn, scored=tuple(scored), chosen=tuple(chosen), passages=tuple(passages),
+                       answerable=answerable, support=support)
 
-    def _select(self, condensed: Condensed, scored: list[ScoredSentence], passages: list[Passage]) -> tuple[list[ScoredSentence], list[Passage]]:
+    def _select(self, turn: Turn, scored: list[ScoredSentence], passages: list[Passage]) -> tuple[list[ScoredSentence], list[Passage]]:
         """The chosen sentences, and the passages they cite. A question that asks for several things,
         best answered by the sentence that opens a section, gets the section's paragraphs in turn:
         the list runs through them, and some were not among the retrieved."""
-        question, standalone, w = condensed.request.question, condensed.standalone, self.wording
+        w, facts = self.wording, turn.facts
         best = scored[0]
-        if w.asks_for_list(question) and opens_section(best, passages):
+        if facts.asks_for_list and opens_section(best, passages):
             p = passages[best.passage]
             section = self.retriever.section(p.source, p.section)
             if section:
@@ -213,61 +256,88 @@ class AnswerChain(Runnable[dict, Answer]):
                 chosen = section_leads(section, [ids[q.chunk_id] for q in section], w)
                 if chosen:
                     return chosen, passages
-        fits = (lambda text: w.answer_type_met(standalone, text) >= 1.0) if w.answer_kind(standalone) else None
-        return select(scored, passages, question=question, fits=fits, wording=w), passages
+        fits = (lambda text: w.answer_type_met(facts.standalone, text) >= 1.0) if facts.answer_kind else None
+        return select(scored, passages, question=turn.question, fits=fits, wording=w), passages
 
-    def refuse(self, draft: Draft) -> Verified:
-        return Verified(draft, REFUSAL, (), refused=True, timings={"generate": 0.0, "verify": 0.0})
+    def _with_span_sentence(self, turn: Turn, chosen: list[ScoredSentence]) -> list[ScoredSentence]:
+        """The sentence (or table row) that holds the reader's span first, then the others chosen."""
+        best = best_reading(list(turn.readings))
+        if best is None:
+            return chosen
+        holder = [s for s in turn.scored if s.passage == best.passage and s.start <= best.start < s.end]
+        if not holder:
+            return chosen
+        return [holder[0], *(c for c in chosen if (c.passage, c.start) != (holder[0].passage, holder[0].start))]
 
-    def extract(self, draft: Draft) -> Verified:
+    def refuse(self, turn: Turn) -> Turn:
+        return replace(turn, text=REFUSAL, citations=(), refused=True, timings={"generate": 0.0, "verify": 0.0})
+
+    def extract(self, turn: Turn) -> Turn:
         """The extractive answer: every sentence is a verbatim quote of the passage it cites."""
-        text, cites, short = self._quote(draft)
-        timings = {"generate": _ms(draft.decision.t_done, time.perf_counter()), "verify": 0.0}
-        extra = {"sentences": len(cites), "supported": len(cites)}
-        return Verified(draft, text, tuple(cites), extra=extra, timings=timings, short_answer=short)
+        text, cites, short = self._quote(turn)
+        timings = {"generate": _ms(_decided(turn), time.perf_counter()), "verify": 0.0}
+        support = {**turn.support, "sentences": len(cites), "supported": len(cites)}
+        return replace(turn, text=text, citations=tuple(cites), support=support, timings=timings, short_answer=short)
 
-    def _quote(self, draft: Draft) -> tuple[str, list[Citation], ShortAnswer | None]:
+    def _quote(self, turn: Turn) -> tuple[str, list[Citation], ShortAnswer | None]:
         """The chosen sentences quoted with their citations, led by the short answer when there is one."""
-        text, cites = compose(list(draft.chosen), list(draft.passages))
-        lead = [s.text for s in sorted(draft.chosen, key=lambda s: -s.score)[:LEAD_SENTENCES]]
-        short = short_answer(self.spans, draft.decision.retrieved.condensed.standalone, cites, lead)
+        text, cites = compose(list(turn.chosen), list(turn.passages))
+        if self.reader_gate is not None:
+            short = self._reader_span(turn, cites)
+        else:
+            lead = [s.text for s in sorted(turn.chosen, key=lambda s: -s.score)[:LEAD_SENTENCES]]
+            short = short_answer(self.spans, turn.standalone, cites, lead)
         return lead_with(short, text), cites, short
 
-    def generate(self, draft: Draft) -> Iterator[str]:
+    def _reader_span(self, turn: Turn, cites: list[Citation]) -> ShortAnswer | None:
+        """The reader's span as the short answer, when it is sure enough and lies in a cited quote."""
+        best = best_reading(list(turn.readings))
+        if best is None or best.margin < self.reader_gate.span_threshold:
+            return None
+        p = turn.passages[best.passage]
+        a = p.start + best.start
+        for c in cites:
+            if c.chunk_id == p.chunk_id and c.start <= a < c.end:
+                text = p.text[best.start : min(p.start + best.end, c.end) - p.start].rstrip(" .,;:")
+                if text:
+                    return ShortAnswer(text, c.n, a, a + len(text), round(best.margin, 4))
+        return None
+
+    def generate(self, turn: Turn) -> Iterator[str]:
         """Stream what the model writes, then keep only what the passages support (the generator's
-        return value is the Verified answer); the extractive answer when nothing is left."""
-        condensed = draft.decision.retrieved.condensed
-        raw, notice, t_first = yield from self._stream_llm(draft, condensed)
+        return value is the answered Turn); the extractive answer when nothing is left."""
+        raw, notice, t_first = yield from self._stream_llm(turn)
         t_gen = time.perf_counter()
-        timings = {"generate": _ms(draft.decision.t_done, t_gen)}
+        timings = {"generate": _ms(_decided(turn), t_gen)}
         if t_first is not None:
-            timings["first_token"] = _ms(condensed.request.t0, t_first)
+            timings["first_token"] = _ms(turn.t0, t_first)
         kept: list[tuple[str, int, int, int]] = []
         n_sentences = 0
         if not notice:
             if "NOT FOUND" in raw.upper() and len(raw) < 40:
                 notice = "The model found no answer in the passages; this is the extractive answer."
             else:
-                kept, n_sentences = self._supported_claims(raw, draft)
+                kept, n_sentences = self._supported_claims(raw, turn)
                 if not kept:
                     notice = "No sentence of the model's answer was supported by the passages; this is the extractive answer."
         timings["verify"] = _ms(t_gen, time.perf_counter())
         short = None
         if notice:
-            text, cites, short = self._quote(draft)
+            text, cites, short = self._quote(turn)
             extra = {"generated": raw, "sentences": len(cites), "supported": len(cites)}
         else:
-            text, cites = compose_claims(kept, list(draft.passages))
+            text, cites = compose_claims(kept, list(turn.passages))
             extra = {"generated": raw, "sentences": n_sentences, "supported": len(kept)}
-        return Verified(draft, text, tuple(cites), notice=notice, extra=extra, timings=timings, short_answer=short)
+        return replace(turn, text=text, citations=tuple(cites), notice=notice, support={**turn.support, **extra},
+                       timings=timings, short_answer=short)
 
-    def _stream_llm(self, draft: Draft, condensed: Condensed) -> Iterator[str]:
+    def _stream_llm(self, turn: Turn) -> Iterator[str]:
         """The model's pieces as they come; returns (text, notice when it failed, time of the first piece)."""
-        mode = condensed.request.mode
+        mode = turn.mode
         raw, notice, t_first = "", "", None
         try:
-            passages = prompt_passages(list(draft.scored), list(draft.passages), self.settings.llm_passages)
-            prompt = _prompt_template().format(passages=passages, question=condensed.standalone)
+            passages = prompt_passages(list(turn.scored), list(turn.passages), self.settings.llm_passages)
+            prompt = _prompt_template().format(passages=passages, question=turn.standalone)
             for chunk in self.llm(mode).stream([HumanMessage(content=prompt)]):
                 piece = str(chunk.content)
                 if not piece:
@@ -282,13 +352,13 @@ class AnswerChain(Runnable[dict, Answer]):
             notice = f"The {mode} model failed ({type(exc).__name__}: {' '.join(str(exc).split())[:160]}); this is the extractive answer."
         return raw, notice, t_first
 
-    def _supported_claims(self, raw: str, draft: Draft) -> tuple[list[tuple[str, int, int, int]], int]:
+    def _supported_claims(self, raw: str, turn: Turn) -> tuple[list[tuple[str, int, int, int]], int]:
         """The model's sentences that a passage supports and that bear on the question; and how many it wrote."""
-        checks = verify(raw, list(draft.passages), self.embeddings)
+        checks = verify(raw, list(turn.passages), self.embeddings)
         # Supported is not enough: the supporting sentence must also bear on the question,
         # or a document that says "reply X" could have X kept, correctly cited.
-        relevance = {(s.passage, s.start, s.end): s.score for s in draft.scored}
-        floor = RELEVANCE_FLOOR * draft.scored[0].score
+        relevance = {(s.passage, s.start, s.end): s.score for s in turn.scored}
+        floor = RELEVANCE_FLOOR * turn.scored[0].score
         kept = [
             (c.sentence, c.passage, c.quote_start, c.quote_end)
             for c in checks
@@ -296,31 +366,29 @@ class AnswerChain(Runnable[dict, Answer]):
         ]
         return kept, len(checks)
 
-    def finish(self, verified: Verified) -> Answer:
+    def finish(self, turn: Turn) -> Answer:
         """The Answer: text, citations, the passages handed to the answer step, timings and support figures."""
-        draft = verified.draft
-        retrieved = draft.decision.retrieved
-        condensed = retrieved.condensed
-        request = condensed.request
-        timings = {"retrieve": _ms(request.t0, retrieved.t_done), "rank": _ms(retrieved.t_done, draft.decision.t_done), **verified.timings}
-        timings["total"] = _ms(request.t0, time.perf_counter())
+        retrieved, decided = turn.marks.get("retrieve", turn.t0), _decided(turn)
+        timings = {"retrieve": _ms(turn.t0, retrieved), "rank": _ms(retrieved, decided), **turn.timings}
+        timings["total"] = _ms(turn.t0, time.perf_counter())
         return Answer(
-            question=request.question,
-            standalone_question=condensed.standalone,
-            answer=verified.text,
-            refused=verified.refused,
-            mode=request.mode,
-            citations=verified.citations,
-            retrieved=draft.passages,
+            question=turn.question,
+            standalone_question=turn.standalone,
+            answer=turn.text,
+            refused=turn.refused,
+            mode=turn.mode,
+            citations=turn.citations,
+            retrieved=turn.passages,
             timings_ms=timings,
-            notice=verified.notice,
-            support={**draft.support, **verified.extra},
-            short_answer=verified.short_answer,
+            notice=turn.notice,
+            support=turn.support,
+            short_answer=turn.short_answer,
         )
 
 
 def build_chain(settings: Settings | None = None, *, embeddings=None, retriever=None, llm=None, gate: Gate | None = None,
-                wording: WordingRules | None = None, spans: SpanFinder | NoSpans | None = None) -> AnswerChain:
+                wording: WordingRules | None = None, spans: SpanFinder | NoSpans | None = None,
+                reader: Reader | None = None, reader_gate: ReaderGate | None = None) -> AnswerChain:
     """The answer chain for ``settings``: a LangChain Runnable. Nothing is loaded until first use."""
     from ..embeddings import SentenceEmbeddings
     from ..retrieval import build_retriever
@@ -330,4 +398,4 @@ def build_chain(settings: Settings | None = None, *, embeddings=None, retriever=
     retriever = retriever or build_retriever(settings, embeddings)
     gate = gate or load_gate(settings.gate_file)
     llms = {settings.mode: llm} if llm is not None and settings.mode != "extractive" else None
-    return AnswerChain(settings, retriever, embeddings, gate, llms, wording, spans)
+    return AnswerChain(settings, retriever, embeddings, gate, llms, wording, spans, reader, reader_gate)

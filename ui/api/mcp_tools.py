@@ -76,11 +76,11 @@ def _chain(ui: RagbotUI, collection: str | None):
 
 def _search(ui: RagbotUI, query: str, k: int, collection: str | None) -> list[dict]:
     from rag.answer.chain import clean_question
+    from rag.settings import check_k
 
-    if not 1 <= int(k) <= 50:
-        raise RagbotError(f"k must be between 1 and 50, got {k}")
+    k = check_k(k)
     query = clean_question(query, ui.settings.max_question_chars)
-    passages = _chain(ui, collection).retriever.search(query, int(k))
+    passages = _chain(ui, collection).retriever.search(query, k)
     return [p.to_dict() for p in passages]
 
 

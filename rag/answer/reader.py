@@ -1,0 +1,207 @@
+"""The reader: a small extractive QA model that reads the retrieved passages.
+
+For each passage it gives the best answer span (character offsets in the passage) and how sure it
+is that the passage answers the question at all. It is the packaged all-MiniLM-L6-v2 fine-tuned on
+87,377 SQuAD training questions with negatives (``python -m eval.train_reader``), shipped as an
+int8 ONNX graph in ``rag/data/reader.onnx`` and run with onnxruntime; its tokenizer is the
+embedding package's own, so nothing is downloaded.
+"""
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import ConfigError
+
+MAX_LENGTH = 384  # tokens of question and passage; a longer passage is read in overlapping windows
+STRIDE = 128  # tokens two windows of one long passage share
+MAX_ANSWER_TOKENS = 30
+MAX_QUESTION_TOKENS = 64
+PACKAGED = Path(__file__).resolve().parent.parent / "data" / "reader.onnx"
+
+
+@dataclass(frozen=True)
+class Reading:
+    """What the reader found in one passage: ``text[start:end]`` is its best span."""
+
+    passage: int  # index into the passages read
+    start: int
+    end: int
+    span_score: float  # start + end logit of the span
+    null_score: float  # start + end logit of "no answer here"
+    answerable: float  # the answerability head's logit
+
+    @property
+    def margin(self) -> float:
+        """How far the best span stands above "no answer" (SQuAD 2.0's null-score difference)."""
+        return self.span_score - self.null_score
+
+
+def _sigmoid(x: float) -> float:
+    return float(1 / (1 + np.exp(-x)))
+
+
+def best_span(start: np.ndarray, end: np.ndarray, allowed: np.ndarray) -> tuple[int, int, float]:
+    """Token positions ``(i, j)`` with ``i <= j < i + MAX_ANSWER_TOKENS`` among ``allowed`` ones
+    that maximise ``start[i] + end[j]``, and that sum."""
+    idx = np.flatnonzero(allowed)
+    s, e = start[idx], end[idx]
+    pair = s[:, None] + e[None, :]
+    gap = idx[None, :] - idx[:, None]
+    pair[(gap < 0) | (gap >= MAX_ANSWER_TOKENS)] = -np.inf
+    flat = int(np.argmax(pair))
+    i, j = divmod(flat, len(idx))
+    return int(idx[i]), int(idx[j]), float(pair[i, j])
+
+
+class Reader:
+    """The packaged reader (or one at ``path``), loaded on first use; thread-safe."""
+
+    def __init__(self, path: str | Path | None = None, threads: int | None = None):
+        self.path = Path(path) if path else PACKAGED
+        self.threads = threads
+        self._session = None
+        self._tokenizer = None
+        self._lock = threading.Lock()
+
+    def _load(self):
+        with self._lock:
+            if self._session is None:
+                if not self.path.is_file():
+                    raise ConfigError(f"reader model {self.path} is missing; train it with `python -m eval.train_reader`")
+                import onnxruntime as ort
+
+                options = ort.SessionOptions()
+                if self.threads:
+                    options.intra_op_num_threads = self.threads
+                options.log_severity_level = 3
+                self._tokenizer = _tokenizer()
+                self._session = ort.InferenceSession(str(self.path), options, providers=["CPUExecutionProvider"])
+        return self._session, self._tokenizer
+
+    def read(self, question: str, texts: list[str]) -> list[Reading]:
+        """One Reading per text, in order (a text too long for one window: its best window's)."""
+        if not texts:
+            return []
+        session, tok = self._load()
+        windows = [w for i, text in enumerate(texts) for w in _windows(tok, question, text, i)]
+        width = max(len(w[1]) for w in windows)
+        ids = np.zeros((len(windows), width), dtype=np.int64)
+        types, mask = np.zeros_like(ids), np.zeros_like(ids)
+        for row, (_, wid, wtype, _) in enumerate(windows):
+            ids[row, : len(wid)], types[row, : len(wtype)], mask[row, : len(wid)] = wid, wtype, 1
+        start, end, answerable = session.run(None, {"input_ids": ids, "attention_mask": mask, "token_type_ids": types})
+        best: dict[int, Reading] = {}
+        for row, (i, wid, _, offsets) in enumerate(windows):
+            allowed = np.array([o is not None for o in offsets] + [False] * (width - len(offsets)))
+            a, b, score = best_span(start[row], end[row], allowed)
+            reading = Reading(i, offsets[a][0], offsets[b][1], score, float(start[row, 0] + end[row, 0]),
+                              float(answerable[row]))
+            if i not in best or reading.margin > best[i].margin:
+                best[i] = reading
+        return [best[i] for i in range(len(texts))]
+
+
+def _windows(tok, question: str, text: str, index: int):
+    """``(index, ids, types, offsets)`` of each window of ``[CLS] question [SEP] text [SEP]``;
+    offsets are character spans in ``text`` for its tokens, None for the others."""
+    enc = tok.encode(question, text)
+    q = [t for t, s in zip(enc.ids, enc.sequence_ids) if s == 0][:MAX_QUESTION_TOKENS]
+    p = [(t, o) for t, s, o in zip(enc.ids, enc.sequence_ids, enc.offsets) if s == 1] or [(tok.token_to_id("[SEP]"), (0, 0))]
+    room = MAX_LENGTH - len(q) - 3
+    cls, sep = tok.token_to_id("[CLS]"), tok.token_to_id("[SEP]")
+    out, first = [], 0
+    while True:
+        part = p[first : first + room]
+        ids = [cls, *q, sep, *(t for t, _ in part), sep]
+        types = [0] * (len(q) + 2) + [1] * (len(part) + 1)
+        offsets = [None] * (len(q) + 2) + [o for _, o in part] + [None]
+        out.append((index, ids, types, offsets))
+        if first + room >= len(p):
+            return out
+        first += room - STRIDE
+
+
+@lru_cache(maxsize=1)
+def _tokenizer():
+    from tokenizers import Tokenizer
+
+    from ..embeddings import resolve_model_path
+
+    tok = Tokenizer.from_file(str(resolve_model_path("all-MiniLM-L6-v2") / "tokenizer.json"))
+    tok.no_padding()
+    tok.no_truncation()
+    return tok
+
+
+@lru_cache(maxsize=4)
+def load_reader(path: str | None = None, threads: int | None = None) -> Reader:
+    """One Reader per model file and thread count in a process."""
+    return Reader(path, threads)
+
+
+# --- deciding with the reader ---------------------------------------------------------------
+
+READER_FEATURES = ("reader_answerable", "reader_margin", "reader_first_answerable", "reader_first_margin")
+
+
+def reading_features(readings: list[Reading]) -> dict[str, float]:
+    """What the readings say about answerability: the best passage's answerability and span margin,
+    and the first (best-retrieved) passage's."""
+    if not readings:
+        return {f: -10.0 for f in READER_FEATURES}
+    return {
+        "reader_answerable": max(r.answerable for r in readings),
+        "reader_margin": max(r.margin for r in readings),
+        "reader_first_answerable": readings[0].answerable,
+        "reader_first_margin": readings[0].margin,
+    }
+
+
+def best_reading(readings: list[Reading]) -> Reading | None:
+    """The reading whose span the answer leads with: the most answerable passage's."""
+    return max(readings, key=lambda r: (r.answerable + r.margin, -r.passage), default=None)
+
+
+@dataclass(frozen=True)
+class ReaderGate:
+    """A logistic model over the reader's features (and any evidence features it was fitted with),
+    the answer threshold, and the span margin a short answer needs; fitted on the ``dev`` splits
+    (``python -m eval.fit_reader``) and shipped in ``rag/data/reader.json``."""
+
+    weights: dict
+    bias: float
+    threshold: float
+    span_threshold: float
+    passages: int  # how many of the retrieved passages the reader reads
+    info: dict
+
+    def score(self, feats: dict[str, float]) -> float:
+        z = self.bias + sum(w * feats.get(f, 0.0) for f, w in self.weights.items())
+        return float(1 / (1 + np.exp(-np.clip(z, -50, 50))))
+
+    def answerable(self, feats: dict[str, float]) -> tuple[bool, float]:
+        s = self.score(feats)
+        return s >= self.threshold, s
+
+    def to_dict(self) -> dict:
+        return {"weights": self.weights, "bias": self.bias, "threshold": self.threshold,
+                "span_threshold": self.span_threshold, "passages": self.passages, **self.info}
+
+
+def load_reader_gate(path: str | Path | None = None) -> ReaderGate:
+    """The fitted reader gate from ``path`` or the packaged ``rag/data/reader.json``."""
+    return _load_gate(str(path) if path else None)
+
+
+@lru_cache(maxsize=4)
+def _load_gate(path: str | None) -> ReaderGate:
+    from ..packaged import read_fitted
+
+    d, info = read_fitted(path, "reader.json", ("weights", "bias", "threshold", "span_threshold", "passages"))
+    return ReaderGate(dict(d["weights"]), float(d["bias"]), float(d["threshold"]), float(d["span_threshold"]),
+                      int(d["passages"]), info)

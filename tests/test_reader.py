@@ -1,0 +1,95 @@
+"""The reader: its training recipe end to end on tiny data (so the recipe cannot rot), its windows
+and span decoding, and the packaged model on questions of its own kind."""
+from __future__ import annotations
+
+import gzip
+import json
+import random
+
+import numpy as np
+import pytest
+
+from eval import train_reader as T
+from rag.answer.reader import MAX_ANSWER_TOKENS, Reader, best_span, best_reading, reading_features, Reading
+
+PARAGRAPHS = [
+    {"title": "Harbor", "paragraph": 0, "context": "The harbor was built in 1821 by the Vell family. It held forty ships. "
+     "Its lighthouse was lit by oil until 1902.",
+     "qas": [{"id": "h0", "question": "When was the harbor built?", "answers": [{"text": "1821", "answer_start": 24}]},
+             {"id": "h1", "question": "Who built the harbor?", "answers": [{"text": "the Vell family", "answer_start": 32}]}]},
+    {"title": "Harbor", "paragraph": 1, "context": "Fishing boats left the harbor at dawn. The catch was sold in the town "
+     "market, mostly cod and herring.",
+     "qas": [{"id": "h2", "question": "What fish was sold?", "answers": [{"text": "cod and herring", "answer_start": 85}]}]},
+]
+
+
+def test_windows_hold_the_answer_and_negatives_lack_it():
+    rng = random.Random(0)
+    text = PARAGRAPHS[0]["context"]
+    s, e = T.window_around(text, 24, 28, 40, rng)
+    assert s <= 24 and e >= 28 and text[s:e].startswith("The harbor")
+    examples = T.build_examples(PARAGRAPHS, seed=0)
+    for ex in examples:
+        if ex.answer:
+            a, b = ex.answer
+            assert ex.passage[a:b] in {"1821", "the Vell family", "cod and herring"}
+    assert any(ex.answer is None for ex in examples)
+    answers = {"h0": ["1821"], "h1": ["the Vell family"], "h2": ["cod and herring"]}
+    by_question = {qa["question"]: answers[qa["id"]] for p in PARAGRAPHS for qa in p["qas"]}
+    assert all(not T.holds_answer(ex.passage, by_question[ex.question]) for ex in examples if ex.answer is None)
+
+
+def test_labels_point_at_the_answer_tokens_or_at_cls():
+    tok = T.tokenizer()
+    ids, types, offsets = T.encode(tok, "When was it built?", "The harbor was built in 1821.", 64)
+    start, end = T.labels(offsets, (24, 28))
+    assert offsets[start][0] == 24 and offsets[end][1] == 28
+    assert T.labels(offsets, None) == (0, 0)
+    assert len(ids) == len(types) == len(offsets) and types[0] == 0 and types[-1] == 1
+
+
+def test_best_span_keeps_order_and_length():
+    start = np.array([0.0, -5.0, 5.0, 0.0, 0.0])
+    end = np.array([0.0, 9.0, 0.0, 0.0, 4.0])
+    allowed = np.array([False, True, True, True, True])
+    i, j, score = best_span(start, end, allowed)
+    assert (i, j) == (2, 4) and score == 9.0  # end 1 (9.0) comes before start 2: not a span
+    long = np.zeros(MAX_ANSWER_TOKENS + 5)
+    s, e = long.copy(), long.copy()
+    s[0], e[-1] = 5.0, 5.0
+    i, j, _ = best_span(s, e, np.ones_like(long, dtype=bool))
+    assert j - i < MAX_ANSWER_TOKENS
+
+
+def test_reading_features_and_best_reading():
+    r = [Reading(0, 0, 4, 2.0, 1.0, -1.0), Reading(1, 3, 9, 6.0, 0.0, 3.0)]
+    f = reading_features(r)
+    assert f["reader_answerable"] == 3.0 and f["reader_margin"] == 6.0
+    assert f["reader_first_answerable"] == -1.0 and f["reader_first_margin"] == 1.0
+    assert best_reading(r).passage == 1
+    assert best_reading([]) is None
+
+
+@pytest.mark.integration
+def test_recipe_trains_exports_and_reads(tmp_path):
+    """A few steps on tiny data, the int8 export, and the exported model reading passages."""
+    data = tmp_path / "train.jsonl.gz"
+    with gzip.open(data, "wt") as f:
+        for p in PARAGRAPHS:
+            f.write(json.dumps(p) + "\n")
+    work = tmp_path / "work"
+    argv = ["--data", str(data), "--work", str(work), "--examples", "8", "--batch", "4", "--max-length", "64",
+            "--threads", "1", "--max-hours", "0.1"]
+    assert T.main(argv) == 0
+    state = __import__("torch").load(work / "checkpoint.pt", weights_only=False)
+    assert state["step"] >= 1 and state["log"]["examples"] > 0
+    # resuming after the plan is done trains nothing more and keeps the checkpoint
+    assert T.main(argv) == 0
+    assert __import__("torch").load(work / "checkpoint.pt", weights_only=False)["step"] == state["step"]
+    out = tmp_path / "reader.onnx"
+    assert T.main(["--work", str(work), "--export", "--out", str(out)]) == 0
+    assert 10e6 < out.stat().st_size < 40e6
+    readings = Reader(out).read("When was the harbor built?", [PARAGRAPHS[0]["context"], "x " * 600])
+    assert [r.passage for r in readings] == [0, 1]
+    for r, text in zip(readings, [PARAGRAPHS[0]["context"], "x " * 600]):
+        assert 0 <= r.start < r.end <= len(text)
