@@ -107,7 +107,7 @@ def scored_of(passages: list[Passage], question: str) -> list[ScoredSentence]:
 )
 def test_names_match_stems_adjectives_and_acronyms(question, found):
     ps = [p("Russian military engagement in the Middle East, notably in Syria, is led with NATO and the United Nations.")]
-    assert features(question, ps, scored_of(ps, question))["names_found"] == found
+    assert features(question, ps, scored_of(ps, question), wording=ENGLISH)["names_found"] == found
 
 
 # -- follow-ups -----------------------------------------------------------------------------------
@@ -128,7 +128,7 @@ def test_names_match_stems_adjectives_and_acronyms(question, found):
 def test_an_ordinal_names_the_item_the_last_answer_listed(question, answer, resolved):
     from rag.answer.condense import resolve_ordinals
 
-    assert resolve_ordinals(question, [("What is listed?", answer)]) == resolved
+    assert resolve_ordinals(question, [("What is listed?", answer)], ENGLISH) == resolved
 
 
 def test_the_standalone_question_names_the_item_an_ordinal_points_at():
@@ -215,7 +215,7 @@ def test_list_questions_are_recognised():
 
 
 def test_section_leads_take_each_paragraph_up_to_the_last_item():
-    leads = [s.text.split()[0] for s in section_leads(TRENDS, [0, 1])]
+    leads = [s.text.split()[0] for s in section_leads(TRENDS, [0, 1], ENGLISH)]
     # a short opening sentence brings the next; the closing "The interaction ..." is not an item
     assert leads == ["The", "This", "Emerging", "Nations", "Environmental", "Lastly,", "This"]
 
@@ -242,7 +242,7 @@ SECTIONS = [("essay.txt", "Shaping Foreign Policy"), ("essay.txt", "Military Dip
     ],
 )
 def test_referenced_section(question, section):
-    got = (referenced_sections(question, SECTIONS) or [None])[0]
+    got = (referenced_sections(question, SECTIONS, ENGLISH) or [None])[0]
     assert (got[1] if got else None) == section
 
 
@@ -250,11 +250,11 @@ def test_sections_named_by_what_they_explain_and_two_at_once():
     sections = SECTIONS + [("essay.txt", "Understanding Military Diplomacy"), ("essay.txt", "Soft Power and Military Diplomacy")]
     # the heading that holds 'military diplomacy' and fewest other words
     q = "In the section that explains what military diplomacy is, what does it shape?"
-    assert referenced_sections(q, sections) == [("essay.txt", "Understanding Military Diplomacy")]
+    assert referenced_sections(q, sections, ENGLISH) == [("essay.txt", "Understanding Military Diplomacy")]
     q = "Compare what the foreign-policy section says with what the soft-power section says."
-    assert referenced_sections(q, sections) == [("essay.txt", "Shaping Foreign Policy"), ("essay.txt", "Soft Power and Military Diplomacy")]
+    assert referenced_sections(q, sections, ENGLISH) == [("essay.txt", "Shaping Foreign Policy"), ("essay.txt", "Soft Power and Military Diplomacy")]
     # named by its heading, 'military diplomacy' alone matches several: no guess
-    assert referenced_sections("In the section on military diplomacy, what is said?", sections) == []
+    assert referenced_sections("In the section on military diplomacy, what is said?", sections, ENGLISH) == []
 
 
 def test_a_comparison_of_two_named_sections_quotes_both():
@@ -352,5 +352,5 @@ def test_a_runner_up_that_repeats_a_quoted_sentence_gives_way_to_one_that_does_n
     spans = [(0, text.index("\n")), (text.index("\n") + 1, text.rindex("\n")), (text.rindex("\n") + 1, len(text))]
     scores = [1.0, 0.98, 0.95]  # the near-repeat scores higher than the new point
     scored = [ScoredSentence(0, a, b, text[a:b], 0.5, 0.5, sc) for (a, b), sc in zip(spans, scores)]
-    chosen = select(scored, ps, max_sentences=2)
+    chosen = select(scored, ps, max_sentences=2, wording=ENGLISH)
     assert [c.text.split()[0] for c in chosen] == ["Military", "Such"]

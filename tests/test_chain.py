@@ -81,15 +81,15 @@ def test_mmr_skips_near_duplicates():
     ],
 )
 def test_follow_up_detection(question, history, follow_up):
-    assert is_follow_up(question, history) is follow_up
+    assert is_follow_up(question, history, ENGLISH) is follow_up
 
 
 def test_condense_adds_the_topic_only_when_needed():
     history = [["What is soft power?", "Soft power is attraction [1]."]]
-    standalone = condense("Who coined that term?", history)
+    standalone = condense("Who coined that term?", history, ENGLISH)
     assert standalone.startswith("Who coined that term?") and "soft power" in standalone.lower()
     assert "[1]" not in standalone
-    assert condense("Who coined the term soft power?", history) == "Who coined the term soft power?"
+    assert condense("Who coined the term soft power?", history, ENGLISH) == "Who coined the term soft power?"
 
 
 # -- text and citation parsing ----------------------------------------------------------------

@@ -42,13 +42,13 @@ def test_a_short_opening_sentence_brings_what_it_announces():
         "Lastly, the costs of alliances warrant scrutiny. Defense spending may divert money from schools. "
         "Critics disagree.\nAnother paragraph starts here and goes on for a while about other things."
     )
-    chosen = select(ranked([p], ["Lastly, the", "Another paragraph"]), [p], max_sentences=1)
+    chosen = select(ranked([p], ["Lastly, the", "Another paragraph"]), [p], max_sentences=1, wording=ENGLISH)
     assert quoted(chosen) == ["Lastly, the", "Defense spending"]  # not "Critics disagree": no continuation
 
 
 def test_a_long_sentence_does_not_bring_the_next():
     p = passage("Alliances shape the balance of power in a region by pooling the forces of many states together. Trade follows.")
-    assert quoted(select(ranked([p], ["Alliances shape"]), [p], max_sentences=1)) == ["Alliances shape"]
+    assert quoted(select(ranked([p], ["Alliances shape"]), [p], max_sentences=1, wording=ENGLISH)) == ["Alliances shape"]
 
 
 def test_a_sentence_opening_with_a_pronoun_brings_the_one_it_points_to():
@@ -56,13 +56,13 @@ def test_a_sentence_opening_with_a_pronoun_brings_the_one_it_points_to():
         "The U.S. has long kept large military bases in Japan and South Korea for the defense of both. "
         "This arrangement shapes the foreign policy of these nations while enhancing regional security."
     )
-    chosen = select(ranked([p], ["This arrangement"]), [p], max_sentences=1)
+    chosen = select(ranked([p], ["This arrangement"]), [p], max_sentences=1, wording=ENGLISH)
     assert quoted(chosen) == ["The U.S.", "This arrangement"]
 
 
 def test_the_pointed_to_sentence_must_be_in_the_same_paragraph():
     p = passage("Some title sentence ends the paragraph here.\nThis arrangement shapes the foreign policy of these nations.")
-    assert quoted(select(ranked([p], ["This arrangement"]), [p], max_sentences=1)) == ["This arrangement"]
+    assert quoted(select(ranked([p], ["This arrangement"]), [p], max_sentences=1, wording=ENGLISH)) == ["This arrangement"]
 
 
 def test_comparison_sides_are_told_by_their_specific_terms():
@@ -77,7 +77,7 @@ def test_comparison_sides_are_told_by_their_specific_terms():
     assert aspects(question) == [{"bilater", "militari", "engag"}, {"multilater"}]
     scored = ranked([p], ["Bilateral and", "Bilateral engagements", "Multilateral engagements"])
     scored[2] = replace(scored[2], score=0.1)  # far below the ratio: only a side pick brings it
-    chosen = select(scored, [p], question=question)
+    chosen = select(scored, [p], question=question, wording=ENGLISH)
     assert {"Bilateral engagements", "Multilateral engagements,"} <= set(quoted(chosen))
 
 
@@ -89,7 +89,7 @@ def test_a_side_sentence_may_not_name_the_other_side_even_as_an_adjective():
     passages = [both, russia, asia, other]
     scored = ranked(passages, ["Both the", "Russian engagement", "Alliances in", "Trade", "Exercises", "Talks", "Budgets"])
     scored = [scored[0]] + [replace(s, score=0.1) for s in scored[1:]]
-    chosen = select(scored, passages, max_sentences=3, question="How does Russia's approach contrast with the approach in Asia?")
+    chosen = select(scored, passages, max_sentences=3, question="How does Russia's approach contrast with the approach in Asia?", wording=ENGLISH)
     assert "Alliances in" in quoted(chosen)
 
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import pytest
 
+from rag.wording import ENGLISH
 from rag.types import ScoredSentence
 from rag.gate import features, index_terms
 from rag.text import terms
@@ -19,7 +20,7 @@ VOCABULARY = set(terms(TEXT))
 def known(question: str, own: str | None = None) -> float:
     p = passage(TEXT)
     scored = [ScoredSentence(0, 0, 10, TEXT[:10], 0.5, 0.5, 0.5)]
-    return features(question, [p], scored, VOCABULARY, own=own)["known_terms"]
+    return features(question, [p], scored, VOCABULARY, own=own, wording=ENGLISH)["known_terms"]
 
 
 @pytest.mark.parametrize(

@@ -4,7 +4,7 @@ from __future__ import annotations
 import re
 
 from ..text import BULLET, CITATION, sentence_spans, terms
-from ..wording import ENGLISH, WordingRules
+from ..wording import WordingRules
 
 
 def listed_items(answer: str) -> list[str]:
@@ -22,7 +22,7 @@ def listed_items(answer: str) -> list[str]:
     return items if 2 <= len(items) <= 8 and all(len(i.split()) <= 8 for i in items) else []
 
 
-def resolve_ordinals(question: str, history: list, wording: WordingRules = ENGLISH) -> str:
+def resolve_ordinals(question: str, history: list, wording: WordingRules) -> str:
     """"How can the second of those affect ...?" after a list: the second item put in its place.
     Unchanged when there is no such reference, or the last answer lists nothing to count."""
     found = wording.ordinal(question)
@@ -35,14 +35,14 @@ def resolve_ordinals(question: str, history: list, wording: WordingRules = ENGLI
     return question[:start] + items[place] + question[end:]
 
 
-def is_follow_up(question: str, history: list, wording: WordingRules = ENGLISH) -> bool:
+def is_follow_up(question: str, history: list, wording: WordingRules) -> bool:
     """Whether the question leans on earlier turns (pronouns, 'what about ...', or too few terms of its own)."""
     if not history:
         return False
     return wording.leans_on_history(question) or len(set(terms(question))) <= 1
 
 
-def condense(question: str, history: list, wording: WordingRules = ENGLISH) -> str:
+def condense(question: str, history: list, wording: WordingRules) -> str:
     """A standalone question: the follow-up, with the topic of the last turn added in brackets.
 
     Done without a model on purpose: a 135M model rewrites questions unreliably, and this rule is

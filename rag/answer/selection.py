@@ -6,7 +6,7 @@ from dataclasses import replace
 
 from ..text import CITATION, same_stem, sentence_spans, terms
 from ..types import Passage, ScoredSentence
-from ..wording import ENGLISH, WordingRules
+from ..wording import WordingRules
 
 
 # A runner-up loses this much score per share of its words an already-quoted sentence holds
@@ -24,7 +24,8 @@ def select(
     extend: int = 2,
     question: str = "",
     fits=None,
-    wording: WordingRules = ENGLISH,
+    *,
+    wording: WordingRules,
 ) -> list[ScoredSentence]:
     """The best sentence and close runners-up that say something else, each with the sentences it
     needs: the one a pronoun at its start points back to, and those that continue it (up to
@@ -149,7 +150,7 @@ def opens_section(s: ScoredSentence, passages: list[Passage]) -> bool:
     return bool(first) and first[0][0] == s.start and p.text[: s.start].strip() == p.section.strip()
 
 
-def section_leads(section: list[Passage], index: list[int], wording: WordingRules = ENGLISH) -> list[ScoredSentence]:
+def section_leads(section: list[Passage], index: list[int], wording: WordingRules) -> list[ScoredSentence]:
     """One section's paragraphs, each by its opening sentence and the ones it needs (as ``select``
     takes them), in reading order up to a closing item ("Lastly, ..."). ``index[i]`` is the number
     of ``section[i]`` in the passage list the answer cites."""
@@ -206,7 +207,7 @@ def follow_on(scored: list[ScoredSentence], passages: list[Passage], said: str) 
     return sorted(out, key=lambda s: -s.score)
 
 
-def referenced_sections(question: str, sections: list[tuple[str, str]], wording: WordingRules = ENGLISH) -> list[tuple[str, str]]:
+def referenced_sections(question: str, sections: list[tuple[str, str]], wording: WordingRules) -> list[tuple[str, str]]:
     """Every section the question points at by its heading, in the order it names them: "compare
     the foreign-policy section with the soft-power section" names two. A section named by what it
     explains ("the section that explains what military diplomacy is") is the one whose heading

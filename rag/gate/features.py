@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import re
 
-from ..wording import ENGLISH, WordingRules
+from ..wording import WordingRules
 from ..text import name_key, name_words, numbers, proper_names, same_name, terms
 from ..types import Passage, ScoredSentence
 
@@ -28,7 +28,8 @@ def features(
     vocabulary: set | dict | None = None,
     own: str | None = None,
     asked: str | None = None,
-    wording: WordingRules = ENGLISH,
+    *,
+    wording: WordingRules,
 ) -> dict[str, float]:
     """Evidence features for the gate, each in [0, 1].
 
