@@ -18,6 +18,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Mapping
 
 import numpy as np
 
@@ -31,17 +32,15 @@ ROOT = "growth"
 OLD_PATH_MAX = 100_000  # the old path loads the whole table: compared up to here
 
 
-def _base_chunks(settings, n: int) -> tuple[list[str], list[dict], np.ndarray]:
+def _base_chunks(settings, n: int, corpus: Mapping[str, tuple[str, str]]) -> tuple[list[str], list[dict], np.ndarray]:
     """The first ``n`` ragbot chunks of the SciFact abstracts (whole abstracts), with metadata and real embeddings."""
     from ingest.chunking import ChunkerConfig, split_document
     from ingest.types import Document
     from rag.embeddings import SentenceEmbeddings
 
-    from .scifact import load_scifact
-
     config = ChunkerConfig(settings.chunk_size, settings.chunk_overlap)
     texts, metas = [], []
-    for doc_id, (title, text) in load_scifact().corpus.items():
+    for doc_id, (title, text) in corpus.items():
         if len(texts) >= n:
             break
         doc = Document(f"{title}\n{text}\n", f"{doc_id}.txt", {})
@@ -62,12 +61,12 @@ def _variant(text: str, copy: int, rng: np.random.Generator) -> str:
 class Grower:
     """Adds copies of the base files to Chroma and the lexical index, whole files at a time."""
 
-    def __init__(self, settings, embedder_id: str):
+    def __init__(self, settings, embedder_id: str, corpus: Mapping[str, tuple[str, str]]):
         from rag.retrieval import chroma as store
         from rag.retrieval.lexical import LexicalIndex, LexicalWriter
         from rag.retrieval.sync import lexical_dir
 
-        self.texts, self.metas, self.vectors = _base_chunks(settings, BASE_CHUNKS)
+        self.texts, self.metas, self.vectors = _base_chunks(settings, BASE_CHUNKS, corpus)
         self.files: dict[str, list[int]] = {}
         for i, m in enumerate(self.metas):
             self.files.setdefault(m["source"], []).append(i)
@@ -158,23 +157,22 @@ class Reader:
         return seen
 
 
-def _new_file(work: Path, n: int) -> tuple[Path, str, str]:
+def _new_file(work: Path, n: int, corpus: Mapping[str, tuple[str, str]]) -> tuple[Path, str, str]:
     """A SciFact abstract that is not among the base chunks, as a file in its own folder; (folder, query, source)."""
-    from .scifact import load_scifact
-
-    doc_id, (title, text) = list(load_scifact().corpus.items())[-1 - n]
+    doc_id, (title, text) = list(corpus.items())[-1 - n]
     folder = work / f"new{n}"
     folder.mkdir()
     (folder / f"{doc_id}.txt").write_text(f"{title}\n{text}\n")
     return folder, title, f"{doc_id}.txt"
 
 
-def _measure(s, grower: Grower, queries: list[str], work: Path, n_readers: int, index_dir: Path) -> dict:
+def _measure(s, grower: Grower, queries: list[str], work: Path, n_readers: int, index_dir: Path,
+             corpus: Mapping[str, tuple[str, str]]) -> dict:
     from ingest.pipeline import ingest
 
     readers = [Reader(s, queries, work, f"reader{grower.chunks}-{i}") for i in range(n_readers)]
     searched = [r.searched() for r in readers]
-    folder, query, source = _new_file(work, grower.chunks % 997)
+    folder, query, source = _new_file(work, grower.chunks % 997, corpus)
     with Timer() as t_ingest:
         ingest([folder], s)
     seen = [r.after_change(query, source) for r in readers]
@@ -222,23 +220,26 @@ def _old_path(settings, work: Path, queries: list[str], ref: str) -> dict:
     return {**out, "peak_rss_mb": rss, "ref": ref}
 
 
-def run_growth(settings, limit: int | None = None, sizes=GROWTH_SIZES, server: bool = False, old_ref: str | None = None) -> dict:
+def run_growth(settings, limit: int | None = None, sizes=GROWTH_SIZES, server: bool = False, old_ref: str | None = None,
+               data: str | Path | None = None) -> dict:
     """Latency, the first search after one more file, index size and the answering process's RSS, per size."""
     from .scifact import load_scifact
 
     sizes = [n for n in sizes if not limit or n <= limit] or [min(sizes)]
-    queries = list(load_scifact().queries.values())[:GROWTH_QUERIES]
+    scifact = load_scifact(data)
+    queries = list(scifact.queries.values())[:GROWTH_QUERIES]
     work = Path(tempfile.mkdtemp(prefix="ragbot-bench-growth-"))
     rows = []
     server_ = _server(work) if server else None
     try:
         s = _settings(settings, work, server_)
-        grower = Grower(s, _embedder_id(settings))
+        grower = Grower(s, _embedder_id(settings), scifact.corpus)
         for target in sizes:
             with Timer() as t_build:
                 grower.grow_to(target)
             index_dir = work / ("server" if server else "chroma")
-            rows.append({"insert_s": round(t_build.seconds, 1), **_measure(s, grower, queries, work, 2 if server else 1, index_dir)})
+            measured = _measure(s, grower, queries, work, 2 if server else 1, index_dir, scifact.corpus)
+            rows.append({"insert_s": round(t_build.seconds, 1), **measured})
             if old_ref and not server and grower.chunks <= OLD_PATH_MAX:
                 rows[-1]["old_path"] = _old_path(s, work, queries, old_ref)
                 rows[-1]["hybrid_p50_vs_old"] = round(rows[-1]["hybrid"]["p50"] / rows[-1]["old_path"]["hybrid"]["p50"], 3)
@@ -316,7 +317,7 @@ def _first(value):
 
 def cmd_growth(args, settings) -> int:
     result = run_growth(settings, getattr(args, "limit", None), server=bool(getattr(args, "server", False)),
-                        old_ref=getattr(args, "old_path", None))
+                        old_ref=getattr(args, "old_path", None), data=getattr(args, "data", None))
     print_figures(result)
     write_result(result, args.out, plot_growth)
     return 0

@@ -89,10 +89,10 @@ def ragbot_chunk_texts(folder: Path, settings) -> list[str]:
     return texts
 
 
-def _corpus(limit: int | None, work: Path) -> tuple[Path, int, int]:
+def _corpus(limit: int | None, work: Path, data: str | Path | None = None) -> tuple[Path, int, int]:
     from .scifact import load_scifact, write_corpus
 
-    corpus = load_scifact().corpus
+    corpus = load_scifact(data).corpus
     if limit:
         corpus = dict(list(corpus.items())[:limit])
     folder = work / "corpus"
@@ -127,7 +127,7 @@ INGEST_NOTES = (
 )
 
 
-def run_ingest(settings, limit: int | None = None, slices: int = 6) -> dict:
+def run_ingest(settings, limit: int | None = None, slices: int = 6, data: str | Path | None = None) -> dict:
     """Ingestion, raw encoder, LangChain tutorial and re-ingestion, measured in this one process.
 
     On a shared machine the load changes from one minute to the next, and a comparison made minutes
@@ -143,7 +143,7 @@ def run_ingest(settings, limit: int | None = None, slices: int = 6) -> dict:
     work = Path(tempfile.mkdtemp(prefix="ragbot-bench-ingest-"))
     bench = dataclasses.replace(settings, persist_dir=str(work / "chroma"), collection="bench", chroma_host=None)
     try:
-        folder, nbytes, nchars = _corpus(limit, work)
+        folder, nbytes, nchars = _corpus(limit, work, data)
         parts = _slices(folder, slices)
         emb = SentenceEmbeddings.for_settings(settings)
         emb.encode(["warm up the encoder"] * (2 * settings.embed_batch_size + 1))  # the bulk path too
@@ -251,7 +251,7 @@ def plot_ingest(result: dict, ax) -> None:
 
 
 def run_encoders(settings, limit: int | None = None, backends=("torch", "onnx", "onnx-int8", "openvino"),
-                 slices: int = 5) -> dict:
+                 slices: int = 5, data: str | Path | None = None) -> dict:
     """Chunks/s of each encoder backend on the same SciFact chunk texts, in this process, plus agreement with torch.
 
     The texts are cut into ``slices``; each slice is encoded by every backend back to back, in a
@@ -263,7 +263,7 @@ def run_encoders(settings, limit: int | None = None, backends=("torch", "onnx", 
 
     work = Path(tempfile.mkdtemp(prefix="ragbot-bench-enc-"))
     try:
-        folder, _, _ = _corpus(limit or 1000, work)
+        folder, _, _ = _corpus(limit or 1000, work, data)
         texts = ragbot_chunk_texts(folder, settings)[:ENCODER_CHUNKS]
     finally:
         shutil.rmtree(work, ignore_errors=True)
@@ -315,7 +315,7 @@ def plot_encoders(result: dict, ax) -> None:
 def cmd_ingest(args, settings) -> int:
     from .bench import print_figures, write_result
 
-    result = run_ingest(settings, getattr(args, "limit", None), getattr(args, "slices", 6))
+    result = run_ingest(settings, getattr(args, "limit", None), getattr(args, "slices", 6), getattr(args, "data", None))
     print_figures(result)
     write_result(result, args.out, plot_ingest)
     return 0
@@ -324,7 +324,7 @@ def cmd_ingest(args, settings) -> int:
 def cmd_encoders(args, settings) -> int:
     from .bench import print_figures, write_result
 
-    result = run_encoders(settings, getattr(args, "limit", None))
+    result = run_encoders(settings, getattr(args, "limit", None), data=getattr(args, "data", None))
     print_figures(result)
     write_result(result, args.out, plot_encoders)
     return 0

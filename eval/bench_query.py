@@ -203,14 +203,14 @@ print(json.dumps({{"answered": bool(ans and ans.answer)}}))
 """
 
 
-def run_memory(settings, limit: int | None = None) -> dict:
+def run_memory(settings, limit: int | None = None, data: str | Path | None = None) -> dict:
     """Peak RSS of a child process that ingests, and of one that builds the app and runs the local model."""
     from .scifact import load_scifact, write_corpus
 
     work = Path(tempfile.mkdtemp(prefix="ragbot-bench-memory-"))
     figures: dict = {"embedding_backend": settings.embedding_backend}
     try:
-        corpus = load_scifact().corpus
+        corpus = load_scifact(data).corpus
         n = limit or 1000
         write_corpus(dict(list(corpus.items())[:n]), work / "corpus")
         out, rss = run_child(_INGEST_CHILD.format(persist=str(work / "scifact"), backend=settings.embedding_backend,
@@ -322,9 +322,10 @@ def _forget(settings, work: Path) -> None:
     shutil.rmtree(work, ignore_errors=True)
 
 
-def _command(run, plot):
+def _command(run, plot, reads_data: bool = False):
     def cmd(args, settings) -> int:
-        result = run(settings, getattr(args, "limit", None))
+        data = {"data": getattr(args, "data", None)} if reads_data else {}
+        result = run(settings, getattr(args, "limit", None), **data)
         print_figures(result)
         write_result(result, args.out, plot)
         return 0
@@ -333,5 +334,5 @@ def _command(run, plot):
 
 
 cmd_query = _command(run_query, plot_query)
-cmd_memory = _command(run_memory, plot_memory)
+cmd_memory = _command(run_memory, plot_memory, reads_data=True)
 cmd_server = _command(run_server, plot_server)

@@ -67,7 +67,7 @@ def run_load(url: str, clients: int, per_client: int, retry: bool) -> dict:
 
 
 def cmd_load(args, settings) -> int:
-    from .cli import dump_json
+    from .bench import bench_result, write_result
     from .serve_process import ServeProcess
 
     clients, per_client = getattr(args, "clients", None) or 20, getattr(args, "questions", None) or 10
@@ -75,18 +75,20 @@ def cmd_load(args, settings) -> int:
     with tempfile.TemporaryDirectory(prefix="ragbot-load-") as tmp:
         shutil.copytree(corpus, Path(tmp) / "corpus")
         with ServeProcess(Path(tmp) / "corpus", Path(tmp) / "chroma") as server:
-            rss0 = server.rss_mb()
+            rss0 = round(server.rss_mb(), 1)
             _client(server.url, 0, 2, True)  # warm: models loaded, caches filled
             runs = []
             for retry in (False, True):
                 runs.append(run_load(server.url, clients, per_client, retry))
                 runs[-1]["rss_mb_after"] = round(server.rss_mb(), 1)
-            report = {"corpus": str(corpus), "rss_mb_idle": round(rss0, 1), "runs": runs}
     for r in runs:
         how = "retrying after Retry-After" if r["retry_on_503"] else "giving up on 503"
         print(f"load ({how}): {r['clients']} clients x {r['questions_each']} questions: {r['answered']} answered, "
               f"{r['busy_503']} busy (503), {r['other_errors']} other errors; {r['answers_per_s']} answers/s, "
-              f"p50 {r['p50_ms']} ms, p95 {r['p95_ms']} ms; server RSS {report['rss_mb_idle']} -> {r['rss_mb_after']} MB")
-    path = dump_json(report, Path(getattr(args, "out", "bench-out")) / "load.json")
-    print(f"wrote {path}")
+              f"p50 {r['p50_ms']} ms, p95 {r['p95_ms']} ms; server RSS {rss0} -> {r['rss_mb_after']} MB")
+    result = bench_result("load", {"corpus": str(corpus), "rss_mb_idle": rss0, "runs": runs},
+                          notes=[f"{clients} clients x {per_client} questions, each a conversation over /v1/chat/completions, "
+                                 "against `ragbot serve` on loopback serving a copy of the corpus"])
+    paths = write_result(result, getattr(args, "out", None) or "bench-out")
+    print(f"wrote {', '.join(str(p) for p in paths)}")
     return 0 if all(r["other_errors"] == 0 for r in runs) else 1

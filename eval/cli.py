@@ -1,11 +1,9 @@
 """``ragbot eval`` and ``ragbot bench``: thin wrappers over the eval library."""
 from __future__ import annotations
 
-import json
 import sys
-from pathlib import Path
 
-from rag.errors import InputError, unknown_name
+from rag.errors import InputError
 
 from .metrics import METRIC_NAMES
 from .report import fmt, fmt_ci
@@ -88,40 +86,10 @@ def cmd_eval(args, settings) -> int:
 
 
 def cmd_bench(args, settings) -> int:
-    """Benchmarks by name; ``all`` runs every one."""
-    from .bench_ingest import cmd_encoders, cmd_ingest
-    from .bench_growth import cmd_growth
-    from .bench_pages import cmd_pages
-    from .bench_query import cmd_memory, cmd_query, cmd_server
-    from .bench_serve import cmd_load
-    from .scifact import cmd_scifact
-    from .squad2 import cmd_squad2
+    """Benchmarks by name (``eval.benches``); ``all`` runs every one. The worst exit code."""
+    from .benches import BENCHES, bench_names
 
-    benches = {
-        "scifact": cmd_scifact,
-        "squad2": cmd_squad2,
-        "ingest": cmd_ingest,
-        "pages": cmd_pages,
-        "encoders": cmd_encoders,
-        "query": cmd_query,
-        "growth": cmd_growth,
-        "memory": cmd_memory,
-        "server": cmd_server,
-        "load": cmd_load,
-    }
-    what = args.what or "all"
-    if what != "all" and what not in benches:
-        raise unknown_name("benchmark", what, [*benches, "all"])
-    names = list(benches) if what == "all" else [what]
     code = 0
-    for name in names:
-        code = max(code, int(benches[name](args, settings) or 0))
+    for name in bench_names(getattr(args, "what", None), getattr(args, "data", None)):
+        code = max(code, int(BENCHES[name].load()(args, settings) or 0))
     return code
-
-
-def dump_json(data: dict, path: str | Path) -> Path:
-    """Write JSON (folders created)."""
-    p = Path(path)
-    p.parent.mkdir(parents=True, exist_ok=True)
-    p.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    return p

@@ -1,6 +1,10 @@
 """``ragbot eval`` and ``ragbot bench``: the eval package's subcommands (entry point ``ragbot.commands``)."""
 from __future__ import annotations
 
+import argparse
+
+from .benches import ALL, BENCHES, help_lines
+
 
 def add_commands(sub, options) -> None:
     p = sub.add_parser("eval", help="run golden sets and write reports")
@@ -14,11 +18,17 @@ def add_commands(sub, options) -> None:
     options.common(p)
     p.set_defaults(handler=cmd_eval)
 
-    p = sub.add_parser("bench", help="benchmarks that print figures")
-    p.add_argument("what", nargs="?", default="all", help="scifact, squad2, ingest, pages, encoders, query, growth, memory, server, load or all")
+    p = sub.add_parser("bench", help="benchmarks that print figures", formatter_class=argparse.RawDescriptionHelpFormatter,
+                       epilog="benchmarks:\n" + help_lines())
+    p.add_argument("what", nargs="?", default=ALL, help=f"{', '.join(BENCHES)} or {ALL} (default {ALL})")
+    p.add_argument("--data", metavar="PATH", default=None,
+                   help="the benchmark's data instead of $RAGBOT_BENCHMARKS_DIR/NAME or ../shared/benchmarks/NAME: "
+                        "for squad2 a folder or the official dev-v2.0.json, for scifact (and the benches reading it) a BEIR folder")
     p.add_argument("--out", default="bench-out", help="folder for JSON and plots")
     p.add_argument("--limit", type=int, default=None, help="use only this many documents")
     p.add_argument("--split", default=None, help="squad2: dev, test or all (default all); --limit is then questions per split")
+    p.add_argument("--missing-evidence", action="store_true",
+                   help="squad2: leave a seeded third of each article's paragraphs out; questions whose evidence went become unanswerable")
     p.add_argument("--slices", type=int, default=6,
                    help="ingest: cut the corpus into this many slices, each run through ragbot and the tutorial in turn")
     p.add_argument("--clients", type=int, default=None, help="load: concurrent clients (default 20)")

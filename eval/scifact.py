@@ -16,22 +16,22 @@ import sys
 import tempfile
 import time
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable, Iterable, Mapping, Sequence
 
 from rag.errors import InputError
 
-from .bench import drop_work
+from .bench import bench_result, drop_work, write_result
+from .datasets import FORMS, benchmark_dir
 from .metrics import ndcg, percentile
 
-DATA_DIR = Path(__file__).parent / "data" / "scifact"
 METHODS = ("dense", "lexical", "hybrid")
 K_CHUNKS = 30  # chunks fetched per claim: abstracts run to a few chunks each, so this yields >= 10 documents
 PUBLISHED = {
     "published BM25 (BEIR)": {"ndcg@10": 0.665},
     "published all-MiniLM-L6-v2 (MTEB)": {"ndcg@10": [0.645, 0.674]},
 }
+COMPARED = "published figures: full corpus, whole abstracts; ragbot ranks chunks collapsed to abstracts"
 
 
 @dataclass(frozen=True)
@@ -53,7 +53,7 @@ def _read_jsonl(path: Path) -> Iterable[dict]:
                     except json.JSONDecodeError as exc:
                         raise InputError(f"{path}:{n}: invalid JSON ({exc.msg})") from None
     except FileNotFoundError:
-        raise InputError(f"{path}: missing; the SciFact data belongs in {DATA_DIR}") from None
+        raise InputError(f"{path}: missing; SciFact's data is {FORMS['scifact']}") from None
 
 
 def load_qrels(path: Path) -> dict[str, dict[str, int]]:
@@ -70,13 +70,14 @@ def load_qrels(path: Path) -> dict[str, dict[str, int]]:
                     raise InputError(f"{path}:{n}: expected query-id, corpus-id and an integer score, got {row}")
                 qrels.setdefault(row[0], {})[row[1]] = int(row[2])
     except FileNotFoundError:
-        raise InputError(f"{path}: missing; the SciFact data belongs in {DATA_DIR}") from None
+        raise InputError(f"{path}: missing; SciFact's data is {FORMS['scifact']}") from None
     return qrels
 
 
-def load_scifact(data_dir: str | Path = DATA_DIR) -> SciFact:
-    """The corpus, the test claims (those with judgements) and the test qrels."""
-    data_dir = Path(data_dir)
+def load_scifact(data_dir: str | Path | None = None) -> SciFact:
+    """The corpus, the test claims (those with judgements) and the test qrels, from ``data_dir`` (a
+    BEIR folder) or where ``eval.datasets`` finds SciFact."""
+    data_dir = benchmark_dir("scifact", data_dir)
     qrels = load_qrels(data_dir / "qrels" / "test.tsv")
     corpus = {str(d["_id"]): (d.get("title", ""), d.get("text", "")) for d in _read_jsonl(data_dir / "corpus.jsonl")}
     queries = {str(q["_id"]): q["text"] for q in _read_jsonl(data_dir / "queries.jsonl") if str(q["_id"]) in qrels}
@@ -172,7 +173,7 @@ def bench_settings(settings, work: Path):
 def run_scifact(
     settings,
     *,
-    data_dir: str | Path = DATA_DIR,
+    data_dir: str | Path | None = None,
     limit: int | None = None,
     k_chunks: int = K_CHUNKS,
     methods: Sequence[str] = METHODS,
@@ -201,16 +202,20 @@ def run_scifact(
     finally:
         if own_work:
             drop_work(bench, work)
-    return {
-        "benchmark": "scifact",
+    figures = {
         "split": "test",
-        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "documents": len(data.corpus),
         "claims": len(data.queries),
-        "limit": limit,
         "chunks": chunks,
         "k_chunks": k_chunks,
         "ingest_seconds": round(ingest_seconds, 1),
+        "methods": results,
+    }
+    notes = [COMPARED]
+    if limit is not None:
+        notes.append(f"--limit {limit}: a subset of the corpus, not comparable with the published figures")
+    return {
+        **bench_result("scifact", figures, limit=limit, notes=notes),
         "settings": {
             "embedding_model": settings.embedding_model,
             "embedding_backend": settings.embedding_backend,
@@ -218,7 +223,6 @@ def run_scifact(
             "chunk_overlap": settings.chunk_overlap,
             "fetch_k": settings.fetch_k,
         },
-        "methods": results,
         "published": PUBLISHED,
     }
 
@@ -250,29 +254,29 @@ def score_method(retriever, data, method: str, k_chunks: int, progress: bool = F
 
 def format_table(result: Mapping) -> str:
     """Our figures beside the published ones."""
+    f = result["figures"]
     head = (
-        f"SciFact test: {result['claims']} claims over {result['documents']} abstracts "
-        f"({result.get('chunks') or '?'} chunks, ingested in {result['ingest_seconds']} s)"
+        f"SciFact test: {f['claims']} claims over {f['documents']} abstracts "
+        f"({f.get('chunks') or '?'} chunks, ingested in {f['ingest_seconds']} s)"
     )
     if result.get("limit"):
         head += f"; --limit {result['limit']}: not comparable with the published figures"
     lines = [head, f"{'retriever':<36}{'nDCG@10':>12}{'recall@10':>11}{'ms/claim':>10}"]
-    for method, r in result["methods"].items():
+    for method, r in f["methods"].items():
         lines.append(f"{'ragbot ' + method:<36}{r['ndcg@10']:>12.3f}{r['recall@10']:>11.3f}{r['query_ms_p50']:>10.1f}")
     for name, r in result["published"].items():
         v = r["ndcg@10"]
         shown = f"{v[0]:.3f}-{v[1]:.3f}" if isinstance(v, list) else f"{v:.3f}"
         lines.append(f"{name:<36}{shown:>12}")
-    lines.append("(published figures: full corpus, whole abstracts; ragbot ranks chunks collapsed to abstracts)")
+    lines.append(f"({COMPARED})")
     return "\n".join(lines)
 
 
 def cmd_scifact(args, settings) -> int:
     """Run the benchmark, print the table, write ``<out>/scifact.json``."""
-    from .cli import dump_json
-
-    result = run_scifact(settings, limit=getattr(args, "limit", None), progress=sys.stderr.isatty())
+    result = run_scifact(settings, data_dir=getattr(args, "data", None), limit=getattr(args, "limit", None),
+                         progress=sys.stderr.isatty())
     print(format_table(result))
-    path = dump_json(result, Path(getattr(args, "out", None) or "bench-out") / "scifact.json")
-    print(f"wrote {path}", file=sys.stderr)
+    paths = write_result(result, getattr(args, "out", None) or "bench-out")
+    print(f"wrote {', '.join(str(p) for p in paths)}", file=sys.stderr)
     return 0

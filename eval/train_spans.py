@@ -1,4 +1,4 @@
-"""Fit the short-answer span model from the shipped SQuAD 2.0 ``dev`` split: ``python -m eval.train_spans``.
+"""Fit the short-answer span model from the SQuAD 2.0 ``dev`` split: ``python -m eval.train_spans [--data DIR]``.
 
 Each answerable dev question is paired with the sentences an answer would quote: its evidence
 sentence and the next. Every run of up to six words of both is a candidate; the runs equal to a
@@ -23,10 +23,11 @@ import numpy as np
 
 from rag.answer.spans import SpanFinder, candidates, first_words
 from rag.answer.trees import TreeEnsemble
+from rag.errors import InputError
 
+from .datasets import benchmark_dir
 from .metrics import squad_normalize, token_f1
 
-DATA = Path(__file__).parent / "data" / "squad2" / "questions.jsonl"
 ESSAY = Path(__file__).parent / "golden" / "military-diplomacy.jsonl"
 ESSAY_TEXT = Path(__file__).resolve().parent.parent / "data" / "corpus" / "political-impact-of-military-diplomacy.txt"
 OUT = Path(__file__).resolve().parent.parent / "rag" / "data" / "span.json"
@@ -48,16 +49,19 @@ def with_next_sentence(sentence: str, text: str) -> list[str]:
     return [sentence]
 
 
-def answerable_questions(split: str) -> list[dict]:
-    """The rows of ``split`` that are answerable and carry an evidence sentence and gold answers."""
-    rows = [json.loads(line) for line in DATA.read_text().splitlines() if line.strip()]
+def answerable_questions(split: str, data: str | Path | None = None) -> list[dict]:
+    """The rows of ``split`` that are answerable and carry an evidence sentence and gold answers, from
+    the squad2 folder ``data`` (default: where ``eval.datasets`` finds it)."""
+    questions = benchmark_dir("squad2", data) / "questions.jsonl"
+    rows = [json.loads(line) for line in questions.read_text(encoding="utf-8").splitlines() if line.strip()]
     return [r for r in rows if r["split"] == split and r.get("answerable") and r.get("evidence")]
 
 
-def load_cases(split: str) -> list[dict]:
+def load_cases(split: str, data: str | Path | None = None) -> list[dict]:
     """``answerable_questions(split)``, each with the sentences an answer would quote as ``quoted``."""
-    cases = answerable_questions(split)
-    texts = {src: (DATA.parent / "articles" / src).read_text() for src in {c["sources"][0] for c in cases}}
+    articles = benchmark_dir("squad2", data) / "articles"
+    cases = answerable_questions(split, data)
+    texts = {src: (articles / src).read_text(encoding="utf-8") for src in {c["sources"][0] for c in cases}}
     return [{**c, "quoted": with_next_sentence(c["evidence"][0], texts[c["sources"][0]])} for c in cases]
 
 
@@ -175,8 +179,14 @@ def out_of_fold(cases: list[dict], cues: list[str]) -> list[tuple[str, float]]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default=str(OUT), help="where to write the span model (default: the packaged rag/data/span.json)")
+    parser.add_argument("--data", default=None,
+                        help="the squad2 folder (default $RAGBOT_BENCHMARKS_DIR/squad2, else ../shared/benchmarks/squad2)")
     args = parser.parse_args(argv)
-    dev, test = load_cases("dev"), load_cases("test")
+    try:
+        data = benchmark_dir("squad2", args.data)
+    except InputError as exc:
+        parser.error(str(exc))
+    dev, test = load_cases("dev", data), load_cases("test", data)
     cues = cue_words(dev)
     oof = out_of_fold(dev, cues)
     rows = rows_of(dev, cues)
@@ -189,7 +199,7 @@ def main(argv: list[str] | None = None) -> int:
     threshold = max(grid, key=lambda t: (round(joint(t), 6), -t))
     held_out = f1_at(threshold, test, best_spans(model, test, rows_of(test, cues)))
     info = {
-        "trained_on": "eval/data/squad2/questions.jsonl split dev (the evidence sentence and the next of answerable questions); "
+        "trained_on": "the squad2 benchmark's questions.jsonl split dev (the evidence sentence and the next of answerable questions); "
                       "threshold also on eval/golden/military-diplomacy.jsonl split dev",
         "questions": len(dev), "candidates": int(len(rows.y)), "positives": int(rows.y.sum()),
         "dev_out_of_fold_f1": round(f1_at(threshold, dev, oof), 4),

@@ -109,6 +109,42 @@ def test_bench_command_lists_known_names_for_an_unknown_one():
         assert name in str(err.value)
 
 
+def test_every_registered_benchmark_has_a_command_and_is_in_the_help(capsys):
+    from eval.benches import BENCHES
+    from rag.cli import main
+
+    for bench in BENCHES.values():
+        assert callable(bench.load()), bench.command
+    with pytest.raises(SystemExit) as exit_:
+        main(["bench", "--help"])
+    assert exit_.value.code == 0
+    shown = " ".join(capsys.readouterr().out.split())
+    assert f"{', '.join(BENCHES)} or all (default all)" in shown
+    for name, bench in BENCHES.items():
+        assert f"{name} {bench.about}" in shown
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["nope"], "unknown benchmark 'nope'; known: all, encoders, growth, ingest, load, memory, pages, query, scifact, "
+                   "server, squad2"),
+        (["pages", "--data", "x"], "--data replaces one benchmark's data, and pages reads none; name one of: scifact, "
+                                   "squad2, ingest, encoders, growth, memory"),
+        (["all", "--data", "x"], "--data replaces one benchmark's data, not all of theirs; name one of: scifact, squad2, "
+                                 "ingest, encoders, growth, memory"),
+        (["scifact", "--data", "{t}/nope"], "scifact data not found at {t}/nope (given by --data); pass --data PATH (a BEIR "
+                                            "folder of corpus.jsonl, queries.jsonl and qrels/test.tsv), or set "
+                                            "RAGBOT_BENCHMARKS_DIR to a folder holding scifact/"),
+    ],
+)
+def test_bad_bench_arguments(argv, message, capsys, tmp_path):
+    from rag.cli import main
+
+    assert main(["bench", *(a.format(t=tmp_path) for a in argv), "--out", str(tmp_path)]) == 2
+    assert capsys.readouterr().err.strip() == "ragbot: error: " + message.format(t=tmp_path)
+
+
 def test_tutorial_pipeline_splits_1000_200_and_stores_every_chunk(tmp_path):
     from langchain_core.embeddings import DeterministicFakeEmbedding
 

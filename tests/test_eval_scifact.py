@@ -12,6 +12,8 @@ from rag.errors import InputError
 from rag.settings import Settings
 from rag.types import Passage
 
+from .conftest import benchmark_data
+
 
 def test_ndcg_at_10_hand_computed():
     # ranked a, x, b with grades a=1, b=2 and an unretrieved c=1
@@ -109,22 +111,25 @@ def test_run_scifact_ingests_one_file_per_abstract_and_scores_each_method(data_d
     assert seen["settings"].chroma_host is None and seen["settings"].collection == "scifact"
     assert seen["settings"].persist_dir == str(tmp_path / "work" / "chroma")
     assert {c[1] for c in retrievers[0].calls} == {S.K_CHUNKS}
-    dense = result["methods"]["dense"]
+    figures = result["figures"]
+    dense = figures["methods"]["dense"]
     # q1: 5 first -> 1; q2: 7 at rank 2, 6 at rank 3 of ideal two; q3: nothing -> 0
     q2 = (1 / math.log2(3) + 1 / math.log2(4)) / (1 + 1 / math.log2(3))
     assert dense["ndcg@10"] == pytest.approx(round((1 + q2 + 0) / 3, 4))
     assert dense["recall@10"] == pytest.approx(round(2 / 3, 4))
     assert dense["claims_with_fewer_than_10_documents"] == 3
-    lexical = result["methods"]["lexical"]
+    lexical = figures["methods"]["lexical"]
     assert lexical["per_query_ndcg@10"]["q1"] == pytest.approx(round(1 / math.log2(3), 4))
-    assert set(result["methods"]) == {"dense", "lexical", "hybrid"}
-    assert result["documents"] == 8 and result["claims"] == 3 and result["chunks"] == 8
+    assert set(figures["methods"]) == {"dense", "lexical", "hybrid"}
+    assert figures["documents"] == 8 and figures["claims"] == 3 and figures["chunks"] == 8
+    assert result["benchmark"] == "scifact" and result["limit"] is None and result["machine"]["cores"] >= 1
     table = S.format_table(result)
     assert "ragbot hybrid" in table and "0.665" in table and "0.645-0.674" in table
 
 
-def test_shipped_scifact_data_is_complete():
-    data = S.load_scifact()
+def test_scifact_benchmark_data_is_complete():
+    folder = benchmark_data("scifact")
+    data = S.load_scifact()  # found where eval.datasets looks, as `ragbot bench scifact` finds it
     assert len(data.corpus) == 5183 and len(data.queries) == 300
     assert sum(len(v) for v in data.qrels.values()) == 339
-    assert "CC BY-NC" in (S.DATA_DIR / "README.md").read_text()
+    assert "CC BY-NC" in (folder / "README.md").read_text(encoding="utf-8")

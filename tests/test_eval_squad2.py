@@ -1,4 +1,5 @@
-"""``ragbot bench squad2`` on a tiny subset of the shipped data: the real chain and ingestion, fake embeddings."""
+"""``ragbot bench squad2`` on a tiny subset of the benchmark data (../shared/benchmarks/squad2; skipped
+without it) or on a hand-made official JSON: the real chain and ingestion, fake embeddings."""
 from __future__ import annotations
 
 import json
@@ -11,19 +12,21 @@ from eval import squad2 as S
 from eval.golden import GoldenCase, load_golden
 from eval.metrics import normalize
 from rag.cli import main
+from rag.errors import InputError
 from rag.settings import Settings
 
-from .conftest import FakeEmbeddings
+from .conftest import FakeEmbeddings, benchmark_data
 
 DEV_ARTICLE, TEST_ARTICLE = "Amazon_rainforest.txt", "Construction.txt"  # the two smallest, one per split
 
 
 def tiny_data(folder: Path, per_article: int = 3, unanswerable: int = 2) -> Path:
-    """Two shipped articles and 10 of their questions: 3 answerable per article, 2 unanswerable per split."""
+    """Two of the benchmark's articles and 10 of their questions: 3 answerable per article, 2 unanswerable per split."""
+    data = benchmark_data("squad2")
     (folder / "articles").mkdir(parents=True)
     for name in (DEV_ARTICLE, TEST_ARTICLE):
-        shutil.copy(S.DATA_DIR / "articles" / name, folder / "articles" / name)
-    rows = [json.loads(line) for line in (S.DATA_DIR / "questions.jsonl").read_text(encoding="utf-8").splitlines()]
+        shutil.copy(data / "articles" / name, folder / "articles" / name)
+    rows = [json.loads(line) for line in (data / "questions.jsonl").read_text(encoding="utf-8").splitlines()]
     picked = []
     for split, article in (("dev", DEV_ARTICLE), ("test", TEST_ARTICLE)):
         picked += [r for r in rows if r["split"] == split and r.get("sources") == [article]][:per_article]
@@ -79,6 +82,88 @@ def test_bench_one_split_with_a_limit_into_a_kept_index(tmp_path):
     assert (second["figures"]["index"]["files_added"], second["figures"]["index"]["files_unchanged"]) == (0, 2)
 
 
+SKY = "Sky UK Limited is a British broadcaster. It was formed in 1990 by a merger. Its headquarters are in Isleworth."
+SPORT = "Sky broadcasts sport. Its main channel is Sky One."
+FRESNO = " Fresno is a city in California. It lies in the San Joaquin Valley. "  # SQuAD's contexts may carry spaces
+
+
+def official_json(path: Path) -> Path:
+    """A small file in SQuAD 2.0's official format (two articles, as dev-v2.0.json has 35)."""
+    year = SKY.index("1990")
+    data = {"version": "v2.0", "data": [
+        {"title": "Sky_(United_Kingdom)", "paragraphs": [
+            {"context": SKY, "qas": [
+                {"id": "a1", "question": "When was Sky UK formed?", "is_impossible": False,
+                 "answers": [{"text": "1990", "answer_start": year}, {"text": "in 1990", "answer_start": year - 3},
+                             {"text": "1990", "answer_start": year}]},
+                {"id": "a2", "question": "When was Sky UK dissolved?", "is_impossible": True, "answers": [],
+                 "plausible_answers": [{"text": "1990", "answer_start": year}]},
+            ]},
+            # an offset that misses its answer (a few do in SQuAD): the answer is found by its text
+            {"context": SPORT, "qas": [{"id": "a3", "question": "What is Sky's main channel?", "is_impossible": False,
+                                        "answers": [{"text": "Sky One", "answer_start": 0}]}]},
+        ]},
+        {"title": "Fresno,_California", "paragraphs": [
+            {"context": FRESNO, "qas": [{"id": "b1", "question": "Where does Fresno lie?", "is_impossible": False,
+                                         "answers": [{"text": "the San Joaquin Valley", "answer_start": FRESNO.index("the San")}]}]},
+        ]},
+    ]}
+    path.write_text(json.dumps(data), encoding="utf-8")
+    return path
+
+
+def test_official_json_becomes_a_benchmark_folder(tmp_path):
+    folder = S.from_official(official_json(tmp_path / "dev-v2.0.json"), tmp_path / "data")
+    assert sorted(p.name for p in (folder / "articles").iterdir()) == ["Fresno_California.txt", "Sky_United_Kingdom.txt"]
+    assert (folder / "articles" / "Sky_United_Kingdom.txt").read_text(encoding="utf-8") == f"Sky (United Kingdom)\n\n{SKY}\n\n{SPORT}\n"
+    assert (folder / "articles" / "Fresno_California.txt").read_text(encoding="utf-8") == f"Fresno, California\n\n{FRESNO.strip()}\n"
+    rows = [json.loads(line) for line in (folder / "questions.jsonl").read_text(encoding="utf-8").splitlines()]
+    sky = ["Sky_United_Kingdom.txt"]
+    assert rows == [
+        {"id": "sq-a1", "question": "When was Sky UK formed?", "split": "test", "answerable": True,
+         "must_include_any": [["1990", "in 1990"]], "reference": "1990", "evidence": ["It was formed in 1990 by a merger."],
+         "sources": sky},
+        {"id": "sq-a2", "question": "When was Sky UK dissolved?", "split": "test", "answerable": False},
+        {"id": "sq-a3", "question": "What is Sky's main channel?", "split": "test", "answerable": True,
+         "must_include_any": [["Sky One"]], "reference": "Sky One", "evidence": ["Its main channel is Sky One."], "sources": sky},
+        {"id": "sq-b1", "question": "Where does Fresno lie?", "split": "test", "answerable": True,
+         "must_include_any": [["the San Joaquin Valley"]], "reference": "the San Joaquin Valley",
+         "evidence": ["It lies in the San Joaquin Valley."], "sources": ["Fresno_California.txt"]},
+    ]
+    cases = load_golden([folder / "questions.jsonl"])  # the golden-set format, as the shared copy's
+    assert [c.answerable for c in cases] == [True, False, True, True]
+
+
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        ("{not json", "not JSON (Expecting property name enclosed in double quotes at line 1)"),
+        ("[]", "expected SQuAD 2.0's data[].title, data[].paragraphs[].context and .qas[] (missing or malformed: "),
+        ('{"data": [{"paragraphs": []}]}', "expected SQuAD 2.0's data[].title, data[].paragraphs[].context and .qas[] "
+                                           "(missing or malformed: 'title')"),
+        ('{"data": []}', "no questions; expected SQuAD 2.0's data[].title, data[].paragraphs[].context and .qas[]"),
+    ],
+)
+def test_bad_official_json(tmp_path, content, message):
+    path = tmp_path / "dev.json"
+    path.write_text(content)
+    with pytest.raises(InputError) as err:
+        S.from_official(path, tmp_path / "data")
+    assert str(err.value).startswith(f"{path}: {message}")
+
+
+def test_bench_runs_on_the_official_json(tmp_path):
+    path = official_json(tmp_path / "dev-v2.0.json")
+    out = tmp_path / "out"
+    result = S.run_squad2(Settings(), data_dir=path, out=out, embeddings=FakeEmbeddings())
+    assert set(result["figures"]) == {"index", "test"}  # every converted question is `test`
+    assert result["figures"]["index"]["articles"] == 2
+    fig = result["figures"]["test"]
+    assert (fig["cases"], fig["answerable"], fig["unanswerable"], fig["errors"]) == (4, 3, 1, 0)
+    report = json.loads((out / "test" / "report.json").read_text())
+    assert report["config"]["golden"] == [str(path)]
+
+
 def cases(split: str, n: int) -> list[GoldenCase]:
     return [GoldenCase(f"{split}{i}", "q?", extra={"split": split}) for i in range(n)]
 
@@ -104,11 +189,12 @@ def test_bad_bench_options(argv, message, capsys, tmp_path):
     assert capsys.readouterr().err.strip() == message
 
 
-def test_shipped_squad2_data_is_complete():
-    qs = load_golden([S.DATA_DIR / "questions.jsonl"])
+def test_squad2_benchmark_data_is_complete():
+    data = benchmark_data("squad2")
+    qs = load_golden([data / "questions.jsonl"])
     assert len(qs) == 5795 and sum(not c.answerable for c in qs) == 2775
     assert {c.split for c in qs} == {"dev", "test"}
-    articles = {p.name: normalize(p.read_text(encoding="utf-8")) for p in (S.DATA_DIR / "articles").glob("*.txt")}
+    articles = {p.name: normalize(p.read_text(encoding="utf-8")) for p in (data / "articles").glob("*.txt")}
     assert len(articles) == 19
     for c in qs:
         if c.answerable:
@@ -118,7 +204,8 @@ def test_shipped_squad2_data_is_complete():
     test_articles = {c.sources[0] for c in qs if c.answerable and c.split == "test"}
     # 9 dev and 10 test articles (the data README says 10 and 9; the questions file is what counts)
     assert not dev_articles & test_articles and len(dev_articles) == 9 and len(test_articles) == 10
-    assert "CC BY-SA 4.0" in (S.DATA_DIR / "LICENSE").read_text() and "Rajpurkar" in (S.DATA_DIR / "LICENSE").read_text()
+    readme = (data / "README.md").read_text(encoding="utf-8")
+    assert "CC BY-SA 4.0" in readme and "Rajpurkar" in readme
 
 
 @pytest.mark.integration

@@ -1,5 +1,5 @@
 """CI gate: in the default mode, the shipped golden set must meet eval/thresholds.json, and the
-SQuAD 2.0 ``test`` split eval/thresholds-squad2.json."""
+SQuAD 2.0 ``test`` split (../shared/benchmarks/squad2) eval/thresholds-squad2.json."""
 from __future__ import annotations
 
 import json
@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from .conftest import ROOT
+from .conftest import ROOT, benchmark_data
 
 pytestmark = pytest.mark.integration
 
@@ -36,11 +36,12 @@ def test_shipped_golden_set_meets_thresholds(tmp_path):
 
 def test_squad2_test_split_meets_thresholds(tmp_path):
     """Documents nobody here wrote: the 10 held-out Wikipedia articles' questions, half unanswerable."""
+    data = benchmark_data("squad2")
     run = _runner(tmp_path)
-    ingest = run("ingest", "eval/data/squad2/articles", "--json")
+    ingest = run("ingest", str(data / "articles"), "--json")
     assert ingest.returncode == 0, ingest.stderr
     out = tmp_path / "squad2"
-    result = run("eval", "eval/data/squad2/questions.jsonl", "--split", "test", "--out", str(out),
+    result = run("eval", str(data / "questions.jsonl"), "--split", "test", "--out", str(out),
                  "--thresholds", "eval/thresholds-squad2.json")
     print(result.stdout)
     assert result.returncode == 0, result.stdout + result.stderr

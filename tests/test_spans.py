@@ -8,6 +8,8 @@ from rag.answer.spans import NoSpans, candidates, lead_with, load_spans, short_a
 from rag.answer.trees import TreeEnsemble
 from rag.types import Citation
 
+from .conftest import benchmark_data
+
 
 def test_tree_ensemble_matches_scikit_learn():
     from sklearn.ensemble import HistGradientBoostingClassifier
@@ -73,7 +75,7 @@ def test_packaged_cue_words_open_questions_of_most_dev_articles():
     from eval.train_spans import CUE_SPREAD, answerable_questions
     from rag.answer.spans import first_words
 
-    dev = answerable_questions("dev")
+    dev = answerable_questions("dev", benchmark_data("squad2"))
     articles = {c["sources"][0] for c in dev}
     for cue in load_spans().cues:
         opened = {c["sources"][0] for c in dev if cue in first_words(c["question"])}

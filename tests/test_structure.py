@@ -34,6 +34,18 @@ def test_rag_imports_no_application(path):
     assert not _imports(path) & set(APPS), f"{path.relative_to(ROOT)} imports {_imports(path) & set(APPS)}"
 
 
+def test_only_the_command_table_imports_eval_cli():
+    """eval/cli.py reaches the benchmarks through the registry (eval/benches.py) and every benchmark
+    writes through eval/bench.py: no eval module imports eval/cli.py back."""
+    importers = {
+        p.name
+        for p in (ROOT / "eval").glob("*.py")
+        for node in ast.walk(ast.parse(p.read_text(encoding="utf-8")))
+        if isinstance(node, ast.ImportFrom) and ((node.level == 1 and node.module == "cli") or node.module == "eval.cli")
+    }
+    assert importers == {"commands.py"}
+
+
 def test_the_import_scan_sees_imports_inside_functions(tmp_path):
     f = tmp_path / "m.py"
     f.write_text("def f():\n    from ui.app import create_app\n    import gradio\n")
