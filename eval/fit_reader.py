@@ -89,7 +89,7 @@ def row_of(case, answer: dict) -> dict:
     }
 
 
-def collect(settings, passages: int, cache: Path | None = None) -> dict[str, list[dict]]:
+def collect(settings, passages: int, cache: Path | None = None, limit: int | None = None) -> dict[str, list[dict]]:
     """``{"squad2": rows, "essay": rows}`` of the dev questions (read from ``cache`` when there)."""
     if cache and cache.exists():
         return json.loads(cache.read_text())
@@ -105,6 +105,8 @@ def collect(settings, passages: int, cache: Path | None = None) -> dict[str, lis
         squad = [c for c in load_golden([squad2_dir() / "questions.jsonl"], "dev")]
         thinned, missing = with_missing_evidence(squad2_dir() / "articles", squad, work / "thinned")
         essay = [c for c in load_golden([ESSAY], "dev") if not c.history]
+        if limit:  # a quick look: every n-th question, so both kinds stay in
+            squad, missing, essay = (xs[:: max(1, len(xs) // limit)] for xs in (squad, missing, essay))
         rows = {
             "squad2": run_set(bench, squad2_dir() / "articles", squad, work / "squad2", embeddings),
             # the same questions with a third of the paragraphs gone: SQuAD 2.0's own unanswerable
@@ -191,9 +193,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--passages", type=int, default=PASSAGES)
     parser.add_argument("--max-false-refusal", type=float, default=0.06)
     parser.add_argument("--cache", default=None, help="keep the collected rows here, and read them back when present")
+    parser.add_argument("--limit", type=int, default=None, help="about this many questions per set (a quick check, not a fit to ship)")
     args = parser.parse_args(argv)
     settings = Settings.from_env(reader_file=args.reader)
-    sets = collect(settings, args.passages, Path(args.cache) if args.cache else None)
+    sets = collect(settings, args.passages, Path(args.cache) if args.cache else None, args.limit)
     labels = {n: np.array([r["answerable"] for r in s], dtype=int) for n, s in sets.items()}
     report, best = {}, None
     for name, names in FEATURE_SETS.items():

@@ -93,3 +93,76 @@ def test_recipe_trains_exports_and_reads(tmp_path):
     assert [r.passage for r in readings] == [0, 1]
     for r, text in zip(readings, [PARAGRAPHS[0]["context"], "x " * 600]):
         assert 0 <= r.start < r.end <= len(text)
+
+
+# -- the reader in the chain, with a fake reader ---------------------------------------------
+
+class FakeReader:
+    """Reads every passage as the readings given, in order."""
+
+    def __init__(self, readings):
+        self.readings = readings
+        self.questions = []
+
+    def read(self, question, texts):
+        self.questions.append(question)
+        return self.readings[: len(texts)]
+
+
+def reader_chain(readings, threshold=0.5, span_threshold=0.0):
+    from rag.answer.chain import build_chain
+    from rag.answer.reader import ReaderGate
+    from rag.settings import Settings
+
+    from .conftest import FakeEmbeddings
+    from .test_chain import ALWAYS, FixedRetriever
+
+    gate = ReaderGate({"reader_answerable": 1.0}, 0.0, threshold, span_threshold, 2, {})
+    return build_chain(Settings(persist_dir="/nonexistent", answer_core="reader"), embeddings=FakeEmbeddings(),
+                       retriever=FixedRetriever(), gate=ALWAYS, reader=FakeReader(readings), reader_gate=gate)
+
+
+def nye_readings(answerable: float = 4.0):
+    from .test_chain import NYE, PEACE
+
+    a = NYE.index("Joseph Nye")
+    return [Reading(0, a, a + len("Joseph Nye"), 8.0, 1.0, answerable), Reading(1, 0, len(PEACE) // 2, 1.0, 3.0, -3.0)]
+
+
+def test_the_answer_leads_with_the_span_and_quotes_its_sentence_first():
+    from .test_chain import NYE, PASSAGES
+
+    answer = reader_chain(nye_readings()).invoke("Who coined the term soft power?")
+    assert not answer.refused
+    short = answer.short_answer
+    assert short is not None and short.text == "Joseph Nye"
+    assert answer.answer.startswith("Joseph Nye [1]. ")
+    first = answer.citations[0]
+    assert "Joseph Nye" in first.quote and first.n == short.n
+    assert first.start <= short.start < short.end <= first.end
+    source = " " * PASSAGES[0].start + NYE  # the source text as the offsets count it
+    assert source[short.start : short.end] == "Joseph Nye"
+    assert answer.support["reader"]["reader_answerable"] == 4.0
+    assert answer.support["gate_score"] > answer.support["gate_threshold"]
+
+
+def test_below_the_fitted_threshold_the_chain_refuses():
+    answer = reader_chain(nye_readings(answerable=-4.0)).invoke("Who coined the term soft power?")
+    assert answer.refused and not answer.citations and answer.short_answer is None
+
+
+def test_an_unsure_span_is_not_shown_but_its_sentence_is_still_quoted():
+    answer = reader_chain(nye_readings(), span_threshold=50.0).invoke("Who coined the term soft power?")
+    assert not answer.refused and answer.short_answer is None
+    assert "Joseph Nye" in answer.citations[0].quote
+
+
+def test_a_step_is_swapped_by_replacing_it_in_the_list():
+    from dataclasses import replace
+
+    chain = reader_chain(nye_readings(answerable=-4.0))
+    sure = nye_readings(answerable=6.0)
+    chain.steps[chain.steps.index(chain.read)] = lambda turn: replace(turn, readings=tuple(sure))
+    answer = chain.invoke("Who coined the term soft power?")
+    assert not answer.refused and answer.short_answer.text == "Joseph Nye"
+    assert chain.reader.questions == []  # the replaced step never ran

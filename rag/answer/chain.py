@@ -222,7 +222,10 @@ class AnswerChain(Runnable[dict, Answer]):
         if turn.context:
             scored = follow_on(scored, passages, turn.history[-1][1])
         chosen, passages = self._select(turn, scored, passages)
-        chosen = self._with_span_sentence(turn, chosen)
+        holder = self._span_sentence(turn)
+        if holder is not None:  # the quote that holds the reader's span leads, and leads a model's prompt
+            chosen = [holder, *(c for c in chosen if (c.passage, c.start) != (holder.passage, holder.start))]
+            scored = [holder, *(s for s in scored if (s.passage, s.start) != (holder.passage, holder.start))]
         if len(facts.sections) > 1:  # each section named has its say
             for ref in facts.sections:
                 if not any((passages[c.passage].source, passages[c.passage].section) == ref for c in chosen):
@@ -259,15 +262,12 @@ class AnswerChain(Runnable[dict, Answer]):
         fits = (lambda text: w.answer_type_met(facts.standalone, text) >= 1.0) if facts.answer_kind else None
         return select(scored, passages, question=turn.question, fits=fits, wording=w), passages
 
-    def _with_span_sentence(self, turn: Turn, chosen: list[ScoredSentence]) -> list[ScoredSentence]:
-        """The sentence (or table row) that holds the reader's span first, then the others chosen."""
+    def _span_sentence(self, turn: Turn) -> ScoredSentence | None:
+        """The sentence (or table row) that holds the reader's span, if the reader read any."""
         best = best_reading(list(turn.readings))
         if best is None:
-            return chosen
-        holder = [s for s in turn.scored if s.passage == best.passage and s.start <= best.start < s.end]
-        if not holder:
-            return chosen
-        return [holder[0], *(c for c in chosen if (c.passage, c.start) != (holder[0].passage, holder[0].start))]
+            return None
+        return next((s for s in turn.scored if s.passage == best.passage and s.start <= best.start < s.end), None)
 
     def refuse(self, turn: Turn) -> Turn:
         return replace(turn, text=REFUSAL, citations=(), refused=True, timings={"generate": 0.0, "verify": 0.0})
