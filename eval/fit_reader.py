@@ -28,6 +28,8 @@ from pathlib import Path
 
 import numpy as np
 
+from rag.gate import FEATURES
+
 from .metrics import token_f1
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -39,6 +41,8 @@ FEATURE_SETS = {
     "reader": ("reader_answerable", "reader_margin", "reader_first_answerable", "reader_first_margin"),
     "reader+evidence": ("reader_answerable", "reader_margin", "reader_first_answerable", "reader_first_margin",
                         "gate_logit"),
+    "reader+evidence features": ("reader_answerable", "reader_margin", "reader_first_answerable", "reader_first_margin",
+                                 *FEATURES),
 }
 
 
@@ -76,9 +80,7 @@ def run_set(settings, corpus: Path, cases, work: Path, embeddings) -> list[dict]
 
 def row_of(case, answer: dict) -> dict:
     support = answer.get("support") or {}
-    feats = dict(support.get("reader") or {})
-    g = float(feats.get("gate_score", 0.5))
-    feats["gate_logit"] = float(np.log(max(g, 1e-6) / max(1 - g, 1e-6)))
+    feats = {**(support.get("features") or {}), **(support.get("reader") or {})}
     short = answer.get("short_answer") or {}
     return {
         "id": case.id, "answerable": case.answerable, "article": (case.sources or ("",))[0],

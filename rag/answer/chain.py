@@ -206,7 +206,7 @@ class AnswerChain(Runnable[dict, Answer]):
         gate's score) when there are readings; the evidence gate's verdict otherwise."""
         if not turn.readings:
             return turn
-        read = {**reading_features(list(turn.readings)), "gate_score": turn.evidence_score}
+        read = reading_features(list(turn.readings), turn.evidence_score)
         ok, score = self.reader_gate.answerable({**turn.evidence, **read})
         # The reader decides: its score is the gate score that reports and curves read.
         support = {**turn.support, "evidence_gate_score": turn.support["gate_score"], "gate_score": round(score, 4),

@@ -149,17 +149,21 @@ def load_reader(path: str | None = None, threads: int | None = None) -> Reader:
 READER_FEATURES = ("reader_answerable", "reader_margin", "reader_first_answerable", "reader_first_margin")
 
 
-def reading_features(readings: list[Reading]) -> dict[str, float]:
+def reading_features(readings: list[Reading], evidence_score: float | None = None) -> dict[str, float]:
     """What the readings say about answerability: the best passage's answerability and span margin,
-    and the first (best-retrieved) passage's."""
-    if not readings:
-        return {f: -10.0 for f in READER_FEATURES}
-    return {
-        "reader_answerable": max(r.answerable for r in readings),
-        "reader_margin": max(r.margin for r in readings),
-        "reader_first_answerable": readings[0].answerable,
-        "reader_first_margin": readings[0].margin,
-    }
+    and the first (best-retrieved) passage's; with the evidence gate's probability, its logit too."""
+    feats = {f: -10.0 for f in READER_FEATURES}
+    if readings:
+        feats = {
+            "reader_answerable": max(r.answerable for r in readings),
+            "reader_margin": max(r.margin for r in readings),
+            "reader_first_answerable": readings[0].answerable,
+            "reader_first_margin": readings[0].margin,
+        }
+    if evidence_score is not None:
+        p = min(max(evidence_score, 1e-6), 1 - 1e-6)
+        feats["gate_logit"] = float(np.log(p / (1 - p)))
+    return feats
 
 
 def best_reading(readings: list[Reading]) -> Reading | None:
