@@ -7,6 +7,9 @@ from functools import lru_cache
 _WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9'’\-]*")
 _NUMBER = re.compile(r"\b\d[\d,.]*\b")
 BULLET = re.compile(r"^\s*([-*+•]|\d+[.)])\s+")  # a list item's lead: "- ", "* ", "• ", "1. ", "2) "
+# A table row as ingestion writes it (ingest/layout.table_rows): cells joined by " | ", each body
+# cell led by its column's header: "City: Lindqvist Harbor | Soldiers: 1,350".
+TABLE_ROW = re.compile(r"^[^|\n]+?: [^|\n]+( \| [^|\n]+)+$")
 _TERMINAL = ".!?…:;\"'”’)"
 
 STOPWORDS = frozenset(
@@ -55,7 +58,8 @@ def _line_spans(text: str) -> list[tuple[int, int]]:
 def sentence_spans(text: str) -> tuple[tuple[int, int], ...]:
     """``(start, end)`` of each sentence in ``text``. Title lines are left out; a line ending in ':'
     and the bullet lines after it form one unit, so a list is quoted whole; any other list item is
-    one unit when it is one sentence, and split into its sentences when it holds several."""
+    one unit when it is one sentence, and split into its sentences when it holds several; a table
+    row (``TABLE_ROW``) is one unit."""
     units: list[tuple[int, int]] = []
     lines = _line_spans(text)
     i = 0
@@ -77,6 +81,8 @@ def sentence_spans(text: str) -> tuple[tuple[int, int], ...]:
             # . However, ...": a subscript on a line of its own, often a chunk's first line).
             parts = segment(text, s, e)
             units.extend(parts if len(parts) > 1 else [(s, e)])
+        elif TABLE_ROW.match(line):
+            units.append((s, e))  # a row is one fact, quoted whole with its headers
         elif line[-1] not in _TERMINAL and len(line) <= 90 and len(line.split()) <= 12:
             pass  # a title line: context, not a claim
         else:

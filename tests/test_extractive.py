@@ -120,3 +120,13 @@ def test_a_follow_ups_own_words_outweigh_a_long_context():
 )
 def test_aspects(question, sides):
     assert aspects(question) == sides
+
+
+def test_a_table_row_is_one_unit_and_its_header_line_is_not():
+    """Rows as ingestion writes them ("City: Lindqvist Harbor | Soldiers: 1,350") are quoted whole,
+    so a question about one cell can be answered from its row; the bare header line is context."""
+    text = ("The garrisons were reinforced.\nCity | Soldiers\nCity: Lindqvist Harbor | Soldiers: 1,350\n"
+            "City: Marrow Bay | Soldiers: 820\nSupplies came by sea.")
+    units = [text[a:b] for a, b in sentence_spans(text)]
+    assert units == ["The garrisons were reinforced.", "City: Lindqvist Harbor | Soldiers: 1,350",
+                     "City: Marrow Bay | Soldiers: 820", "Supplies came by sea."]
