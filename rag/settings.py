@@ -64,7 +64,7 @@ class Settings:
     gate_file: str | None = None
     span_file: str | None = None  # the short-answer span model (default: the packaged rag/data/span.json)
     short_answers: bool = True  # lead an extractive answer with the span that answers a factoid question
-    answer_core: str = "gate"  # reader | gate (see ANSWER_CORES)
+    answer_core: str = "reader"  # reader | gate (see ANSWER_CORES)
     reader_file: str | None = None  # the reader model (default: the packaged rag/data/reader.onnx)
     reader_gate_file: str | None = None  # its fitted decision (default: the packaged rag/data/reader.json)
     wording_rules: str = "english"  # rules about question wording: rag/wording.py (english, none)

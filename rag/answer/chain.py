@@ -222,10 +222,6 @@ class AnswerChain(Runnable[dict, Answer]):
         if turn.context:
             scored = follow_on(scored, passages, turn.history[-1][1])
         chosen, passages = self._select(turn, scored, passages)
-        holder = self._span_sentence(turn)
-        if holder is not None:  # the quote that holds the reader's span leads, and leads a model's prompt
-            chosen = [holder, *(c for c in chosen if (c.passage, c.start) != (holder.passage, holder.start))]
-            scored = [holder, *(s for s in scored if (s.passage, s.start) != (holder.passage, holder.start))]
         if len(facts.sections) > 1:  # each section named has its say
             for ref in facts.sections:
                 if not any((passages[c.passage].source, passages[c.passage].section) == ref for c in chosen):
@@ -239,6 +235,10 @@ class AnswerChain(Runnable[dict, Answer]):
             if novelty is not None:
                 support["novelty"] = round(novelty, 4)
                 answerable = not vetoed({"novelty": novelty})
+        holder = self._span_sentence(turn)
+        if holder is not None:  # the quote that holds the reader's span leads, and leads a model's prompt
+            chosen = [holder, *(c for c in chosen if (c.passage, c.start) != (holder.passage, holder.start))]
+            scored = [holder, *(s for s in scored if (s.passage, s.start) != (holder.passage, holder.start))]
         return replace(turn, scored=tuple(scored), chosen=tuple(chosen), passages=tuple(passages),
                        answerable=answerable, support=support)
 
