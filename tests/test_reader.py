@@ -166,3 +166,41 @@ def test_a_step_is_swapped_by_replacing_it_in_the_list():
     answer = chain.invoke("Who coined the term soft power?")
     assert not answer.refused and answer.short_answer.text == "Joseph Nye"
     assert chain.reader.questions == []  # the replaced step never ran
+
+
+@pytest.mark.integration
+def test_a_question_about_one_table_cell_is_answered_from_its_row(tmp_path, settings, real_embeddings):
+    """The issue's cases, with the shipped reader: a .docx table and an .xlsx sheet are ingested,
+    and a question about one cell is answered with that cell, its row quoted and cited."""
+    import docx
+    import openpyxl
+
+    from ingest.pipeline import ingest
+    from rag.answer.chain import build_chain
+
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    d = docx.Document()
+    d.add_paragraph("The coastal garrisons were reinforced during the spring campaign.")
+    table = d.add_table(rows=1, cols=2)
+    table.rows[0].cells[0].text, table.rows[0].cells[1].text = "City", "Soldiers"
+    for city, n in [("Lindqvist Harbor", "1,350"), ("Marrow Bay", "820"), ("Eastholm", "2,140")]:
+        row = table.add_row()
+        row.cells[0].text, row.cells[1].text = city, n
+    d.save(folder / "garrisons.docx")
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.append(["Ship", "Captain", "Tonnage"])
+    for row in [("Grey Heron", "Elsa Marwick", 1200), ("North Star", "Tomas Vell", 900)]:
+        sheet.append(row)
+    book.save(folder / "fleet.xlsx")
+    ingest([folder], settings, embeddings=real_embeddings)
+    chain = build_chain(settings, embeddings=real_embeddings)
+    for question, cell, row in [("How many soldiers were in Lindqvist Harbor?", "1,350", "City: Lindqvist Harbor | Soldiers: 1,350"),
+                                ("Who was the captain of the Grey Heron?", "Elsa Marwick", "Ship: Grey Heron | Captain: Elsa Marwick")]:
+        answer = chain.invoke(question)
+        assert not answer.refused, question
+        assert answer.short_answer is not None and answer.short_answer.text == cell
+        cited = answer.citations[answer.short_answer.n - 1]
+        assert cited.quote.startswith(row)
+    assert chain.invoke("How many soldiers were stationed in Oslo?").refused
