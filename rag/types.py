@@ -72,7 +72,7 @@ class ShortAnswer:
     n: int
     start: int  # character offsets of ``text`` in the source file's text
     end: int
-    score: float  # the span model's probability
+    score: float  # confidence: the reader's span margin over "no answer" (the gate core: the span model's probability)
 
     def to_dict(self) -> dict:
         return asdict(self)
