@@ -32,7 +32,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from rag.answer.reader import tokenizer  # the reader's tokenizer: the embedding package's own
+from rag.answer.reader import question_windows, tokenizer  # the reader's own tokens and windows
 
 ROOT = Path(__file__).resolve().parent.parent
 SQUAD_TRAIN = ROOT.parent / "shared" / "datasets" / "squad-train" / "train.jsonl.gz"
@@ -187,17 +187,10 @@ def make_model(path: Path | None = None):
 
 
 def encode(tok, question: str, passage: str, max_length: int):
-    """``[CLS] question [SEP] passage [SEP]`` as token ids and token types, the question cut to 64
-    tokens and the passage to what is left of ``max_length``; each passage token's character
+    """``[CLS] question [SEP] passage [SEP]`` as the reader reads it (its first window, the passage
+    cut to ``max_length`` tokens): token ids, token types, and each passage token's character
     offsets in ``passage`` (``None`` for the others)."""
-    enc = tok.encode(question, passage)
-    q = [t for t, s in zip(enc.ids, enc.sequence_ids) if s == 0][:64]
-    p = [(t, o) for t, s, o in zip(enc.ids, enc.sequence_ids, enc.offsets) if s == 1]
-    p = p[: max_length - len(q) - 3]
-    cls, sep = tok.token_to_id("[CLS]"), tok.token_to_id("[SEP]")
-    ids = [cls, *q, sep, *(t for t, _ in p), sep]
-    types = [0] * (len(q) + 2) + [1] * (len(p) + 1)
-    offsets = [None] * (len(q) + 2) + [o for _, o in p] + [None]
+    _, ids, types, offsets = question_windows(tok, question, passage, max_length=max_length)[0]
     return ids, types, offsets
 
 

@@ -73,6 +73,11 @@ def _ms(a: float, b: float) -> float:
     return (b - a) * 1000
 
 
+def _led_by(first: ScoredSentence, sentences: list[ScoredSentence]) -> list[ScoredSentence]:
+    """``first``, then the other sentences in order (the same sentence once, however re-scored)."""
+    return [first, *(s for s in sentences if (s.passage, s.start) != (first.passage, first.start))]
+
+
 def _decided(turn: Turn) -> float:
     """When the answer-or-refuse decision was made (a chain whose steps were swapped may lack one)."""
     return turn.marks.get("decide", max(turn.marks.values(), default=turn.t0))
@@ -237,8 +242,7 @@ class AnswerChain(Runnable[dict, Answer]):
                 answerable = not vetoed({"novelty": novelty})
         holder = self._span_sentence(turn)
         if holder is not None:  # the quote that holds the reader's span leads, and leads a model's prompt
-            chosen = [holder, *(c for c in chosen if (c.passage, c.start) != (holder.passage, holder.start))]
-            scored = [holder, *(s for s in scored if (s.passage, s.start) != (holder.passage, holder.start))]
+            chosen, scored = _led_by(holder, chosen), _led_by(holder, scored)
         return replace(turn, scored=tuple(scored), chosen=tuple(chosen), passages=tuple(passages),
                        answerable=answerable, support=support)
 

@@ -88,7 +88,7 @@ class Reader:
         if not texts:
             return []
         session, tok = self._load()
-        windows = [w for i, text in enumerate(texts) for w in _windows(tok, question, text, i)]
+        windows = [w for i, text in enumerate(texts) for w in question_windows(tok, question, text, i)]
         width = max(len(w[1]) for w in windows)
         ids = np.zeros((len(windows), width), dtype=np.int64)
         types, mask = np.zeros_like(ids), np.zeros_like(ids)
@@ -106,13 +106,14 @@ class Reader:
         return [best[i] for i in range(len(texts))]
 
 
-def _windows(tok, question: str, text: str, index: int):
-    """``(index, ids, types, offsets)`` of each window of ``[CLS] question [SEP] text [SEP]``;
-    offsets are character spans in ``text`` for its tokens, None for the others."""
+def question_windows(tok, question: str, text: str, index: int = 0, max_length: int = MAX_LENGTH):
+    """``(index, ids, types, offsets)`` of each window of ``[CLS] question [SEP] text [SEP]``, the
+    question cut to MAX_QUESTION_TOKENS and each window to ``max_length`` tokens; offsets are
+    character spans in ``text`` for its tokens, None for the others."""
     enc = tok.encode(question, text)
     q = [t for t, s in zip(enc.ids, enc.sequence_ids) if s == 0][:MAX_QUESTION_TOKENS]
     p = [(t, o) for t, s, o in zip(enc.ids, enc.sequence_ids, enc.offsets) if s == 1] or [(tok.token_to_id("[SEP]"), (0, 0))]
-    room = MAX_LENGTH - len(q) - 3
+    room = max_length - len(q) - 3
     cls, sep = tok.token_to_id("[CLS]"), tok.token_to_id("[SEP]")
     out, first = [], 0
     while True:
