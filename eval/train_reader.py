@@ -10,7 +10,11 @@ a start and an end score to every passage token (the short answer), and an answe
 * a negative is the question against a passage that is on topic but lacks the answer, as a
   retriever hands one to a reader when the documents do not hold the fact: the other paragraph of
   the same article that shares most words with the question (a lexical retriever's first wrong
-  pick), or the question's own paragraph with the sentences that hold the answer cut out.
+  pick), or the question's own paragraph with the sentences that hold the answer cut out;
+* an adversarial negative is the positive's passage against a question changed so that the passage
+  no longer answers it, the way SQuAD 2.0's unanswerable questions were written: a name, year or
+  number of the question that the passage holds swapped for another of the same kind from the
+  article that the passage does not hold, or (when the question has none) a negation.
 
 Training runs for a budget (``--max-hours``) in the background, writes a checkpoint outside the
 repository every few minutes (``--work``, default ``~/.cache/ragbot/train-reader``) and resumes
@@ -38,7 +42,16 @@ ROOT = Path(__file__).resolve().parent.parent
 SQUAD_TRAIN = ROOT.parent / "shared" / "datasets" / "squad-train" / "train.jsonl.gz"
 WORK = Path(os.environ.get("RAGBOT_CACHE_DIR", Path.home() / ".cache" / "ragbot")) / "train-reader"
 OUT = ROOT / "rag" / "data" / "reader.onnx"
+RECIPE = "v2"  # names the built examples: a change to how they are built makes a new file
 WINDOW = (300, 800)  # characters of a training passage: ragbot's chunks are at most 800
+NEGATIVE_KINDS = (("retrieved", 0.4), ("cut", 0.25), ("changed", 0.35))  # shares of each negative kind
+_YEAR = r"(?<![\w-])(?:1[0-9]{3}|20[0-9]{2})s?(?![\w-])"
+_NUMBER = r"(?<![\w-])(?!(?:1[0-9]{3}|20[0-9]{2})s?(?![\w-]))[0-9][0-9,.]*(?![\w-])"  # not a year
+# a name inside a sentence (after a lower-case word or a comma), so that sentence-initial words are not names
+_NAME = r"(?<=[a-z,;] )[A-Z][\w'-]+(?:\s+(?:of\s+|de\s+)?[A-Z][\w'-]+)*"
+_MENTION_KINDS = {"year": re.compile(_YEAR), "number": re.compile(_NUMBER), "name": re.compile(_NAME)}
+# an auxiliary a negation can follow without moving the subject ("has been" -> "has not been")
+_AUXILIARY = re.compile(r"\b(?:is|was|are|were|has|have|had)(?= (?:the|a|an|been|[a-z]+ed|[a-z]+en|[a-z]+ing)\b)")
 _SENTENCE_END = re.compile(r"(?<=[.!?])[\"')\]]*\s+(?=[\"'(\[]?[A-Z0-9])")
 
 
@@ -117,10 +130,12 @@ def nearest_other_paragraphs(paragraphs: list[dict]) -> dict[str, list[int]]:
 
 
 def build_examples(paragraphs: list[dict], seed: int) -> list[Example]:
-    """One positive per question and one negative (a retrieval negative, or the own paragraph
-    without its answer's sentences, a third of the time when the paragraph allows), shuffled."""
+    """One positive per question and one negative of a kind drawn by ``NEGATIVE_KINDS`` (a kind
+    the question or paragraph does not allow falls back to a retrieval negative), shuffled."""
     rng = random.Random(seed)
     ranked = nearest_other_paragraphs(paragraphs)
+    mentions = article_mentions(paragraphs)
+    kinds, shares = zip(*NEGATIVE_KINDS)
     out: list[Example] = []
     for p in paragraphs:
         text = p["context"]
@@ -129,22 +144,69 @@ def build_examples(paragraphs: list[dict], seed: int) -> list[Example]:
             gold = qa["answers"][0]
             a, b = gold["answer_start"], gold["answer_start"] + len(gold["text"])
             s, e = window_around(text, a, b, rng.randint(*WINDOW), rng)
-            out.append(Example(qa["question"], text[s:e], (a - s, b - s)))
-            negative = _negative(qa, text, (a, b), answers, paragraphs, ranked, rng)
+            positive = Example(qa["question"], text[s:e], (a - s, b - s))
+            out.append(positive)
+            kind = rng.choices(kinds, shares)[0]
+            negative = None
+            if kind == "changed":
+                negative = changed_question(positive, mentions[p["title"]], rng)
+            elif kind == "cut":
+                negative = _without_answer(qa, text, (a, b), answers)
+            negative = negative or _retrieved(qa, answers, paragraphs, ranked, rng)
             if negative is not None:
                 out.append(negative)
     rng.shuffle(out)
     return out
 
 
-def _negative(qa, text, span, answers, paragraphs, ranked, rng) -> Example | None:
-    if rng.random() < 1 / 3:
-        rest = [(s, e) for s, e in sentences(text) if e <= span[0] or s >= span[1]]
-        before = " ".join(text[s:e] for s, e in rest if e <= span[0])
-        after = " ".join(text[s:e] for s, e in rest if s >= span[1])
-        passage = max((before, after), key=len)
-        if len(passage) >= 150 and not holds_answer(passage, answers):
-            return Example(qa["question"], passage[: WINDOW[1]], None)
+def article_mentions(paragraphs: list[dict]) -> dict[str, dict[str, set[str]]]:
+    """Per article, the names, years and numbers its paragraphs mention, by kind."""
+    out: dict[str, dict[str, set[str]]] = {}
+    for p in paragraphs:
+        found = out.setdefault(p["title"], {kind: set() for kind in _MENTION_KINDS})
+        for kind, pattern in _MENTION_KINDS.items():
+            found[kind].update(m.group().strip(",.") for m in pattern.finditer(p["context"]))
+    return out
+
+
+def changed_question(positive: Example, mentions: dict[str, set[str]], rng: random.Random) -> Example | None:
+    """The positive's passage against its question changed so the passage no longer answers it:
+    a mention the passage holds swapped for one of the same kind from the article that the passage
+    lacks, else a negation after the first auxiliary verb; ``None`` when neither applies."""
+    question, passage = positive.question, _norm(positive.passage)
+    held = f" {passage} "
+    candidates = []
+    for kind, pattern in _MENTION_KINDS.items():
+        for m in pattern.finditer(question):
+            mention = m.group().strip(",.")
+            if mention and f" {_norm(mention)} " in held:
+                others = sorted(o for o in mentions[kind] if _norm(o) and f" {_norm(o)} " not in held)
+                if others:
+                    candidates.append((m.start(), m.start() + len(mention), others))
+    if candidates:
+        a, b, others = rng.choice(candidates)
+        return Example(question[:a] + rng.choice(others) + question[b:], positive.passage, None)
+    auxiliary = _AUXILIARY.search(question)
+    if auxiliary and " not " not in f" {question.lower()} " and "n't" not in question:
+        at = auxiliary.end()
+        return Example(question[:at] + " not" + question[at:], positive.passage, None)
+    return None
+
+
+def _without_answer(qa, text, span, answers) -> Example | None:
+    """The question's own paragraph with the sentences that hold the answer cut out."""
+    rest = [(s, e) for s, e in sentences(text) if e <= span[0] or s >= span[1]]
+    before = " ".join(text[s:e] for s, e in rest if e <= span[0])
+    after = " ".join(text[s:e] for s, e in rest if s >= span[1])
+    passage = max((before, after), key=len)
+    if len(passage) >= 150 and not holds_answer(passage, answers):
+        return Example(qa["question"], passage[: WINDOW[1]], None)
+    return None
+
+
+def _retrieved(qa, answers, paragraphs, ranked, rng) -> Example | None:
+    """A window of the article's paragraph a lexical retriever ranks first (or second) that lacks
+    the answer."""
     for j in ranked.get(qa["id"], [])[: 1 + (rng.random() < 0.3)][::-1]:
         other = paragraphs[j]["context"]
         if holds_answer(other, answers):
@@ -212,7 +274,7 @@ def labels(offsets, answer: tuple[int, int] | None) -> tuple[int, int] | None:
 
 def examples_file(work: Path, data: Path, seed: int) -> Path:
     """The shuffled examples, built once per data file and seed, then read back on resume."""
-    target = work / f"examples-seed{seed}.jsonl.gz"
+    target = work / f"examples-{RECIPE}-seed{seed}.jsonl.gz"
     if not target.exists():
         work.mkdir(parents=True, exist_ok=True)
         built = build_examples(load_paragraphs(data), seed)

@@ -1,15 +1,18 @@
 """Inspect and prune the index by source file: what is indexed, and removing one file."""
 from __future__ import annotations
 
-import shutil
 from collections import Counter
 from pathlib import Path
 
 from rag.retrieval import chroma as store
-from rag.retrieval.lexical import LexicalIndex, LexicalWriter, file_key
+from rag.retrieval.lexical import LexicalIndex
 from rag.retrieval.sync import lexical_dir
 from rag.errors import IndexMissingError, InputError
 from rag.settings import Settings
+
+from .index_writer import IndexWriter, drop_collection
+from .manifest import FILENAME as MANIFEST_FILE
+from .manifest import Manifest, ManifestDamaged
 
 
 def last_changed(settings: Settings) -> float | None:
@@ -21,25 +24,37 @@ def last_changed(settings: Settings) -> float | None:
 def list_sources(settings: Settings) -> list[tuple[str, int]]:
     """Indexed source files with their chunk counts, sorted by name; empty when there is no index.
 
-    Read from the lexical index's manifest (one small record a file) when it accounts for every
-    chunk in Chroma; otherwise (an index made before it, or one an interrupted run left behind)
-    from Chroma's metadata, every chunk's."""
+    Read from the manifest (one small row a file) when it accounts for every chunk in Chroma;
+    otherwise (an index made before it, or one an interrupted run left behind) from Chroma's
+    metadata, every chunk's, without writing anything (the next ingestion repairs the manifest)."""
     try:
         collection = store.open_collection(settings, create=False)
     except IndexMissingError:
         return []
-    lexical = LexicalIndex.open(lexical_dir(settings))
-    if lexical is not None:
-        sources = lexical.sources()
-        with store.one_line_errors(settings):
-            if sum(sources.values()) == collection.count():
-                return sorted(sources.items())
+    sources = _manifest_sources(settings)
+    with store.one_line_errors(settings):
+        if sources is not None and sum(sources.values()) == collection.count():
+            return sorted(sources.items())
     counts: Counter[str] = Counter()
     with store.one_line_errors(settings):  # a server gone away, a busy file
         for _, metas in store.iter_metadata(collection):
             for meta in metas:
                 counts[str((meta or {}).get("source", ""))] += 1
     return sorted(counts.items())
+
+
+def _manifest_sources(settings: Settings) -> dict[str, int] | None:
+    folder = lexical_dir(settings)
+    if not (folder / MANIFEST_FILE).exists():
+        return None
+    try:
+        manifest = Manifest.open(folder, settings.collection)
+    except ManifestDamaged:
+        return None
+    try:
+        return manifest.sources() if manifest.is_built() and not manifest.unfinished() else None
+    finally:
+        manifest.close()
 
 
 def corpus_path(settings: Settings, source: str) -> Path | None:
@@ -52,42 +67,27 @@ def corpus_path(settings: Settings, source: str) -> Path | None:
 
 
 def remove_source(settings: Settings, source: str) -> dict:
-    """Delete the chunks of ``source`` and its file inside the corpus folder.
+    """Delete the chunks of ``source`` (by the ids its manifest entry names) and its file inside
+    the corpus folder.
 
     Returns ``{"source", "chunks_removed", "file_deleted"}``. A source outside the corpus folder
     (ingested from elsewhere) loses its chunks; its file is never touched.
     """
     if not source or not source.strip():
         raise InputError("choose a file to remove")
-    collection = store.open_collection(settings, create=False)
-    rows = [
-        (cid, str((meta or {}).get("root", "")))
-        for page_ids, metas in store.iter_metadata(collection)
-        for cid, meta in zip(page_ids, metas)
-        if str((meta or {}).get("source", "")) == source
-    ]
-    ids = [cid for cid, _ in rows]
+    store.open_collection(settings, create=False)  # IndexMissingError: nothing was ever ingested
+    with IndexWriter.open(settings, create=False) as writer:
+        removed = writer.remove_source(source)
     path = corpus_path(settings, source)
     file_exists = path is not None and path.is_file()
-    if not ids and not file_exists:
+    if not removed and not file_exists:
         raise InputError(f"{source!r} is not in the index")
-    with store.writing(settings):
-        _remove_lexical(settings, {file_key(root, source) for _, root in rows})
-        store.delete(collection, ids)
     deleted = False
     if file_exists:
         # Delete the corpus copy too, or the next ingestion of the corpus folder would add it back.
         path.unlink()
         deleted = True
-    return {"source": source, "chunks_removed": len(ids), "file_deleted": deleted}
-
-
-def _remove_lexical(settings: Settings, keys: set[str]) -> None:
-    """Drop the files from the lexical index (before Chroma, so its manifest never names missing chunks)."""
-    index = LexicalIndex.open(lexical_dir(settings))
-    if index is not None and keys:
-        with LexicalWriter(index) as writer:
-            writer.remove(sorted(keys))
+    return {"source": source, "chunks_removed": removed, "file_deleted": deleted}
 
 
 def list_collections(settings: Settings) -> list[tuple[str, int]]:
@@ -98,13 +98,5 @@ def list_collections(settings: Settings) -> list[tuple[str, int]]:
 
 
 def delete_collection(settings: Settings, name: str) -> int:
-    """Delete one collection: its chunks and its lexical index; the others are untouched. Returns
-    how many chunks it held. The lexical index goes first, so it never outlives its chunks (a
-    collection left without one gets it rebuilt on first use)."""
-    target = settings.replace(collection=name)
-    collection = store.open_collection(target)  # IndexMissingError names the missing collection
-    count = collection.count()
-    shutil.rmtree(lexical_dir(target), ignore_errors=True)
-    with store.one_line_errors(target):
-        store.open_client(target).delete_collection(name)
-    return count
+    """Delete one collection (its chunks, lexical index and manifest); returns how many chunks it held."""
+    return drop_collection(settings, name)

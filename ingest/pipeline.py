@@ -1,12 +1,12 @@
-"""Incremental ingestion: files -> Documents -> Chunks -> embeddings -> Chroma.
+"""Incremental ingestion: files -> Documents -> Chunks -> embeddings -> the index.
 
-The index itself is the record of what was ingested: every chunk carries its file's content
-hash, the chunker fingerprint, the embedder id and the file's chunk count. A file is done
-when all its chunks agree with the file on disk. This keeps no second store to drift out
-of sync (and works the same against a Chroma server), makes an interrupted run resumable
-(a half-written file simply does not look done), and lets unchanged files be skipped
-before they are parsed, which LangChain's ``index()`` cannot do (it hashes parsed chunks).
-"""
+What the index holds is read from its manifest (ingest/manifest.py): per file its content hash,
+chunker and embedder fingerprints and chunk ids. A file whose entry matches the file on disk is
+skipped before it is parsed (which LangChain's ``index()`` cannot do: it hashes parsed chunks);
+a changed file is replaced, a removed one deleted by its chunk ids. All writes go through the
+``IndexWriter`` (ingest/index_writer.py), which keeps Chroma, the lexical index and the manifest in
+step and repairs what an interrupted run left, so an interrupted run is simply run again.
+""" 
 from __future__ import annotations
 
 import errno
@@ -20,13 +20,11 @@ from pathlib import Path
 from typing import Callable, Iterable
 
 from rag import records
-from rag.retrieval import chroma as store
-from rag.retrieval.lexical import FileChunks, LexicalIndex, LexicalWriter, file_key
-from rag.retrieval.sync import lexical_dir, reconcile
 from rag.errors import InputError, LoadError
 from rag.settings import Settings
 
 from .chunking import ChunkerConfig, split_document
+from .index_writer import FileWrite, IndexWriter, print_note
 from .loaders import load_bytes, read_bytes, supported
 from .ocr import engine as ocr_engine
 from .types import Chunk, Skipped
@@ -49,27 +47,6 @@ class IngestSummary:
 
     def to_dict(self) -> dict:
         return {**asdict(self), "seconds": round(self.seconds, 3)}  # fields in order; skipped as {path, reason}
-
-
-@dataclass
-class _FileState:
-    hashes: set = field(default_factory=set)
-    chunkers: set = field(default_factory=set)
-    embedders: set = field(default_factory=set)
-    expected: set = field(default_factory=set)
-    ids: list = field(default_factory=list)
-
-    def consistent(self) -> bool:
-        """All the file's chunks are there and of one version."""
-        return len(self.hashes) == 1 and self.expected == {len(self.ids)}
-
-    def complete(self, file_hash: str, chunker: str, embedder: str) -> bool:
-        return (
-            self.hashes == {file_hash}
-            and self.chunkers == {chunker}
-            and self.embedders == {embedder}
-            and self.expected == {len(self.ids)}
-        )
 
 
 @dataclass
@@ -112,20 +89,6 @@ def discover(paths: Iterable[str | Path]) -> list[tuple[Path, list[Path], bool]]
     return targets
 
 
-def _index_state(collection) -> dict[tuple[str, str], _FileState]:
-    state: dict[tuple[str, str], _FileState] = defaultdict(_FileState)
-    for ids, metas in store.iter_metadata(collection):
-        for cid, m in zip(ids, metas):
-            m = m or {}
-            s = state[(m.get("root", ""), m.get("source", ""))]
-            s.hashes.add(m.get("file_hash"))
-            s.chunkers.add(m.get("chunker"))
-            s.embedders.add(m.get("embedder"))
-            s.expected.add(m.get("file_chunks"))
-            s.ids.append(cid)
-    return state
-
-
 def _unread_pages(meta: dict) -> list[str]:
     """"page 2, 5 not read: tesseract read no text": one line per reason a loader gave for pages it
     could not read."""
@@ -149,23 +112,20 @@ def ingest(
     on_file: Callable[[int, int, str], None] | None = None,
     on_write: Callable[[int], None] | None = None,
     flush_chunks: int | None = None,
+    on_note: Callable[[str], None] | None = print_note,
 ) -> IngestSummary:
-    """Bring the index in line with ``paths``: add new files, replace changed ones, delete removed ones."""
+    """Bring the index in line with ``paths``: add new files, replace changed ones, delete removed ones.
+    ``on_note`` hears of repairs to the index (a rebuilt manifest, a half-written file cleaned up)."""
     from rag.embeddings import SentenceEmbeddings
 
     t0 = time.perf_counter()
     targets = discover(paths)
     embeddings = embeddings or SentenceEmbeddings.for_settings(settings)
     total_files = sum(len(files) for _, files, _ in targets)
-    with store.writing(settings):  # readers in this process keep the client open meanwhile
-        run = _Run(
-            settings, embeddings, flush_chunks or settings.ingest_flush_chunks, on_skip=on_skip, on_write=on_write
-        )
-        try:
-            _visit_all(run, targets, total_files, on_file, _progress_bar(total_files, progress))
-        finally:
-            run.lexical.close()
-        run.summary.chunks_total = run.collection.count()
+    with IndexWriter.open(settings, embedder_id=embeddings.id, progress=progress, on_note=on_note) as writer:
+        run = _Run(settings, embeddings, writer, flush_chunks or settings.ingest_flush_chunks, on_skip=on_skip, on_write=on_write)
+        _visit_all(run, targets, total_files, on_file, _progress_bar(total_files, progress))
+        run.summary.chunks_total = writer.count()
     run.summary.seconds = time.perf_counter() - t0
     return run.summary
 
@@ -196,19 +156,14 @@ def _visit_all(run: "_Run", targets, total_files: int, on_file, bar) -> None:
 class _Run:
     """One ingestion run: what the index holds, the chunks waiting to be written, and the summary."""
 
-    def __init__(self, settings: Settings, embeddings, flush_chunks: int, *, on_skip=None, on_write=None):
-        self.embeddings = embeddings
+    def __init__(self, settings: Settings, embeddings, writer: IndexWriter, flush_chunks: int, *, on_skip=None, on_write=None):
+        self.embeddings, self.writer = embeddings, writer
         self.flush_chunks = flush_chunks
         self.on_skip, self.on_write = on_skip, on_write
         self.config = ChunkerConfig(settings.chunk_size, settings.chunk_overlap)
         self.ocr = settings.ocr
         if self.ocr not in ("auto", "none"):
             ocr_engine(self.ocr)  # an engine asked for by name and not installed: say so before any file
-        self.collection = store.open_collection(settings, create=True, embedder_id=embeddings.id)
-        self.state = _index_state(self.collection)
-        self.lexical = LexicalWriter(LexicalIndex.open(lexical_dir(settings), create=True))
-        # Repair what an interrupted run left: the lexical index follows Chroma's record of each file.
-        reconcile(self.lexical, self.collection, {file_key(*k): (next(iter(s.hashes)), s.ids) for k, s in self.state.items() if s.consistent()})
         self.summary = IngestSummary()
         self.pending: list[_Pending] = []
         self.n_pending = 0
@@ -228,8 +183,8 @@ class _Run:
         try:
             data = read_bytes(path)
             file_hash = _file_hash(data)
-            old = self.state.get((root_key, source))
-            if old is not None and old.complete(file_hash, self.config.fingerprint, self.embeddings.id):
+            old = self.writer.entry(root_key, source)
+            if old is not None and old.matches(file_hash, self.config.fingerprint, self.embeddings.id):
                 self.summary.unchanged += 1
                 return
             doc = load_bytes(data, source, path.suffix, ocr=self.ocr)
@@ -251,40 +206,25 @@ class _Run:
             self.flush()
 
     def flush(self) -> None:
-        """Embed and write the queued chunks, then drop the replaced files' stale ones."""
+        """Embed the queued chunks and write their files (the writer drops the replaced versions)."""
         if not self.pending:
             return
-        self._write(self.pending)
-        # Only now, with the new chunks safely written, drop the file's old ones.
-        for p in self.pending:
-            old = self.state.get((p.root, p.source))
-            if old is not None:
-                keep = {c.id for c in p.chunks}
-                store.delete(self.collection, [i for i in old.ids if i not in keep])
-            if p.is_new:
-                self.summary.added += 1
-            else:
-                self.summary.updated += 1
-        self.lexical.replace(self._lexical_files(p) for p in self.pending)
-        self.pending, self.n_pending = [], 0
-
-    def _lexical_files(self, p: _Pending) -> FileChunks:
-        metas = [records.chunk_metadata(c) for c in p.chunks]
-        return FileChunks(
-            p.root, p.source, p.file_hash,
-            tuple(c.id for c in p.chunks),
-            tuple(records.index_text(c.text, m) for c, m in zip(p.chunks, metas)),
-            tuple(c.section for c in p.chunks),
-        )
-
-    def _write(self, pending: list[_Pending]) -> None:
-        chunks = [c for p in pending for c in p.chunks]
+        chunks = [c for p in self.pending for c in p.chunks]
         vectors = self.embeddings.encode([c.embedding_text() for c in chunks])
-        metas = [self._metadata(p, i, c) for p in pending for i, c in enumerate(p.chunks)]
-        store.upsert(self.collection, [c.id for c in chunks], vectors, [c.text for c in chunks], metas)
+        files, at = [], 0
+        for p in self.pending:
+            files.append(FileWrite(
+                p.root, p.source, p.file_hash, self.config.fingerprint, self.embeddings.id,
+                tuple(c.id for c in p.chunks), tuple(c.text for c in p.chunks),
+                tuple(self._metadata(p, i, c) for i, c in enumerate(p.chunks)), vectors[at : at + len(p.chunks)]))
+            at += len(p.chunks)
+        self.writer.replace(files)
+        self.summary.added += sum(p.is_new for p in self.pending)
+        self.summary.updated += sum(not p.is_new for p in self.pending)
         self.summary.chunks_written += len(chunks)
         if self.on_write:
             self.on_write(self.summary.chunks_written)
+        self.pending, self.n_pending = [], 0
 
     def _metadata(self, p: _Pending, i: int, chunk: Chunk) -> dict:
         return records.chunk_metadata(
@@ -300,12 +240,10 @@ class _Run:
         )
 
     def remove_missing(self, root_key: str, seen: set[str]) -> None:
-        """Delete the chunks of files under ``root_key`` that are no longer there."""
-        for (r, source), old in list(self.state.items()):
-            if r == root_key and source not in seen:
-                self.lexical.remove([file_key(r, source)])  # before Chroma: a manifest entry never outlives its chunks
-                store.delete(self.collection, old.ids)
-                self.summary.removed += 1
+        """Delete the files under ``root_key`` that are no longer there, by their chunk ids."""
+        gone = [key for source, key in self.writer.sources_under(root_key).items() if source not in seen]
+        self.writer.remove(gone)
+        self.summary.removed += len(gone)
 
 
 def _progress_bar(total: int, enabled: bool):

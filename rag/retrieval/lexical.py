@@ -265,6 +265,14 @@ class LexicalWriter:
             self._chunks.delete_documents_by_term("file", key)
         self._chunks.commit()
 
+    def remove_chunks(self, ids: Iterable[str]) -> None:
+        """Drop chunks by id (a repair: chunks that no file of the manifest names)."""
+        ids = list(ids)
+        for cid in ids:
+            self._chunks.delete_documents_by_term("id", cid)
+        if ids:
+            self._chunks.commit()
+
     def _drop_manifest(self, keys: list[str]) -> None:
         for key in keys:
             self._files.delete_documents_by_term("file", key)

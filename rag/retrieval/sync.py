@@ -7,8 +7,9 @@ line with the first, reading the texts of the files it must redo from Chroma (no
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping, Sequence
+from typing import Callable, Mapping, Sequence
 
 from .. import records
 from ..settings import Settings
@@ -25,17 +26,45 @@ def lexical_dir(settings: Settings) -> Path:
     return Path(settings.persist_dir) / "lexical" / settings.collection
 
 
-def chroma_files(collection) -> dict[str, tuple[str, list[str]]]:
-    """Every file whose chunks in Chroma agree with each other: file key -> (hash, chunk ids)."""
+@dataclass(frozen=True)
+class IndexedFile:
+    """One file as Chroma's chunks record it (every chunk carries its file's version)."""
+
+    root: str
+    source: str
+    file_hash: str
+    chunker: str
+    embedder: str
+    ids: tuple[str, ...]
+
+
+def scan_files(collection, on_page: Callable[[int], None] | None = None) -> dict[str, IndexedFile]:
+    """Read every chunk's metadata once: every file the chunks name, by file key. A file whose
+    chunks agree (one version, all there) has its hash; any other (what an interrupted write of an
+    old ragbot left, or chunks written without it) has the hash "", which no file on disk matches.
+    ``on_page`` gets the number of chunks of each page read."""
     seen: dict[str, list] = {}
     for ids, metas in store.iter_metadata(collection):
         for cid, meta in zip(ids, metas):
             meta = meta or {}
-            entry = seen.setdefault(file_key(str(meta.get("root", "")), records.source_of(meta)), [set(), set(), []])
-            entry[0].add(meta.get("file_hash"))
-            entry[1].add(meta.get("file_chunks"))
-            entry[2].append(cid)
-    return {key: (next(iter(h)), ids) for key, (h, n, ids) in seen.items() if len(h) == 1 and n == {len(ids)}}
+            root, source = str(meta.get(records.ROOT, "")), records.source_of(meta)
+            entry = seen.setdefault(file_key(root, source), [root, source, set(), set(), []])
+            entry[2].add((meta.get("file_hash"), meta.get("chunker"), meta.get("embedder")))
+            entry[3].add(meta.get("file_chunks"))
+            entry[4].append(cid)
+        if on_page:
+            on_page(len(ids))
+    files = {}
+    for key, (root, source, versions, counts, ids) in seen.items():
+        whole = len(versions) == 1 and counts == {len(ids)}
+        file_hash, chunker, embedder = next(iter(versions)) if whole else ("", "", "")
+        files[key] = IndexedFile(root, source, str(file_hash or ""), str(chunker or ""), str(embedder or ""), tuple(ids))
+    return files
+
+
+def chroma_files(collection) -> dict[str, tuple[str, list[str]]]:
+    """Every file whose chunks in Chroma agree with each other: file key -> (hash, chunk ids)."""
+    return {key: (f.file_hash, list(f.ids)) for key, f in scan_files(collection).items() if f.file_hash}
 
 
 def file_chunks(collection, key: str, file_hash: str, ids: Sequence[str]) -> FileChunks:

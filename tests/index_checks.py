@@ -1,0 +1,47 @@
+"""What the three stores of an index hold, for tests that check they agree."""
+from __future__ import annotations
+
+from collections import Counter
+
+from ingest.manifest import COMPLETE, Manifest
+from rag.retrieval import chroma as store
+from rag.retrieval.lexical import LexicalIndex
+from rag.retrieval.sync import lexical_dir
+
+
+def manifest_ids(settings) -> tuple[Counter, list]:
+    """(ids of complete files, entries being written) as the manifest records them."""
+    manifest = Manifest.open(lexical_dir(settings), settings.collection)
+    try:
+        entries = list(manifest.entries())
+    finally:
+        manifest.close()
+    return Counter(i for e in entries if e.state == COMPLETE for i in e.ids), [e for e in entries if e.state != COMPLETE]
+
+
+def chroma_ids(settings) -> Counter:
+    collection = store.open_collection(settings)
+    return Counter(i for ids, _ in store.iter_metadata(collection, page=20_000) for i in ids)
+
+
+def lexical_ids(settings) -> Counter:
+    return Counter(LexicalIndex.open(lexical_dir(settings)).chunk_ids())
+
+
+def assert_agree(settings) -> int:
+    """The manifest, Chroma and the lexical index hold the same chunks, each once; returns how many."""
+    complete, writing = manifest_ids(settings)
+    chroma, lexical = chroma_ids(settings), lexical_ids(settings)
+    assert not writing, f"{len(writing)} file(s) still marked as being written"
+    assert max(chroma.values(), default=1) == 1 and max(lexical.values(), default=1) == 1, "a chunk indexed twice"
+    assert set(complete) == set(chroma), f"manifest vs Chroma: {len(set(complete) ^ set(chroma))} ids differ"
+    assert set(chroma) == set(lexical), f"Chroma vs lexical index: {len(set(chroma) ^ set(lexical))} ids differ"
+    return len(chroma)
+
+
+def assert_manifest_claims_only_whole_files(settings) -> None:
+    """What a crash may leave: every file the manifest calls complete is whole in both indexes."""
+    complete, _ = manifest_ids(settings)
+    chroma, lexical = chroma_ids(settings), lexical_ids(settings)
+    assert not set(complete) - set(chroma), "the manifest claims chunks Chroma lacks"
+    assert not set(complete) - set(lexical), "the manifest claims chunks the lexical index lacks"
