@@ -28,8 +28,8 @@ GROWTH_SIZES = (1_000, 10_000, 100_000, 1_000_000)
 GROWTH_QUERIES = 60
 BASE_CHUNKS = 2000
 BATCH_CHUNKS = 5000
-ROOT = "growth"
-OLD_PATH_MAX = 100_000  # the old path loads the whole table: compared up to here
+FILE_CHUNKS = 20  # chunks per file of the grown corpus (1M chunks: 50,000 files)
+OLD_PATH_MAX = 100_000  # the old paths read the whole table: compared up to here (164 s a file at 1M)
 
 
 def _base_chunks(settings, n: int, corpus: Mapping[str, tuple[str, str]]) -> tuple[list[str], list[dict], np.ndarray]:
@@ -59,72 +59,84 @@ def _variant(text: str, copy: int, rng: np.random.Generator) -> str:
 
 
 class Grower:
-    """Adds copies of the base files to Chroma and the lexical index, whole files at a time."""
+    """Adds copies of the base files to the index through the one index writer, whole files at a
+    time: each file of FILE_CHUNKS chunks is also written to disk under ``corpus`` with the hash,
+    chunker and embedder ingestion would record, so re-ingesting the folder finds it unchanged."""
 
-    def __init__(self, settings, embedder_id: str, corpus: Mapping[str, tuple[str, str]]):
-        from rag.retrieval import chroma as store
-        from rag.retrieval.lexical import LexicalIndex, LexicalWriter
+    def __init__(self, settings, embedder_id: str, corpus: Mapping[str, tuple[str, str]], folder: Path):
+        from ingest.chunking import ChunkerConfig
         from rag.retrieval.sync import lexical_dir
 
+        self.settings = settings
         self.texts, self.metas, self.vectors = _base_chunks(settings, BASE_CHUNKS, corpus)
-        self.files: dict[str, list[int]] = {}
-        for i, m in enumerate(self.metas):
-            self.files.setdefault(m["source"], []).append(i)
-        self.collection = store.open_collection(settings, create=True, embedder_id=embedder_id)
+        self.parts = _parts(self.metas)
+        self.folder = folder
+        self.root = str(folder.resolve())
         self.lexical_dir = lexical_dir(settings)
-        self.index = LexicalIndex.open(self.lexical_dir, create=True)
-        self.lexical = None
         self.rng = np.random.default_rng(0)
-        self.chunks, self.copy = 0, 0
+        self.chunks, self.copy, self.part, self.files, self.seconds = 0, 0, 0, 0, 0.0  # next: part of copy
         self.embedder_id = embedder_id
+        self.chunker = ChunkerConfig(settings.chunk_size, settings.chunk_overlap).fingerprint
 
     def grow_to(self, target: int) -> None:
-        """Add copies up to ``target`` chunks; the lexical writer is held only meanwhile (ingestion needs it after)."""
-        from rag.retrieval.lexical import LexicalWriter
+        """Add files, copy after copy of the base files, up to ``target`` chunks (the writer is held
+        only meanwhile: ingestion needs it after)."""
+        from ingest.index_writer import IndexWriter
 
-        with LexicalWriter(self.index) as self.lexical:
-            while self.chunks < target:
-                self._add_copy(target)
+        t0 = time.perf_counter()
+        with IndexWriter.open(self.settings, embedder_id=self.embedder_id, on_note=None) as writer:
+            batch: list = []
+            while self.chunks + sum(len(f.ids) for f in batch) < target:
+                batch.append(self._file(self.parts[self.part]))
+                self.part += 1
+                if self.part == len(self.parts):
+                    self.copy, self.part = self.copy + 1, 0
+                if sum(len(f.ids) for f in batch) >= BATCH_CHUNKS:
+                    self._write(writer, batch)
+                    batch = []
+            self._write(writer, batch)
+        self.seconds += time.perf_counter() - t0
 
-    def _add_copy(self, target: int) -> None:
-        batch: list[tuple[str, list[int]]] = []
-        for source, idx in self.files.items():
-            batch.append((source, idx))
-            if sum(len(i) for _, i in batch) >= BATCH_CHUNKS or self.chunks + sum(len(i) for _, i in batch) >= target:
-                self._write(batch)
-                batch = []
-                if self.chunks >= target:
-                    break
-        self._write(batch)
-        self.copy += 1
+    def _write(self, writer, batch: list) -> None:
+        writer.replace(batch)
+        self.files += len(batch)
+        self.chunks += sum(len(f.ids) for f in batch)
 
-    def _write(self, batch: list[tuple[str, list[int]]]) -> None:
-        from rag import records
-        from rag.retrieval import chroma as store
-        from rag.retrieval.lexical import FileChunks
+    def _file(self, idx: list[int]):
+        """One file of this copy: written to disk, and its chunks as ingestion would record them."""
+        import hashlib
 
-        if not batch:
-            return
+        from ingest.index_writer import FileWrite
+
         c = self.copy
-        ids, vecs, docs, metas, files = [], [], [], [], []
-        for source, idx in batch:
-            name, fid = f"copy{c}/{source}", [f"g{c}-{i}" for i in idx]
-            texts = [self.texts[i] if c == 0 else _variant(self.texts[i], c, self.rng) for i in idx]
-            v = self.vectors[idx].copy()
-            if c:
-                v += self.rng.normal(0, 0.02, v.shape).astype(np.float32)
-                v /= np.linalg.norm(v, axis=1, keepdims=True)
-            mts = [{**self.metas[i], "source": name, "root": ROOT, "file_hash": f"v{c}", "file_chunks": len(idx),
-                    "embedder": self.embedder_id} for i in idx]
-            ids += fid
-            vecs.append(v)
-            docs += texts
-            metas += mts
-            files.append(FileChunks(ROOT, name, f"v{c}", tuple(fid), tuple(records.index_text(t, m) for t, m in zip(texts, mts)),
-                                    tuple(m["section"] for m in mts)))
-        store.upsert(self.collection, ids, np.concatenate(vecs), docs, metas)
-        self.lexical.replace(files)
-        self.chunks += len(ids)
+        texts = [self.texts[i] if c == 0 else _variant(self.texts[i], c, self.rng) for i in idx]
+        source = f"copy{c}/part{self.part}.txt"
+        body = "\n\n".join(texts) + "\n"
+        path = self.folder / source
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(body)
+        file_hash = hashlib.sha256(body.encode()).hexdigest()
+        starts = np.cumsum([0] + [len(t) + 2 for t in texts[:-1]])
+        metas = tuple({"source": source, "section": self.metas[i]["section"], "start": int(a), "end": int(a) + len(t),
+                       "root": self.root, "chunk_index": k, "file_hash": file_hash, "file_chunks": len(idx),
+                       "chunker": self.chunker, "embedder": self.embedder_id}
+                      for k, (i, t, a) in enumerate(zip(idx, texts, starts)))
+        v = self.vectors[idx].copy()
+        if c:
+            v += self.rng.normal(0, 0.02, v.shape).astype(np.float32)
+            v /= np.linalg.norm(v, axis=1, keepdims=True)
+        ids = tuple(f"g{c}-{i}" for i in idx)
+        return FileWrite(self.root, source, file_hash, self.chunker, self.embedder_id, ids, tuple(texts), metas, v)
+
+
+def _parts(metas: list[dict]) -> list[list[int]]:
+    """The base chunks grouped, in order, into files of about FILE_CHUNKS chunks (whole abstracts)."""
+    parts: list[list[int]] = [[]]
+    for i, m in enumerate(metas):
+        if len(parts[-1]) >= FILE_CHUNKS and m["chunk_index"] == 0:
+            parts.append([])
+        parts[-1].append(i)
+    return [p for p in parts if p]
 
 
 class Reader:
@@ -149,40 +161,87 @@ class Reader:
     def searched(self) -> dict:
         return self._line()
 
-    def after_change(self, query: str, source: str) -> dict:
-        self.proc.stdin.write(json.dumps({"query": query, "source": source}) + "\n")
+    def probe(self, query: str, source: str, text: str = "", present: bool = True) -> dict:
+        """Wait until this process's search shows the change (see eval.growth_reader)."""
+        self.proc.stdin.write(json.dumps({"query": query, "source": source, "text": text, "present": present}) + "\n")
         self.proc.stdin.flush()
-        seen = self._line()
+        return self._line()
+
+    def close(self) -> None:
+        self.proc.stdin.close()
         self.proc.wait()
-        return seen
 
 
-def _new_file(work: Path, n: int, corpus: Mapping[str, tuple[str, str]]) -> tuple[Path, str, str]:
+def _new_file(work: Path, n: int, corpus: Mapping[str, tuple[str, str]], name: str = "new") -> tuple[Path, str, str]:
     """A SciFact abstract that is not among the base chunks, as a file in its own folder; (folder, query, source)."""
     doc_id, (title, text) = list(corpus.items())[-1 - n]
-    folder = work / f"new{n}"
+    folder = work / f"{name}{n}"
     folder.mkdir()
     (folder / f"{doc_id}.txt").write_text(f"{title}\n{text}\n")
     return folder, title, f"{doc_id}.txt"
 
 
 def _measure(s, grower: Grower, queries: list[str], work: Path, n_readers: int, index_dir: Path,
-             corpus: Mapping[str, tuple[str, str]]) -> dict:
-    from ingest.pipeline import ingest
-
+             corpus: Mapping[str, tuple[str, str]], embeddings) -> dict:
+    """Searches, then one file added, changed and removed (each timed until every answering process
+    sees it), then the whole unchanged corpus ingested again."""
     readers = [Reader(s, queries, work, f"reader{grower.chunks}-{i}") for i in range(n_readers)]
     searched = [r.searched() for r in readers]
-    folder, query, source = _new_file(work, grower.chunks % 997, corpus)
-    with Timer() as t_ingest:
-        ingest([folder], s)
-    seen = [r.after_change(query, source) for r in readers]
-    row = {"chunks": grower.chunks, "ingest_one_file_s": round(t_ingest.seconds, 2), "index_mb": dir_size_mb(index_dir),
+    row = {"chunks": grower.chunks, "files": grower.files, "index_mb": dir_size_mb(index_dir),
            "lexical_mb": dir_size_mb(grower.lexical_dir)}
     for key in ("hybrid", "dense", "lexical", "first_search_ms"):
         row[key] = searched[0][key]
-    for key in ("first_search_after_change_ms", "seen_new_file_s", "whole_table_reads", "peak_rss_mb"):
-        row[key] = seen[0][key] if n_readers == 1 else [x[key] for x in seen]
+    try:
+        row.update(_one_file_changes(s, readers, work, grower.chunks, corpus, embeddings))
+    finally:
+        for r in readers:
+            r.close()
+    row.update(_reingest_unchanged(s, grower, embeddings))
     return row
+
+
+def _one_file_changes(s, readers: list[Reader], work: Path, n: int, corpus, embeddings) -> dict:
+    """Add, change and remove one real file through ``ragbot ingest``'s pipeline (the model loaded,
+    as in ``--watch`` and the app); each time until the answering processes see it."""
+    from ingest.pipeline import ingest
+
+    folder, query, source = _new_file(work, n % 997, corpus)
+    marker = f"zqv{n}marker"
+    steps = {
+        "add": (lambda: None, dict(query=query, source=source)),
+        "change": (lambda: (folder / source).write_text((folder / source).read_text() + f"\nRevised: {marker}.\n"),
+                   dict(query=marker, source=source, text=marker)),
+        "remove": (lambda: (folder / source).unlink(), dict(query=query, source=source, present=False)),
+    }
+    out: dict = {}
+    for name, (edit, probe) in steps.items():
+        edit()
+        with Timer() as t:
+            ingest([folder], s, embeddings=embeddings, on_note=None)
+        seen = [r.probe(**probe) for r in readers]
+        waits = [x["seen_s"] for x in seen]
+        out[f"{name}_ingest_s"] = round(t.seconds, 3)
+        out[f"{name}_end_to_end_s"] = None if None in waits else round(t.seconds + max(waits), 3)
+        if name == "add":
+            out["first_search_after_change_ms"] = [x["first_search_after_change_ms"] for x in seen]
+            out["whole_table_reads"] = [x["whole_table_reads"] for x in seen]
+            out["peak_rss_mb"] = [x["peak_rss_mb"] for x in seen]
+    if len(readers) == 1:
+        out = {k: v[0] if isinstance(v, list) else v for k, v in out.items()}
+    return out
+
+
+def _reingest_unchanged(s, grower: Grower, embeddings) -> dict:
+    """Ingest the whole grown corpus again: every file must be found unchanged, nothing embedded.
+    Compared with the time the grower took to write it (a lower bound of a first ingestion, which
+    would also parse and embed every chunk)."""
+    from ingest.pipeline import ingest
+
+    with Timer() as t:
+        summary = ingest([grower.folder], s, embeddings=embeddings, on_note=None)
+    assert summary.unchanged == grower.files and summary.chunks_written == summary.removed == 0, summary
+    return {"reingest_unchanged_s": round(t.seconds, 2), "written_s": round(grower.seconds, 1),
+            "reingest_vs_written": round(t.seconds / max(grower.seconds, 1e-9), 4)}
 
 
 _OLD_READER = """
@@ -202,16 +261,55 @@ print(json.dumps(out))
 """
 
 
-def _old_path(settings, work: Path, queries: list[str], ref: str) -> dict:
-    """The same searches by the retriever of git ``ref`` (the whole-table path), on a copy of the index."""
+_OLD_INGEST = """
+import json, sys, time
+from pathlib import Path
+sys.path.insert(0, {tree!r})
+from ingest.pipeline import ingest
+from rag.embeddings import SentenceEmbeddings
+from rag.settings import Settings
+settings = Settings(**{fields!r})
+embeddings = SentenceEmbeddings.for_settings(settings)
+folder, source = Path({folder!r}), {source!r}
+out = {{}}
+for name in ("add", "change", "remove"):
+    if name == "change":
+        (folder / source).write_text((folder / source).read_text() + "\\nRevised.\\n")
+    if name == "remove":
+        (folder / source).unlink()
+    t = time.perf_counter(); ingest([folder], settings, embeddings=embeddings); out[name + "_ingest_s"] = round(time.perf_counter() - t, 3)
+print(json.dumps(out))
+"""
+
+
+def _old_ingest(settings, work: Path, ref: str, n: int, corpus) -> dict:
+    """Add, change and remove one file with the ingestion of git ``ref`` (which reads every chunk's
+    metadata to learn the index's state), on the same index; it ends as it began."""
     from .bench import run_child
 
+    tree = _old_tree(work, ref)
+    folder, _, source = _new_file(work, n, corpus, name="old")
+    fields = {f: getattr(settings, f) for f in ("persist_dir", "collection", "chroma_host", "chroma_port", "embedding_backend")}
+    out, _ = run_child(_OLD_INGEST.format(tree=str(tree), fields=fields, folder=str(folder), source=source), timeout=3600)
+    return {**out, "ref": ref}
+
+
+def _old_tree(work: Path, ref: str) -> Path:
+    """The packages of git ``ref``, once."""
     tree = work / "old-tree"
     if not tree.exists():
         tree.mkdir()
         repo = Path(__file__).resolve().parents[1]
-        archive = subprocess.run(["git", "-C", str(repo), "archive", ref, "rag"], capture_output=True, check=True).stdout
+        archive = subprocess.run(["git", "-C", str(repo), "archive", ref, "rag", "ingest"], capture_output=True, check=True).stdout
         subprocess.run(["tar", "-x", "-C", str(tree)], input=archive, check=True)
+    return tree
+
+
+def _old_path(settings, work: Path, queries: list[str], ref: str) -> dict:
+    """The same searches by the retriever of git ``ref`` (the whole-table path), on a copy of the index."""
+    from .bench import run_child
+
+    tree = _old_tree(work, ref)
     copy = work / "old-copy"
     shutil.rmtree(copy, ignore_errors=True)
     shutil.copytree(settings.persist_dir, copy, ignore=shutil.ignore_patterns("lexical"))
@@ -223,6 +321,8 @@ def _old_path(settings, work: Path, queries: list[str], ref: str) -> dict:
 def run_growth(settings, limit: int | None = None, sizes=GROWTH_SIZES, server: bool = False, old_ref: str | None = None,
                data: str | Path | None = None) -> dict:
     """Latency, the first search after one more file, index size and the answering process's RSS, per size."""
+    from rag.embeddings import SentenceEmbeddings
+
     from .scifact import load_scifact
 
     sizes = [n for n in sizes if not limit or n <= limit] or [min(sizes)]
@@ -233,18 +333,23 @@ def run_growth(settings, limit: int | None = None, sizes=GROWTH_SIZES, server: b
     server_ = _server(work) if server else None
     try:
         s = _settings(settings, work, server_)
-        grower = Grower(s, _embedder_id(settings), scifact.corpus)
+        embeddings = SentenceEmbeddings.for_settings(s)
+        grower = Grower(s, embeddings.id, scifact.corpus, work / "corpus")
         for target in sizes:
             with Timer() as t_build:
                 grower.grow_to(target)
             index_dir = work / ("server" if server else "chroma")
-            measured = _measure(s, grower, queries, work, 2 if server else 1, index_dir, scifact.corpus)
+            measured = _measure(s, grower, queries, work, 2 if server else 1, index_dir, scifact.corpus, embeddings)
             rows.append({"insert_s": round(t_build.seconds, 1), **measured})
+            if old_ref and grower.chunks <= OLD_PATH_MAX:
+                rows[-1]["old_ingest"] = _old_ingest(s, work, old_ref, (grower.chunks + 1) % 997, scifact.corpus)
             if old_ref and not server and grower.chunks <= OLD_PATH_MAX:
                 rows[-1]["old_path"] = _old_path(s, work, queries, old_ref)
                 rows[-1]["hybrid_p50_vs_old"] = round(rows[-1]["hybrid"]["p50"] / rows[-1]["old_path"]["hybrid"]["p50"], 3)
-            print(f"  growth: {rows[-1]['chunks']} chunks, hybrid p50 {rows[-1]['hybrid']['p50']} ms, after a change "
-                  f"{rows[-1]['first_search_after_change_ms']} ms, rss {rows[-1]['peak_rss_mb']} MB", flush=True)
+            print(f"  growth: {rows[-1]['chunks']} chunks, hybrid p50 {rows[-1]['hybrid']['p50']} ms, one file added / changed / "
+                  f"removed end to end {rows[-1]['add_end_to_end_s']} / {rows[-1]['change_end_to_end_s']} / "
+                  f"{rows[-1]['remove_end_to_end_s']} s, unchanged corpus re-ingested in {rows[-1]['reingest_unchanged_s']} s",
+                  flush=True)
     finally:
         from rag.retrieval import chroma as store
 
@@ -259,10 +364,17 @@ def run_growth(settings, limit: int | None = None, sizes=GROWTH_SIZES, server: b
 def _notes(server: bool) -> list[str]:
     return [
         f"{BASE_CHUNKS} real SciFact chunks encoded once; larger sizes copy their files with ~10% of words dropped and "
-        "vectors perturbed (Gaussian noise 0.02, renormalised), written to Chroma and the lexical index as ingestion writes them",
+        f"vectors perturbed (Gaussian noise 0.02, renormalised), in files of ~{FILE_CHUNKS} chunks written to disk and, "
+        "through the index writer, to Chroma, the lexical index and the manifest",
         f"latency over {GROWTH_QUERIES} SciFact claims per method in a separate answering process, including query encoding",
-        "first_search_after_change_ms: that process's first search after this one ingested one more file (real pipeline); "
-        "seen_new_file_s: until its search returns the new file; whole_table_reads: calls that read every chunk (0 = none)",
+        "add/change/remove_ingest_s: one real file through ragbot ingest's pipeline (model loaded, as in --watch and the app); "
+        "_end_to_end_s adds the wait until every answering process's search shows the change",
+        "first_search_after_change_ms: an answering process's first search after the add; whole_table_reads: calls that "
+        "read every chunk (0 = none)",
+        "reingest_unchanged_s: ingest of the whole grown folder again (every file unchanged, nothing embedded); "
+        "reingest_vs_written: against the time the grower took to write those chunks (a lower bound of a first "
+        "ingestion, which also parses and embeds)",
+        "old_ingest: the same add, change and remove by the ingestion of the given git ref, on the same index",
         "peak_rss_mb: the answering process's own peak resident memory (VmHWM); embedded mode includes Chroma's in-memory vector index"
         + ("; the server holds the vectors" if server else ""),
     ]
@@ -280,13 +392,6 @@ def _settings(settings, work: Path, server):
     # the lexical index of a server's collection lives under persist_dir, shared by the processes of this machine
     return dataclasses.replace(settings, chroma_host="127.0.0.1", chroma_port=server.port, persist_dir=str(work / "local"),
                                collection="growth")
-
-
-def _embedder_id(settings) -> str:
-    """The id retrieval expects in the index: the vectors are the real model's."""
-    from rag.embeddings import SentenceEmbeddings
-
-    return SentenceEmbeddings(settings.embedding_model, settings.embedding_backend).id
 
 
 def plot_growth(result: dict, axes) -> None:

@@ -1,9 +1,11 @@
 """The answering process of ``ragbot bench growth``: opens the index, times searches, then waits for
-another process's ingestion and times how soon it sees the new file.
+another process's changes and times how soon it sees each.
 
 Run as ``python -m eval.growth_reader SPEC.json``. It prints one JSON line when its searches are
-done, reads one line from stdin (the probe query and the new file's source), prints a second JSON
-line with what it saw and its own peak RSS (VmHWM: ``wait4`` would report the parent's), and exits.
+done; then for each probe line on stdin (``{"query", "source", "text", "present"}``: wait until a
+search for ``query`` returns a passage of ``source`` that contains ``text``, or, with ``present``
+false, returns none of ``source``) it prints a JSON line with what it saw and its own peak RSS
+(VmHWM: ``wait4`` would report the parent's). It exits at the end of stdin.
 """
 from __future__ import annotations
 
@@ -47,6 +49,23 @@ def _count_full_reads() -> dict:
     return counts
 
 
+def _wait_for(retriever, probe: dict) -> dict:
+    """Search until the probe's change shows: the first search's time and when the change was seen."""
+    def shows(passages) -> bool:
+        ours = [p for p in passages if p.source == probe["source"] and probe.get("text", "") in p.text]
+        return bool(ours) == probe.get("present", True)
+
+    t0 = time.perf_counter()
+    first = _ms(lambda: retriever.search(probe["query"]))
+    seen_after = None
+    while time.perf_counter() - t0 < SEE_TIMEOUT_S:
+        if shows(retriever.search(probe["query"])):
+            seen_after = time.perf_counter() - t0
+            break
+        time.sleep(0.05)
+    return {"first_search_after_change_ms": round(first, 1), "seen_s": None if seen_after is None else round(seen_after, 3)}
+
+
 def main(spec_path: str) -> int:
     spec = json.loads(open(spec_path).read())
     settings = Settings(**spec["settings"])
@@ -57,18 +76,8 @@ def main(spec_path: str) -> int:
     for method in spec.get("methods", ("hybrid", "dense", "lexical")):
         out[method] = _summary([_ms(lambda q=q: retriever.search(q, method=method)) for q in spec["queries"]])
     print(json.dumps(out), flush=True)
-    probe = json.loads(sys.stdin.readline())
-    t0 = time.perf_counter()
-    first = _ms(lambda: retriever.search(probe["query"]))
-    seen_after = None
-    while time.perf_counter() - t0 < SEE_TIMEOUT_S:
-        if any(p.source == probe["source"] for p in retriever.search(probe["query"])):
-            seen_after = time.perf_counter() - t0
-            break
-        time.sleep(0.1)
-    print(json.dumps({"first_search_after_change_ms": round(first, 1),
-                      "seen_new_file_s": None if seen_after is None else round(seen_after, 3), **counts,
-                      "peak_rss_mb": peak_rss_mb()}), flush=True)
+    for line in sys.stdin:
+        print(json.dumps({**_wait_for(retriever, json.loads(line)), **counts, "peak_rss_mb": peak_rss_mb()}), flush=True)
     return 0
 
 

@@ -97,6 +97,12 @@ def chunk_id(source: str, start: int, text: str, config: ChunkerConfig) -> str:
     return h.hexdigest()[:32]
 
 
+def scoped_id(root: str, chunk_id: str) -> str:
+    """A chunk's id in the index: its content-derived id scoped to the folder it was ingested from,
+    so that the same file ingested from two folders is two files, not one set of shared chunks."""
+    return hashlib.sha256(f"{root}\x1f{chunk_id}".encode("utf-8", "surrogatepass")).hexdigest()[:32]
+
+
 def place_pieces(text: str, pieces: list[str], overlap: int) -> list[int]:
     """Where each splitter piece sits in ``text``.
 

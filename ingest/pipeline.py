@@ -23,7 +23,7 @@ from rag import records
 from rag.errors import InputError, LoadError
 from rag.settings import Settings
 
-from .chunking import ChunkerConfig, split_document
+from .chunking import ChunkerConfig, scoped_id, split_document
 from .index_writer import FileWrite, IndexWriter, print_note
 from .loaders import load_bytes, read_bytes, supported
 from .ocr import engine as ocr_engine
@@ -215,7 +215,7 @@ class _Run:
         for p in self.pending:
             files.append(FileWrite(
                 p.root, p.source, p.file_hash, self.config.fingerprint, self.embeddings.id,
-                tuple(c.id for c in p.chunks), tuple(c.text for c in p.chunks),
+                tuple(scoped_id(p.root, c.id) for c in p.chunks), tuple(c.text for c in p.chunks),
                 tuple(self._metadata(p, i, c) for i, c in enumerate(p.chunks)), vectors[at : at + len(p.chunks)]))
             at += len(p.chunks)
         self.writer.replace(files)

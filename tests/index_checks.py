@@ -19,9 +19,14 @@ def manifest_ids(settings) -> tuple[Counter, list]:
     return Counter(i for e in entries if e.state == COMPLETE for i in e.ids), [e for e in entries if e.state != COMPLETE]
 
 
-def chroma_ids(settings) -> Counter:
+def chroma_ids(settings, page: int = 50_000) -> Counter:
     collection = store.open_collection(settings)
-    return Counter(i for ids, _ in store.iter_metadata(collection, page=20_000) for i in ids)
+    found: Counter = Counter()
+    while True:
+        ids = collection.get(include=[], limit=page, offset=sum(found.values()))["ids"]
+        found.update(ids)
+        if len(ids) < page:
+            return found
 
 
 def lexical_ids(settings) -> Counter:

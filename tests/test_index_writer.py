@@ -165,3 +165,18 @@ def test_scan_files_gives_a_partial_file_no_hash(settings, corpus):
     collection.delete(ids=collection.get(limit=1)["ids"])
     (partial,) = sync.scan_files(collection).values()
     assert partial.file_hash == "" and len(partial.ids) == collection.count()
+
+
+def test_same_file_in_two_folders_is_two_files(settings, tmp_path):
+    """Chunk ids are scoped to the ingested folder: removing one copy leaves the other whole."""
+    one, two = tmp_path / "one", tmp_path / "two"
+    for folder in (one, two):
+        folder.mkdir()
+        (folder / "same.md").write_text("# Same\n\nIdentical text in two folders.\n")
+    ingest([one], settings, embeddings=FakeEmbeddings(), on_note=None)
+    ingest([two], settings, embeddings=FakeEmbeddings(), on_note=None)
+    assert assert_agree(settings) == 2
+    (two / "same.md").unlink()
+    assert ingest([two], settings, embeddings=FakeEmbeddings(), on_note=None).removed == 1
+    assert assert_agree(settings) == 1
+    assert _sources(settings) == {"same.md": 1}

@@ -135,9 +135,10 @@ def test_server_mode_one_process_ingests_two_others_see_it_without_reloading(tmp
         done = ragbot("ingest", str(new), "--json", env=env)
         assert done.returncode == 0, done.stderr
         for r in readers:
-            seen = r.after_change("zebrafish fin regeneration", "zebrafish.txt")
-            assert seen["seen_new_file_s"] is not None and seen["seen_new_file_s"] < 5, seen
+            seen = r.probe("zebrafish fin regeneration", "zebrafish.txt")
+            assert seen["seen_s"] is not None and seen["seen_s"] < 5, seen
             assert seen["whole_table_reads"] == 0, seen
+            r.close()
     finally:
         server.stop()
         store.forget_client(settings)

@@ -13,6 +13,7 @@ from ..settings import Settings
 PAGE = 5000
 _clients: dict[tuple, object] = {}
 _writes: dict[tuple, int] = {}  # writes in progress in this process, per location
+_seen: dict[tuple, tuple | None] = {}  # disk_stamp when this process's client last knew the files (embedded)
 _lock = threading.Lock()
 
 
@@ -27,6 +28,8 @@ def writing(settings: Settings) -> Iterator[None]:
     """Mark a write to the index by this process (ingestion, removal): readers here must not reopen
     the shared client under it."""
     key = _key(settings)
+    if not writing_here(settings):
+        _reopen_if_written_elsewhere(settings)
     with _lock:
         _writes[key] = _writes.get(key, 0) + 1
     try:
@@ -34,6 +37,18 @@ def writing(settings: Settings) -> Iterator[None]:
     finally:
         with _lock:
             _writes[key] -= 1
+            if key in _clients and not settings.server_mode:
+                _seen[key] = disk_stamp(settings)  # this process's own writes: its client knows them
+
+
+def _reopen_if_written_elsewhere(settings: Settings) -> None:
+    """An embedded client does not see another process's writes (its vector index lives in memory):
+    drop it before writing when the files changed since it last knew them."""
+    if settings.server_mode:
+        return
+    client = cached_client(settings)
+    if client is not None and disk_stamp(settings) != _seen.get(_key(settings)):
+        forget_client(settings, stale=client)
 
 
 def writing_here(settings: Settings) -> bool:
@@ -96,7 +111,9 @@ def open_client(settings: Settings, *, create: bool = False):
                     path.mkdir(parents=True, exist_ok=True)
                 elif not path.is_dir():
                     raise IndexMissingError(f"index path {settings.persist_dir} is not a folder")
+                stamp = disk_stamp(settings)  # before opening: a write after this makes the client stale
                 client = chromadb.PersistentClient(path=str(path), settings=chroma_settings)
+                _seen[key] = stamp
         except (IndexMissingError, BackendError):
             raise
         except Exception as exc:
