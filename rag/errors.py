@@ -14,6 +14,14 @@ class InputError(RagbotError):
     """A question or path the user gave cannot be used."""
 
 
+class NotFoundError(InputError):
+    """A collection or document that is not there, or that the caller may not see (the same answer)."""
+
+
+class AccessError(RagbotError):
+    """The caller may see this but not do that (a read-only key asked to upload or delete)."""
+
+
 class LoadError(RagbotError):
     """A file is corrupt, encrypted, binary, unreadable or of an unsupported type."""
 

@@ -274,15 +274,14 @@ class RagbotUI:
         return self.settings if not collection else self.settings.replace(collection=collection)
 
     def collections(self) -> list[str]:
-        """The document sets side by side in the index, the served one first."""
-        from ingest.manage import list_collections
+        """The document sets side by side in the index, the served one first (the service's list)."""
+        from .service import Library
 
         try:
-            names = [name for name, _ in list_collections(self.settings)]
+            return Library(self).all_collections()
         except Exception:  # noqa: BLE001 - the chooser then offers the served set alone
             log.debug("cannot list collections", exc_info=True)
-            names = []
-        return [self.settings.collection, *sorted(n for n in names if n != self.settings.collection)]
+            return [self.settings.collection]
 
     def list_files(self, collection: str | None = None) -> list[tuple[str, int]]:
         from ingest.manage import list_sources

@@ -23,12 +23,12 @@ def keys_from_env(env: dict | None = None) -> frozenset[str]:
     return frozenset(k.strip() for k in (env.get("RAGBOT_API_KEYS") or "").split(",") if k.strip())
 
 
-def check_binding(host: str, keys: frozenset[str]) -> None:
+def check_binding(host: str, keys) -> None:
     """Serving off loopback without keys would open the documents to the network: refuse to start."""
     if not is_loopback(host) and not keys:
         raise ConfigError(
-            f"serving on {host} needs API keys: set RAGBOT_API_KEYS (comma-separated bearer tokens), "
-            "or bind to 127.0.0.1"
+            f"serving on {host} needs API keys: set RAGBOT_API_KEYS (comma-separated bearer tokens) or "
+            "RAGBOT_API_KEYS_FILE (scoped keys: `ragbot keys add`), or bind to 127.0.0.1"
         )
 
 

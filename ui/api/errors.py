@@ -3,12 +3,15 @@ from __future__ import annotations
 
 import logging
 
-from rag.errors import BackendError, ConfigError, IndexMissingError, InputError, LoadError, RagbotError
+from rag.errors import (AccessError, BackendError, ConfigError, IndexMissingError, InputError, LoadError, NotFoundError,
+                        RagbotError)
 
 log = logging.getLogger("ragbot.api")
 
 # The most specific class first: a user's mistake is a 4xx, a backend that is down a 503.
 STATUS = (
+    (NotFoundError, 404),
+    (AccessError, 403),
     (IndexMissingError, 409),
     (InputError, 400),
     (ConfigError, 400),

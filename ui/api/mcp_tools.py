@@ -9,19 +9,23 @@ import json
 
 import anyio
 
-from rag.errors import RagbotError
+from rag.errors import NotFoundError, RagbotError
 
 from ..handlers import RagbotUI
+from ..service import Library
 from .errors import one_line
+from .keys import CALLER, Scope
 from .limits import Admission
 
 
 def build_mcp(ui: RagbotUI, admission: Admission | None = None):
-    """An ``MCPServer`` whose tools answer from ``ui``'s index."""
+    """An ``MCPServer`` whose tools answer from ``ui``'s index, each call within the caller's scope
+    (``keys.CALLER``: the HTTP request's key, or full access over stdio)."""
     from mcp.server.mcpserver import MCPServer
     from mcp.server.mcpserver.exceptions import ToolError
 
     admission = admission or Admission()
+    library = Library(ui)
     server = MCPServer(
         "ragbot",
         log_level="WARNING",
@@ -42,50 +46,51 @@ def build_mcp(ui: RagbotUI, admission: Admission | None = None):
     async def search(query: str, k: int = 5, collection: str | None = None) -> list[dict]:
         """Passages of the documents that best match ``query``: source file, section, character span
         in the file, similarity score and text."""
-        return await guarded(_search, ui, query, k, collection)
+        return await guarded(_search, library, caller(), query, k, collection)
 
     @server.tool()
     async def ask(question: str, history: list[list[str]] | None = None, collection: str | None = None) -> dict:
         """Answer a question from the documents. The answer cites passages as [n]; ``citations`` gives
         each one's source, section, quote and span; ``refused`` is true when the documents do not say.
         ``history`` is earlier [question, answer] pairs, for follow-up questions."""
-        return await guarded(_ask, ui, question, history or [], collection)
+        return await guarded(_ask, library, caller(), question, history or [], collection)
 
     @server.resource("ragbot://documents", name="documents", mime_type="application/json")
     def documents() -> str:
-        """The indexed files with their passage counts."""
-        return json.dumps([{"source": s, "chunks": n} for s, n in ui.list_files()])
+        """The indexed files of the served collection with their passage counts."""
+        return json.dumps([{"source": s, "chunks": n} for s, n in library.documents(caller())])
 
     @server.resource("ragbot://documents/{source}", name="document", mime_type="text/plain")
     def document(source: str) -> str:
-        """The text of one indexed file, as ragbot reads it."""
-        text = ui.source_text(source)
+        """The text of one indexed file of the served collection, as ragbot reads it."""
+        text = library.document_text(caller(), source)
         if text is None:
-            raise ValueError(f"{source!r} is not a file in the corpus folder")
+            raise NotFoundError(f"{source!r} is not a file in the corpus folder")
         return text
 
     return server
 
 
-def _chain(ui: RagbotUI, collection: str | None):
-    from .routes import known_collection  # an unknown name is an error, not a new chain kept forever
+def caller() -> Scope:
+    """The scope of this call; none was checked (no key): never run it."""
+    from mcp.server.mcpserver.exceptions import ToolError
 
-    ui.wait_ready()
-    return ui.chain(known_collection(ui, collection))
+    scope = CALLER.get()
+    if scope is None:
+        raise ToolError("a valid API key is required")
+    return scope
 
 
-def _search(ui: RagbotUI, query: str, k: int, collection: str | None) -> list[dict]:
+def _search(library: Library, scope: Scope, query: str, k: int, collection: str | None) -> list[dict]:
     from rag.answer.chain import clean_question
     from rag.settings import check_k
 
     k = check_k(k)
-    query = clean_question(query, ui.settings.max_question_chars)
-    passages = _chain(ui, collection).retriever.search(query, k)
-    return [p.to_dict() for p in passages]
+    query = clean_question(query, library.settings.max_question_chars)
+    return [p.to_dict() for p in library.search(scope, query, k, collection)]
 
 
-def _ask(ui: RagbotUI, question: str, history: list, collection: str | None) -> dict:
-    answer = _chain(ui, collection).invoke({"question": question, "history": history})
-    d = answer.to_dict()
+def _ask(library: Library, scope: Scope, question: str, history: list, collection: str | None) -> dict:
+    d = library.ask(scope, {"question": question, "history": history}, collection).to_dict()
     d.pop("retrieved", None)  # the citations say what matters; the passages are ``search``'s job
     return d

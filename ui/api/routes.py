@@ -5,19 +5,18 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from fastapi import FastAPI, File, Form, Request, UploadFile
+from fastapi import Depends, FastAPI, File, Form, Query, Request, UploadFile
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
 
-from rag.retrieval import chroma as store
-
 from ..handlers import RagbotUI
+from ..service import Library
 from . import chat
-from .auth import authorized
 from .errors import HTTPProblem, body, one_line, problem_for
+from .keys import CALLER, KeyRing, Scope
 from .limits import Admission
 
 OPEN_PATHS = ("/healthz", "/docs", "/openapi.json", "/docs/oauth2-redirect")
@@ -32,31 +31,47 @@ class AskRequest(BaseModel):
     k: int | None = Field(default=None, ge=1, le=50)
 
 
-def create_api(ui: RagbotUI, *, api_keys: frozenset[str] = frozenset(), max_pending: int = 8) -> FastAPI:
-    """The API over ``ui``'s index and chain; ``api_keys`` empty means no key is asked for."""
+def create_api(ui: RagbotUI, *, api_keys: KeyRing | frozenset[str] = frozenset(), max_pending: int = 8) -> FastAPI:
+    """The API over ``ui``'s index and chain. ``api_keys``: a KeyRing (scoped keys) or plain
+    full-access tokens; empty means no key is asked for."""
+    keys = api_keys if isinstance(api_keys, KeyRing) else KeyRing.plain(api_keys)
     app = FastAPI(title="ragbot", version="0.1.0", summary="Answers from your documents, with verified citations")
-    app.state.ui, app.state.admission = ui, Admission(max_pending)
-    _add_guards(app, api_keys)
-    _add_chat_routes(app, ui)
-    _add_document_routes(app, ui)
+    library = Library(ui)
+    app.state.ui, app.state.library, app.state.keys = ui, library, keys
+    app.state.admission = Admission(max_pending)
+    _add_guards(app, keys)
+    _add_chat_routes(app, library)
+    _add_document_routes(app, library)
     return app
+
+
+def caller(request: Request) -> Scope:
+    """The scope the request's key was given (set by the key check before any route runs)."""
+    return request.state.scope
 
 
 def _error(problem: HTTPProblem) -> JSONResponse:
     return JSONResponse(body(problem), status_code=problem.status, headers=problem.headers)
 
 
-def _add_guards(app: FastAPI, api_keys: frozenset[str]) -> None:
-    """Keys before anything runs; every failure a one-line JSON error, never a traceback."""
+def _add_guards(app: FastAPI, keys: KeyRing) -> None:
+    """Keys before anything runs (the scope of the key goes with the request); every failure a
+    one-line JSON error, never a traceback."""
 
     @app.middleware("http")
     async def require_key(request: Request, call_next):
         path = request.url.path
         guarded = path.startswith("/v1") or path.startswith("/mcp")
-        if guarded and not authorized(request.headers.get("authorization"), api_keys):
+        scope = keys.scope_for(request.headers.get("authorization"))
+        if guarded and scope is None:
             return _error(HTTPProblem(401, "a valid API key is required: send Authorization: Bearer KEY",
                                       {"WWW-Authenticate": "Bearer"}, "invalid_api_key"))
-        return await call_next(request)
+        request.state.scope = scope
+        token = CALLER.set(scope)  # MCP's tools and resources read it (ui/api/keys.py)
+        try:
+            return await call_next(request)
+        finally:
+            CALLER.reset(token)
 
     @app.exception_handler(RequestValidationError)
     async def bad_body(request: Request, exc: RequestValidationError):
@@ -81,29 +96,6 @@ def _add_guards(app: FastAPI, api_keys: frozenset[str]) -> None:
         return {"status": "ok", "indexing": not app.state.ui.ready.is_set()}
 
 
-def collections(ui: RagbotUI) -> list[str]:
-    from rag.errors import IndexMissingError, RagbotError
-
-    try:
-        return sorted(c if isinstance(c, str) else c.name for c in store.open_client(ui.settings).list_collections())
-    except IndexMissingError:  # no index yet: the served collection, empty
-        return [ui.settings.collection]
-    except RagbotError:
-        raise
-    except Exception as exc:  # noqa: BLE001 - a server gone away: reconnect next time, say so now
-        store.forget_client(ui.settings)
-        raise store.backend_error(ui.settings, exc) from exc
-
-
-def known_collection(ui: RagbotUI, name: str | None) -> str:
-    name = name or ui.settings.collection
-    known = collections(ui)
-    if name not in known:
-        raise HTTPProblem(404, f"model {name!r} is not a collection here; known: {', '.join(known) or '(none)'}",
-                          code="model_not_found")
-    return name
-
-
 def _answer_payload(ui: RagbotUI, question: str, history: list, mode: str | None, k: int | None) -> dict:
     """The chain's input, validated before anything runs (a streamed answer cannot change its status later)."""
     from rag.answer.chain import clean_history, clean_question
@@ -113,52 +105,44 @@ def _answer_payload(ui: RagbotUI, question: str, history: list, mode: str | None
             "history": clean_history(history), "mode": chosen.mode, "k": chosen.k}
 
 
-def _invoke(ui: RagbotUI, collection: str, payload: dict):
-    ui.wait_ready()
-    return ui.chain(collection).invoke(payload)
-
-
-def _add_chat_routes(app: FastAPI, ui: RagbotUI) -> None:
+def _add_chat_routes(app: FastAPI, library: Library) -> None:
     admission: Admission = app.state.admission
+    ui = library.ui
 
     @app.get("/v1/models", tags=["chat"])
-    def models() -> dict:
-        """The collections, as OpenAI models."""
+    async def models(scope: Scope = Depends(caller)) -> dict:
+        """The collections this key may read, as OpenAI models."""
+        names = await run_in_threadpool(library.collections, scope)
         return {"object": "list", "data": [
-            {"id": name, "object": "model", "created": 0, "owned_by": "ragbot"} for name in collections(ui)
+            {"id": name, "object": "model", "created": 0, "owned_by": "ragbot"} for name in names
         ]}
 
     @app.post("/v1/chat/completions", tags=["chat"])
-    async def chat_completions(req: chat.ChatRequest) -> Any:
+    async def chat_completions(req: chat.ChatRequest, scope: Scope = Depends(caller)) -> Any:
         """OpenAI-compatible chat: ``model`` is the collection; ``stream`` gives server-sent events."""
-        collection = await run_in_threadpool(known_collection, ui, req.model)
+        collection = await run_in_threadpool(library.open, scope, req.model)
         question, history = chat.conversation(req.messages)
         payload = _answer_payload(ui, question, history, req.mode, req.k)
         if not req.stream:
             with admission.slot():
-                answer = await run_in_threadpool(_invoke, ui, collection, payload)
+                answer = await run_in_threadpool(library.ask, scope, payload, collection)
             return chat.completion(answer, collection)
         release = admission.ticket()
         try:
-            chain = await run_in_threadpool(_ready_chain, ui, collection)
+            chain = await run_in_threadpool(library.chain, scope, collection)
         except BaseException:
             release()
             raise
         return _ReleasingStream(_stream(chain, payload, collection), release, media_type="text/event-stream")
 
     @app.post("/v1/ask", tags=["chat"])
-    async def ask(req: AskRequest) -> dict:
+    async def ask(req: AskRequest, scope: Scope = Depends(caller)) -> dict:
         """The answer JSON of ``ragbot ask --json``."""
-        collection = await run_in_threadpool(known_collection, ui, req.collection)
+        collection = await run_in_threadpool(library.open, scope, req.collection)
         payload = _answer_payload(ui, req.question, [list(t) for t in req.history], req.mode, req.k)
         with admission.slot():
-            answer = await run_in_threadpool(_invoke, ui, collection, payload)
+            answer = await run_in_threadpool(library.ask, scope, payload, collection)
         return answer.to_dict()
-
-
-def _ready_chain(ui: RagbotUI, collection: str):
-    ui.wait_ready()
-    return ui.chain(collection)
 
 
 class _ReleasingStream(StreamingResponse):
@@ -189,31 +173,34 @@ async def _stream(chain, payload: dict, model: str):
         yield f"data: {json.dumps(body(problem_for(exc)))}\n\n"
 
 
-def _add_document_routes(app: FastAPI, ui: RagbotUI) -> None:
+COLLECTION = Query(None, min_length=1, max_length=200, description="the collection (default: the served one)")
+
+
+def _add_document_routes(app: FastAPI, library: Library) -> None:
     admission: Admission = app.state.admission  # uploads and removals count against the limit too
 
     @app.get("/v1/documents", tags=["documents"])
-    async def list_documents() -> dict:
-        files = await run_in_threadpool(ui.list_files)
+    async def list_documents(collection: str | None = COLLECTION, scope: Scope = Depends(caller)) -> dict:
+        files = await run_in_threadpool(library.documents, scope, collection)
         return {"documents": [{"source": s, "chunks": n} for s, n in files]}
 
     @app.post("/v1/documents", tags=["documents"])
-    async def upload_documents(files: list[UploadFile] = File(...), replace: bool = Form(False)) -> dict:
+    async def upload_documents(files: list[UploadFile] = File(...), replace: bool = Form(False),
+                               collection: str | None = COLLECTION, scope: Scope = Depends(caller)) -> dict:
         """Add files to the corpus folder and index them (incrementally); one result per file."""
+        await run_in_threadpool(library.open, scope, collection, write=True)  # before reading the upload
         with tempfile.TemporaryDirectory(prefix="ragbot-upload-") as tmp:
-            saved = [await _save_upload(f, Path(tmp) / str(i), ui.max_upload_bytes) for i, f in enumerate(files)]
+            saved = [await _save_upload(f, Path(tmp) / str(i), library.ui.max_upload_bytes) for i, f in enumerate(files)]
             with admission.slot():
-                results = await run_in_threadpool(ui.add_files, saved, replace)
+                results = await run_in_threadpool(library.add_documents, scope, saved, replace, collection)
         return {"results": [r.to_dict() for r in results]}
 
     @app.delete("/v1/documents/{source:path}", tags=["documents"])
-    async def delete_document(source: str) -> dict:
+    async def delete_document(source: str, collection: str | None = COLLECTION, scope: Scope = Depends(caller)) -> dict:
         """Remove a file from the index (and its copy in the corpus folder)."""
-        known = dict(await run_in_threadpool(ui.list_files))
-        if source not in known:
-            raise HTTPProblem(404, f"{one_line(source, 200)!r} is not in the index", code="not_found")
+        await run_in_threadpool(library.open, scope, collection, write=True)
         with admission.slot():
-            return await run_in_threadpool(ui.remove_file, source)
+            return await run_in_threadpool(library.remove_document, scope, source, collection)
 
 
 async def _save_upload(upload: UploadFile, folder: Path, max_bytes: int) -> tuple[Path, str]:

@@ -13,7 +13,7 @@ DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8765
 
 
-def build_server_app(settings: Settings, *, host: str = DEFAULT_HOST, api_keys: frozenset[str] = frozenset(),
+def build_server_app(settings: Settings, *, host: str = DEFAULT_HOST, api_keys=frozenset(),
                      with_page: bool = True, ui: RagbotUI | None = None):
     """The whole ASGI app: API, MCP at ``/mcp/`` and (``with_page``) the Gradio page at ``/``."""
     from .mcp_tools import build_mcp
@@ -64,13 +64,14 @@ def cmd_serve(args, settings: Settings) -> int:
     import uvicorn
 
     from ..app import auth_from_env
-    from .auth import check_binding, is_loopback, keys_from_env
+    from .auth import check_binding, is_loopback
+    from .keys import KeyRing
 
     host = getattr(args, "host", None) or DEFAULT_HOST
     port = int(getattr(args, "port", None) or DEFAULT_PORT)
     if not 1 <= port <= 65535:
         raise InputError(f"port must be between 1 and 65535, got {port}")
-    keys = keys_from_env()
+    keys = KeyRing.from_env()
     check_binding(host, keys)
     with_page = not getattr(args, "no_page", False)
     if with_page and not is_loopback(host) and auth_from_env() is None:
@@ -92,9 +93,11 @@ def cmd_mcp(args, settings: Settings) -> int:
     """The MCP tools over stdio (stdout carries the protocol; messages go to stderr)."""
     import anyio
 
+    from .keys import CALLER, FULL
     from .mcp_tools import build_mcp
 
     ui = RagbotUI(settings)
     ui.start_first_index()
+    CALLER.set(FULL)  # stdio: the user who started it, with full access
     anyio.run(build_mcp(ui).run_stdio_async)
     return 0
