@@ -341,9 +341,9 @@ def run_growth(settings, limit: int | None = None, sizes=GROWTH_SIZES, server: b
             index_dir = work / ("server" if server else "chroma")
             measured = _measure(s, grower, queries, work, 2 if server else 1, index_dir, scifact.corpus, embeddings)
             rows.append({"insert_s": round(t_build.seconds, 1), **measured})
-            if old_ref and grower.chunks <= OLD_PATH_MAX:
+            if old_ref and target <= OLD_PATH_MAX:
                 rows[-1]["old_ingest"] = _old_ingest(s, work, old_ref, (grower.chunks + 1) % 997, scifact.corpus)
-            if old_ref and not server and grower.chunks <= OLD_PATH_MAX:
+            if old_ref and not server and target <= OLD_PATH_MAX:
                 rows[-1]["old_path"] = _old_path(s, work, queries, old_ref)
                 rows[-1]["hybrid_p50_vs_old"] = round(rows[-1]["hybrid"]["p50"] / rows[-1]["old_path"]["hybrid"]["p50"], 3)
             print(f"  growth: {rows[-1]['chunks']} chunks, hybrid p50 {rows[-1]['hybrid']['p50']} ms, one file added / changed / "
