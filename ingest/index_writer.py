@@ -28,9 +28,11 @@ from typing import Any, Callable, Iterable, Iterator
 from rag import records
 from rag.retrieval import chroma as store
 from rag.retrieval.lexical import FileChunks, LexicalIndex, LexicalWriter, file_key
+from rag.errors import BackendError
 from rag.retrieval.sync import lexical_dir, reconcile, scan_files
 from rag.settings import Settings
 
+from .manifest import FILENAME as MANIFEST_FILE
 from .manifest import FileEntry, Manifest, ManifestDamaged
 
 
@@ -188,11 +190,14 @@ def _manifest(folder, collection: str, on_note) -> Manifest:
     except ManifestDamaged as exc:
         if on_note:
             on_note(f"manifest damaged ({exc}); it will be rebuilt from the index")
+    try:
         for suffix in ("", "-wal", "-shm"):
-            path = folder / f"manifest.sqlite3{suffix}"
+            path = folder / f"{MANIFEST_FILE}{suffix}"
             if path.exists():
                 path.replace(path.with_name(path.name + ".damaged"))
         return Manifest.open(folder, collection)
+    except (OSError, ManifestDamaged) as exc:
+        raise BackendError(f"the manifest in {folder} cannot be written ({exc}); check the folder's permissions") from exc
 
 
 def _lexical_count(lexical: LexicalWriter) -> int:
