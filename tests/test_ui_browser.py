@@ -192,3 +192,50 @@ def test_the_document_set_chooser_switches_files_and_answers(browser, tmp_path):
     finally:
         page.close()
         demo.close()
+
+
+def test_a_signed_in_key_sees_only_its_document_sets(browser, tmp_path):
+    """A login with a read-only key of the key file: only its set is offered and answered from, and
+    an upload is refused without touching the index."""
+    from ingest.pipeline import ingest
+    from rag.settings import Settings
+    from ui.api.keys import Logins, add_key
+    from ui.app import create_app, launch_app
+
+    base = Settings.from_env(env={}, persist_dir=str(tmp_path / "chroma"), mode="extractive")
+    for name, text in (("harbours", "The northern harbour pier was opened in 1871 by the port authority."),
+                       ("mines", "The copper mine at Falun closed in 1992 after a thousand years of mining.")):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / f"{name}.txt").write_text(text)
+        ingest([tmp_path / name], base.replace(collection=name))
+    keys = tmp_path / "keys.toml"
+    token = add_key(keys, "mines-reader", ["mines"], write=False)
+    logins = Logins.from_env({"RAGBOT_API_KEYS_FILE": str(keys)})
+    settings = base.replace(collection="harbours", corpus_dir=str(tmp_path / "harbours"))
+    demo = create_app(settings, feedback_path=tmp_path / "feedback.jsonl", examples=[], logins=logins)
+    port = free_port()
+    launch_app(demo, host="127.0.0.1", port=port, prevent_thread_lock=True, quiet=True, auth=logins.check)
+    page = browser.new_page(viewport={"width": 1360, "height": 900})
+    try:
+        page.set_default_timeout(30_000)
+        page.goto(f"http://127.0.0.1:{port}/")
+        page.locator("input[type=text]").first.fill("mines-reader")
+        page.locator("input[type=password]").fill(token)
+        page.get_by_role("button", name="Login").click()
+        page.wait_for_function("(document.querySelector('#rb-status')?.innerText || '').includes('1 file')")
+        page.get_by_role("tab", name="Documents").click()
+        page.wait_for_function("(document.querySelector('#rb-files')?.innerText || '').includes('mines.txt')")
+        assert "harbours.txt" not in page.inner_text("#rb-files")
+        page.get_by_role("tab", name="Ask").click()
+        ask(page, "When did the copper mine at Falun close?", 1)
+        assert "1992" in page.locator("#rb-chat .message-row").nth(1).inner_text()
+        assert "harbours" not in page.inner_text("#rb-sources")
+        page.get_by_role("tab", name="Documents").click()
+        upload = tmp_path / "new.txt"
+        upload.write_text("A note that must not be indexed.")
+        page.set_input_files("#rb-upload input[type=file]", str(upload))
+        page.wait_for_function("(document.querySelector('#rb-report')?.innerText || '').includes('Not allowed')")
+        assert not (tmp_path / "harbours" / "new.txt").exists()
+    finally:
+        page.close()
+        demo.close()

@@ -12,7 +12,7 @@ from rag.errors import BackendError, ConfigError, InputError
 from rag.settings import Settings
 from rag.types import Answer, Citation, Passage
 from ui.api.auth import is_loopback as _is_loopback
-from ui.app import auth_from_env
+from ui.api.keys import FULL, NOBODY, Logins
 from ui.fakes import FakeChain, FakeDoc
 from ui.handlers import RagbotUI
 from ui.render import answer_markdown, escape_md, sources_html
@@ -442,22 +442,36 @@ def test_document_text_never_leaves_the_roots(settings, tmp_path):
 # -- launch settings ----------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    "env, expected",
-    [
-        ({}, None),
-        ({"RAGBOT_UI_USER": "ann", "RAGBOT_UI_PASSWORD": "pw"}, ("ann", "pw")),
-        ({"RAGBOT_UI_USER": "", "RAGBOT_UI_PASSWORD": ""}, None),
-    ],
-)
-def test_auth_from_env(env, expected):
-    assert auth_from_env(env) == expected
+@pytest.mark.parametrize("env, required", [
+    ({}, False),
+    ({"RAGBOT_UI_USER": "ann", "RAGBOT_UI_PASSWORD": "pw"}, True),
+    ({"RAGBOT_UI_USER": "", "RAGBOT_UI_PASSWORD": ""}, False),
+])
+def test_logins_from_env(env, required):
+    logins = Logins.from_env(env)
+    assert bool(logins) is required
+    assert logins.check("ann", "pw") is required and not logins.check("ann", "nope")
+    assert logins.scope(None) == (NOBODY if required else FULL)  # a login is asked for: no user, no access
 
 
 @pytest.mark.parametrize("env", [{"RAGBOT_UI_USER": "ann"}, {"RAGBOT_UI_PASSWORD": "pw"}])
 def test_auth_needs_both_user_and_password(env):
     with pytest.raises(ConfigError, match="set both RAGBOT_UI_USER and RAGBOT_UI_PASSWORD"):
-        auth_from_env(env)
+        Logins.from_env(env)
+
+
+def test_key_file_logins_carry_their_scopes(tmp_path):
+    from ui.api.keys import add_key
+
+    path = tmp_path / "keys.toml"
+    public = add_key(path, "public-site", ["public"], write=False)
+    staff = add_key(path, "staff", ["staff", "public"], write=True)
+    logins = Logins.from_env({"RAGBOT_API_KEYS_FILE": str(path), "RAGBOT_UI_USER": "ann", "RAGBOT_UI_PASSWORD": "pw"})
+    assert logins.check("public-site", public) and logins.check("staff", staff) and logins.check("ann", "pw")
+    assert not logins.check("public-site", staff) and not logins.check("staff", "pw") and not logins.check("nobody", public)
+    scope = logins.scope("public-site")
+    assert scope.reads("public") and not scope.reads("staff") and not scope.writes("public")
+    assert logins.scope("staff").writes("staff") and logins.scope("ann") == FULL and logins.scope("mallory") == NOBODY
 
 
 @pytest.mark.parametrize("host, loopback", [("127.0.0.1", True), ("localhost", True), ("::1", True), ("0.0.0.0", False), ("192.168.1.5", False)])

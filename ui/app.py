@@ -10,10 +10,11 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Callable
 
-from rag.errors import ConfigError, InputError
+from rag.errors import InputError
 from rag.settings import MODES, Settings
 
 from .api.auth import is_loopback
+from .api.keys import Logins
 from .handlers import RagbotUI
 from .render import sources_html
 from .session import Session
@@ -61,9 +62,12 @@ def create_app(
     ingest_on_start: bool = True,
     ask_concurrency: int = 2,
     ingest_fn: Callable | None = None,
+    logins: Logins | None = None,
 ):
-    """Build the ragbot Blocks app without launching it."""
+    """Build the ragbot Blocks app without launching it. ``logins`` (default: from the environment)
+    say what each signed-in user may read and change."""
     gr = _gradio()
+    logins = logins if logins is not None else Logins.from_env()
 
     def notify(level: str, message: str) -> None:
         (gr.Info if level == "info" else gr.Warning)(message)
@@ -86,10 +90,10 @@ def create_app(
                 _build_ask_tab(gr, c, settings, examples)
             with gr.Tab("Documents", id="documents", elem_id="rb-tab-docs"):
                 _build_documents_tab(gr, c, max_upload_bytes)
-        _wire_ask_events(gr, ui, c, ask_concurrency)
-        _wire_document_events(gr, ui, c, demo, ingest_on_start)
+        _wire_ask_events(gr, ui, c, ask_concurrency, logins)
+        _wire_document_events(gr, ui, c, demo, ingest_on_start, logins)
 
-    demo.ragbot = ui  # for tests and embedding applications
+    demo.ragbot, demo.ragbot_logins = ui, logins  # for tests, launching and embedding applications
     return demo
 
 
@@ -194,11 +198,24 @@ def _build_documents_tab(gr, c: SimpleNamespace, max_upload_bytes: int) -> None:
             c.refresh_btn = gr.Button("Refresh list", size="sm", elem_id="rb-refresh")
 
 
-def _wire_ask_events(gr, ui: RagbotUI, c: SimpleNamespace, ask_concurrency: int) -> None:
+def _with_request(gr, fn):
+    """``fn`` with its ``request`` parameter typed, so Gradio passes the signed-in user's request."""
+    fn.__annotations__ = {**fn.__annotations__, "request": gr.Request}
+    return fn
+
+
+def _wire_ask_events(gr, ui: RagbotUI, c: SimpleNamespace, ask_concurrency: int, logins: Logins) -> None:
     """Asking, feedback, picking an answer to show its sources, and a new conversation."""
 
-    def ask(q, sess, mode_value, k_value, collection):
+    def ask(q, sess, mode_value, k_value, collection, request=None):
+        target = collection or ui.settings.collection
+        if not logins.scope(getattr(request, "username", None)).reads(target):
+            ui.notify("warning", f"This login cannot ask the document set {target!r}.")
+            yield q, sess.messages() if isinstance(sess, Session) else [], sources_html(None), sess
+            return
         yield from ui.ask(q, sess, mode_value, k_value, collection)
+
+    _with_request(gr, ask)
 
     gr.on(
         triggers=[c.ask_btn.click, c.question.submit],
@@ -234,30 +251,37 @@ def _wire_ask_events(gr, ui: RagbotUI, c: SimpleNamespace, ask_concurrency: int)
     c.chatbot.clear(new_conversation, outputs=cleared, api_visibility="undocumented")
 
 
-def _wire_document_events(gr, ui: RagbotUI, c: SimpleNamespace, demo, ingest_on_start: bool) -> None:
+def _wire_document_events(gr, ui: RagbotUI, c: SimpleNamespace, demo, ingest_on_start: bool, logins: Logins) -> None:
     """Upload, remove, refresh, the document-set chooser, and the index check when the page loads;
-    changes to the index one at a time ("index")."""
+    changes to the index one at a time ("index"). A signed-in user sees only the sets it may read."""
     files_view = [c.status, c.files_table, c.to_remove]
 
-    def files_outputs(status_line: str | None = None, collection: str | None = None):
+    def files_outputs(status_line: str | None = None, collection: str | None = None, request=None):
+        if not logins.scope(getattr(request, "username", None)).reads(collection or ui.settings.collection):
+            return "**Index:** no document set here is open to this login.", [], gr.update(choices=[], value=None)
         line, rows = ui.files_view(collection)
         return status_line or line, rows, gr.update(choices=[r[0] for r in rows], value=None)
 
-    def on_collection(collection):
+    def on_collection(collection, request=None):
         # A new conversation: earlier turns' sources are in the other set.
-        return (*files_outputs(collection=collection), Session(), [], sources_html(None))
+        return (*files_outputs(collection=collection, request=request), Session(), [], sources_html(None))
 
-    c.collection.input(on_collection, inputs=[c.collection],
+    c.collection.input(_with_request(gr, on_collection), inputs=[c.collection],
                        outputs=[*files_view, c.session, c.chatbot, c.sources], api_visibility="undocumented")
-    _wire_index_changes(gr, ui, c, files_view, files_outputs)
-    c.refresh_btn.click(lambda collection=None: files_outputs(collection=collection), inputs=[c.collection],
-                        outputs=files_view, api_name="list_files")
+    _wire_index_changes(gr, ui, c, files_view, files_outputs, logins)
 
-    def on_load(progress=gr.Progress()):
+    def refresh(collection=None, request=None):
+        return files_outputs(collection=collection, request=request)
+
+    c.refresh_btn.click(_with_request(gr, refresh), inputs=[c.collection], outputs=files_view, api_name="list_files")
+
+    def on_load(request=None, progress=gr.Progress()):
         line = ui.ensure_index(progress=lambda f, d: progress(f, desc=d)) if ingest_on_start else None
-        names = ui.collections()
-        chooser = gr.update(choices=names, value=names[0], visible=len(names) > 1)
-        return (*files_outputs(line), chooser)
+        names = logins.scope(getattr(request, "username", None)).visible(ui.collections())
+        chooser = gr.update(choices=names, value=names[0] if names else None, visible=len(names) > 1)
+        return (*files_outputs(line, names[0] if names else None, request), chooser)
+
+    _with_request(gr, on_load)
 
     demo.load(
         on_load,
@@ -268,8 +292,10 @@ def _wire_document_events(gr, ui: RagbotUI, c: SimpleNamespace, demo, ingest_on_
     )
 
 
-def _wire_index_changes(gr, ui: RagbotUI, c: SimpleNamespace, files_view: list, files_outputs: Callable) -> None:
-    """Uploads and removals: they change the served set, so the chooser goes back to it."""
+def _wire_index_changes(gr, ui: RagbotUI, c: SimpleNamespace, files_view: list, files_outputs: Callable,
+                        logins: Logins) -> None:
+    """Uploads and removals: they change the served set, so the chooser goes back to it. A login
+    that may not change the served set is told so and nothing runs."""
     served = gr.update(value=ui.settings.collection)
 
     def back_to_served(collection):
@@ -280,9 +306,18 @@ def _wire_index_changes(gr, ui: RagbotUI, c: SimpleNamespace, files_view: list, 
 
     switched = [c.collection, c.session, c.chatbot, c.sources]
 
-    def on_upload(files, replace_value, collection, progress=gr.Progress()):
+    def may_change(request) -> bool:
+        return logins.scope(getattr(request, "username", None)).writes(ui.settings.collection)
+
+    refused = "**Not allowed:** this login may read the documents but not change them."
+
+    def on_upload(files, replace_value, collection, request=None, progress=gr.Progress()):
+        if not may_change(request):
+            return (refused, *files_outputs(collection=collection, request=request), None, *[gr.skip()] * 4)
         text = ui.upload(files, bool(replace_value), progress=lambda f, d: progress(f, desc=d))
         return (text, *files_outputs(), None, *back_to_served(collection))
+
+    _with_request(gr, on_upload)
 
     c.upload.upload(
         on_upload,
@@ -293,9 +328,13 @@ def _wire_index_changes(gr, ui: RagbotUI, c: SimpleNamespace, files_view: list, 
         concurrency_limit=1,
     )
 
-    def on_remove(source, collection):
+    def on_remove(source, collection, request=None):
+        if not may_change(request):
+            return (refused, *files_outputs(collection=collection, request=request), *[gr.skip()] * 4)
         text = ui.remove(source)
         return (text, *files_outputs(), *back_to_served(collection))
+
+    _with_request(gr, on_remove)
 
     c.remove_btn.click(
         on_remove,
@@ -307,21 +346,12 @@ def _wire_index_changes(gr, ui: RagbotUI, c: SimpleNamespace, files_view: list, 
     )
 
 
-def auth_from_env(env: dict | None = None) -> tuple[str, str] | None:
-    """``(user, password)`` from RAGBOT_UI_USER / RAGBOT_UI_PASSWORD, or None when login is off."""
-    env = os.environ if env is None else env
-    user, password = env.get("RAGBOT_UI_USER") or "", env.get("RAGBOT_UI_PASSWORD") or ""
-    if bool(user) != bool(password):
-        raise ConfigError("set both RAGBOT_UI_USER and RAGBOT_UI_PASSWORD to require a login, or neither")
-    return (user, password) if user else None
-
-
 def launch_app(
     demo,
     *,
     host: str = DEFAULT_HOST,
     port: int | None = DEFAULT_PORT,
-    auth: tuple[str, str] | None = None,
+    auth=None,
     max_upload_bytes: int = MAX_UPLOAD_BYTES,
     prevent_thread_lock: bool = False,
     quiet: bool = False,
@@ -359,16 +389,17 @@ def cmd_ui(args, settings: Settings) -> int:
     port = getattr(args, "port", None) or DEFAULT_PORT
     if not 1 <= int(port) <= 65535:
         raise InputError(f"port must be between 1 and 65535, got {port}")
-    auth = auth_from_env()
-    if not is_loopback(host) and auth is None:
+    logins = Logins.from_env()
+    if not is_loopback(host) and not logins:
         print(
-            f"ragbot: warning: serving on {host} without a login; set RAGBOT_UI_USER and RAGBOT_UI_PASSWORD",
+            f"ragbot: warning: serving on {host} without a login; set RAGBOT_UI_USER and RAGBOT_UI_PASSWORD, "
+            "or sign in with scoped keys (RAGBOT_API_KEYS_FILE: the key's name and the key)",
             file=sys.stderr,
         )
-    demo = create_app(settings)
+    demo = create_app(settings, logins=logins)
     demo.ragbot.start_first_index()  # questions asked meanwhile wait for it
     try:
-        launch_app(demo, host=host, port=int(port), auth=auth)
+        launch_app(demo, host=host, port=int(port), auth=logins.check if logins else None)
     except OSError as exc:
         raise InputError(
             f"cannot serve on {host}:{port}: the port is in use or the address is not available; "

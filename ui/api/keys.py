@@ -107,6 +107,47 @@ class KeyRing:
         return None
 
 
+NOBODY = Scope("nobody", frozenset(), False)
+
+
+class Logins:
+    """Who may sign in to the app, and with what scope: ``RAGBOT_UI_USER`` / ``RAGBOT_UI_PASSWORD``
+    with full access, and each named key of the key file (user: the key's name, password: the key)
+    with that key's scope. No login configured: everyone (on loopback) has full access."""
+
+    def __init__(self, user: str = "", password: str = "", keys: KeyRing | None = None):
+        self.user, self._password = user, password
+        self._keys = keys or KeyRing()
+        self._named = {scope.name: scope for scope in self._keys.scopes()}
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> "Logins":
+        env = os.environ if env is None else env
+        user, password = env.get("RAGBOT_UI_USER") or "", env.get("RAGBOT_UI_PASSWORD") or ""
+        if bool(user) != bool(password):
+            raise ConfigError("set both RAGBOT_UI_USER and RAGBOT_UI_PASSWORD to require a login, or neither")
+        keys = read_key_file(Path(env["RAGBOT_API_KEYS_FILE"])) if env.get("RAGBOT_API_KEYS_FILE") else None
+        return cls(user, password, keys)
+
+    def __bool__(self) -> bool:
+        return bool(self.user or self._named)
+
+    def check(self, user: str, password: str) -> bool:
+        """Gradio's login check."""
+        if self.user and hmac.compare_digest(str(user), self.user) and hmac.compare_digest(str(password), self._password):
+            return True
+        scope = self._keys.scope_for(f"Bearer {password}") if self._keys else None
+        return scope is not None and scope.name == user and user in self._named
+
+    def scope(self, user: str | None) -> Scope:
+        """The scope of a signed-in user (None: no login is asked for, full access)."""
+        if not self:
+            return FULL
+        if user and user == self.user:
+            return FULL
+        return self._named.get(user or "", NOBODY)
+
+
 def read_key_file(path: Path) -> KeyRing:
     """The named keys of a key file; a clear error for a file that cannot be read or is malformed."""
     import tomllib

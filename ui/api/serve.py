@@ -48,13 +48,14 @@ def build_server_app(settings: Settings, *, host: str = DEFAULT_HOST, api_keys=f
 
 
 def _mount_page(app, demo):
-    from ..app import _gradio, auth_from_env
+    from ..app import _gradio
     from ..theme import CSS, make_theme
 
     gr = _gradio()
     demo.queue(default_concurrency_limit=1)
+    logins = demo.ragbot_logins  # the same users, and the same scopes, as the app's own login
     return gr.mount_gradio_app(
-        app, demo, path="", auth=auth_from_env(), max_file_size=demo.ragbot.max_upload_bytes,
+        app, demo, path="", auth=logins.check if logins else None, max_file_size=demo.ragbot.max_upload_bytes,
         show_error=False, ssr_mode=False, pwa=False, mcp_server=False, footer_links=[], theme=make_theme(), css=CSS,
     )
 
@@ -63,9 +64,8 @@ def cmd_serve(args, settings: Settings) -> int:
     """Serve until interrupted; first-start indexing runs in the background, questions wait for it."""
     import uvicorn
 
-    from ..app import auth_from_env
     from .auth import check_binding, is_loopback
-    from .keys import KeyRing
+    from .keys import KeyRing, Logins
 
     host = getattr(args, "host", None) or DEFAULT_HOST
     port = int(getattr(args, "port", None) or DEFAULT_PORT)
@@ -74,9 +74,10 @@ def cmd_serve(args, settings: Settings) -> int:
     keys = KeyRing.from_env()
     check_binding(host, keys)
     with_page = not getattr(args, "no_page", False)
-    if with_page and not is_loopback(host) and auth_from_env() is None:
+    if with_page and not is_loopback(host) and not Logins.from_env():
         print(f"ragbot: the page is not served on {host} without a login; set RAGBOT_UI_USER and "
-              "RAGBOT_UI_PASSWORD to serve it too (the API and MCP are served)", file=sys.stderr)
+              "RAGBOT_UI_PASSWORD, or RAGBOT_API_KEYS_FILE (sign in with a key's name and the key), to serve "
+              "it too (the API and MCP are served)", file=sys.stderr)
         with_page = False
     app, ui = build_server_app(settings, host=host, api_keys=keys, with_page=with_page)
     ui.start_first_index()
