@@ -33,6 +33,32 @@ def lexical_ids(settings) -> Counter:
     return Counter(LexicalIndex.open(lexical_dir(settings)).chunk_ids())
 
 
+def assert_counts_agree(settings) -> int:
+    """Nothing is being written and the three stores count the same chunks (no id read); returns how many."""
+    manifest = Manifest.open(lexical_dir(settings), settings.collection)
+    try:
+        complete, writing = manifest.chunk_count(), manifest.unfinished()
+    finally:
+        manifest.close()
+    chroma = store.open_collection(settings).count()
+    lexical = len(LexicalIndex.open(lexical_dir(settings)))
+    assert not writing, f"{len(writing)} file(s) still marked as being written"
+    assert complete == chroma == lexical, f"manifest {complete}, Chroma {chroma}, lexical index {lexical} chunks"
+    return chroma
+
+
+def file_ids_everywhere(settings, ids) -> bool:
+    """These chunk ids are in Chroma and in the lexical index."""
+    ids = list(ids)
+    found = store.open_collection(settings).get(ids=ids, include=[])["ids"]
+    lexical = LexicalIndex.open(lexical_dir(settings))
+    import tantivy
+
+    searcher = lexical._chunks.searcher()
+    in_lexical = [i for i in ids if searcher.search(tantivy.Query.term_query(lexical._chunks.schema, "id", i), 1).hits]
+    return sorted(found) == sorted(ids) == sorted(in_lexical)
+
+
 def assert_agree(settings) -> int:
     """The manifest, Chroma and the lexical index hold the same chunks, each once; returns how many."""
     complete, writing = manifest_ids(settings)

@@ -19,7 +19,7 @@ from ingest.index_writer import FileWrite, IndexWriter
 from rag.settings import Settings
 
 from .conftest import ROOT, FakeEmbeddings
-from .index_checks import assert_agree, assert_manifest_claims_only_whole_files, chroma_ids
+from .index_checks import assert_agree, assert_counts_agree, assert_manifest_claims_only_whole_files, file_ids_everywhere
 
 pytestmark = [pytest.mark.integration]
 
@@ -88,12 +88,25 @@ def _killed_ingest(tmp: Path, folder: Path, step: str) -> None:
 
 
 def _sources(settings: Settings, folder: Path) -> dict[str, list[str]]:
+    """What Chroma holds of the folder's files (by source), checked against the lexical index and the manifest."""
+    from ingest.manifest import Manifest
     from rag.retrieval import chroma as store
+    from rag.retrieval.lexical import file_key
+    from rag.retrieval.sync import lexical_dir
 
-    got = store.open_collection(settings).get(where={"root": str(folder.resolve())}, include=["documents", "metadatas"])
+    root = str(folder.resolve())
+    got = store.open_collection(settings).get(where={"root": root}, include=["documents", "metadatas"])
     out: dict[str, list[str]] = {}
     for doc, meta in zip(got["documents"], got["metadatas"]):
         out.setdefault(meta["source"], []).append(doc)
+    manifest = Manifest.open(lexical_dir(settings), settings.collection)
+    try:
+        entries = {source: manifest.get(file_key(root, source)) for source in ["harbour.txt", *out]}
+    finally:
+        manifest.close()
+    for source, entry in entries.items():
+        assert (entry is None) == (source not in out), f"manifest and Chroma disagree on {source}"
+        assert entry is None or (len(entry.ids) == len(out[source]) and file_ids_everywhere(settings, entry.ids))
     return out
 
 
@@ -115,12 +128,12 @@ def test_kill_9_leaves_three_stores_agreeing_and_the_next_run_finishes(big_index
         from ingest.pipeline import ingest
 
         ingest([folder], settings, embeddings=FakeEmbeddings(), on_note=None)
-        assert_agree(settings)
+        assert_counts_agree(settings)
     if op == "change":
         doc.write_text("A short new version: 1,420 soldiers.\n")
     if op == "remove":
         doc.unlink()
-    before = sum(chroma_ids(settings).values())
+    before = assert_counts_agree(settings)
 
     _killed_ingest(big_index, folder, step)
     assert_manifest_claims_only_whole_files(settings)
@@ -129,7 +142,7 @@ def test_kill_9_leaves_three_stores_agreeing_and_the_next_run_finishes(big_index
 
     notes: list[str] = []
     ingest([folder], settings, embeddings=FakeEmbeddings(), on_note=notes.append)
-    total = assert_agree(settings)
+    total = assert_counts_agree(settings)
     assert not any("rebuilding" in n for n in notes), notes  # repaired from the manifest, no full read
     found = _sources(settings, folder)
     if op == "add":
@@ -138,3 +151,8 @@ def test_kill_9_leaves_three_stores_agreeing_and_the_next_run_finishes(big_index
         assert found == {"harbour.txt": ["A short new version: 1,420 soldiers."]}
     else:
         assert found == {} and total < before
+
+
+def test_after_every_crash_the_three_stores_hold_the_same_ids(big_index):
+    """Runs after the kills above (same module index): every id, in all three stores, once."""
+    assert assert_agree(_settings(big_index)) > CHUNKS
