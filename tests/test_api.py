@@ -26,7 +26,7 @@ SOFT = "Soft power, a term coined by Joseph Nye, means attraction rather than co
 def make_client(settings, chain=None, keys=frozenset(), pending=8):
     chain = chain or FakeChain([FakeDoc("a.txt", SOFT)])
     ui = RagbotUI(settings, lambda s: chain, feedback_path=settings.persist_dir + "/fb.jsonl")
-    return TestClient(create_api(ui, api_keys=keys, max_pending=pending), raise_server_exceptions=False), chain
+    return TestClient(create_api(ui.library, api_keys=keys, max_pending=pending), raise_server_exceptions=False), chain
 
 
 def ask_body(question="Who coined soft power?", **more):
@@ -181,7 +181,7 @@ def test_upload_list_delete_through_the_api(settings):
         calls.append(paths)
 
     ui = RagbotUI(settings, lambda s: FakeChain([]), ingest_fn=fake_ingest, max_upload_bytes=1000)
-    client = TestClient(create_api(ui), raise_server_exceptions=False)
+    client = TestClient(create_api(ui.library), raise_server_exceptions=False)
     r = client.post("/v1/documents", files=[("files", ("../../etc/notes.txt", b"hello world", "text/plain"))])
     assert r.status_code == 200, r.text
     result = r.json()["results"][0]
@@ -222,8 +222,8 @@ def test_questions_wait_for_the_first_start_indexing(settings, tmp_path):
 
     chain = FakeChain([FakeDoc("a.txt", SOFT)])
     ui = RagbotUI(settings, lambda s: chain, ingest_fn=slow_ingest)
-    ui.start_first_index()
-    client = TestClient(create_api(ui), raise_server_exceptions=False)
+    ui.library.start_first_index()
+    client = TestClient(create_api(ui.library), raise_server_exceptions=False)
     assert client.get("/healthz").json()["indexing"] is True
     r = client.post("/v1/ask", json={"question": "Who coined soft power?"})
     assert r.status_code == 200 and done  # answered after the ingestion, not "the index is empty"

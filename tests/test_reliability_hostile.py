@@ -200,7 +200,7 @@ def test_upload_handler_with_hostile_basenames_stays_inside(tmp_path):
     stored = sorted(p.name for p in corpus.iterdir())
     assert len(stored) == len(names) and all(not n.startswith(".") and "\\" not in n for n in stored), stored
     assert sorted(p.name for p in tmp_path.iterdir()) == ["chroma", "corpus", "incoming"]
-    assert sorted(s for s, _ in ui.list_files()) == stored
+    assert sorted(s for s, _ in ui.library.list_files()) == stored
 
 
 def test_removing_a_hostile_source_never_deletes_outside_the_corpus(tmp_path):

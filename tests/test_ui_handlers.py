@@ -418,7 +418,7 @@ def test_list_and_remove_files(settings, tmp_path):
     root = str(corpus.resolve())
     _fake_index(settings, [("a.txt", root), ("a.txt", root), ("b.txt", root), ("../elsewhere.txt", str(tmp_path))])
     ui, notes = make_ui(settings, FakeChain([]), tmp_path)
-    assert ui.list_files() == [("../elsewhere.txt", 1), ("a.txt", 2), ("b.txt", 1)]
+    assert ui.library.list_files() == [("../elsewhere.txt", 1), ("a.txt", 2), ("b.txt", 1)]
     assert ui.files_view()[0] == "**Index:** 3 files, 4 passages."
     report = ui.remove("a.txt")
     assert "**Removed:** a\\.txt from the index (2 passages) and deleted its file" in report
@@ -427,7 +427,7 @@ def test_list_and_remove_files(settings, tmp_path):
     assert "(1 passage)" in report and "deleted" not in report and outside.read_text() == "keep me"
     assert "not in the index" in ui.remove("nope.txt") and "not in the index" in notes.text()
     assert "Choose a file" in ui.remove(None)
-    assert ui.list_files() == [("b.txt", 1)]
+    assert ui.library.list_files() == [("b.txt", 1)]
 
 
 def test_document_text_never_leaves_the_roots(settings, tmp_path):

@@ -397,7 +397,7 @@ def cmd_ui(args, settings: Settings) -> int:
             file=sys.stderr,
         )
     demo = create_app(settings, logins=logins)
-    demo.ragbot.start_first_index()  # questions asked meanwhile wait for it
+    demo.ragbot.library.start_first_index()  # questions asked meanwhile wait for it
     try:
         launch_app(demo, host=host, port=int(port), auth=logins.check if logins else None)
     except OSError as exc:

@@ -1,4 +1,4 @@
-"""The MCP tools ``search`` and ``ask`` and the documents as resources, over one RagbotUI.
+"""The MCP tools ``search`` and ``ask`` and the documents as resources, over the service layer.
 
 Served over stdio by ``ragbot mcp`` and over streamable HTTP at ``/mcp/`` by ``ragbot serve``.
 Tools run in worker threads, so a long answer never blocks the event loop.
@@ -11,21 +11,19 @@ import anyio
 
 from rag.errors import NotFoundError, RagbotError
 
-from ..handlers import RagbotUI
 from ..service import Library
 from .errors import one_line
 from .keys import CALLER, Scope
 from .limits import Admission
 
 
-def build_mcp(ui: RagbotUI, admission: Admission | None = None):
-    """An ``MCPServer`` whose tools answer from ``ui``'s index, each call within the caller's scope
+def build_mcp(library: Library, admission: Admission | None = None):
+    """An ``MCPServer`` whose tools answer from ``library``'s index, each call within the caller's scope
     (``keys.CALLER``: the HTTP request's key, or full access over stdio)."""
     from mcp.server.mcpserver import MCPServer
     from mcp.server.mcpserver.exceptions import ToolError
 
     admission = admission or Admission()
-    library = Library(ui)
     server = MCPServer(
         "ragbot",
         log_level="WARNING",

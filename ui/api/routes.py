@@ -1,4 +1,4 @@
-"""The FastAPI app: ``create_api(ui)`` builds it over a RagbotUI; nothing is served here."""
+"""The FastAPI app: ``create_api(library)`` builds it over the service layer; nothing is served here."""
 from __future__ import annotations
 
 import tempfile
@@ -12,7 +12,6 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
 
-from ..handlers import RagbotUI
 from ..service import Library
 from . import chat
 from .errors import HTTPProblem, body, one_line, problem_for
@@ -31,13 +30,12 @@ class AskRequest(BaseModel):
     k: int | None = Field(default=None, ge=1, le=50)
 
 
-def create_api(ui: RagbotUI, *, api_keys: KeyRing | frozenset[str] = frozenset(), max_pending: int = 8) -> FastAPI:
-    """The API over ``ui``'s index and chain. ``api_keys``: a KeyRing (scoped keys) or plain
+def create_api(library: Library, *, api_keys: KeyRing | frozenset[str] = frozenset(), max_pending: int = 8) -> FastAPI:
+    """The API over ``library``'s index and chains. ``api_keys``: a KeyRing (scoped keys) or plain
     full-access tokens; empty means no key is asked for."""
     keys = api_keys if isinstance(api_keys, KeyRing) else KeyRing.plain(api_keys)
     app = FastAPI(title="ragbot", version="0.1.0", summary="Answers from your documents, with verified citations")
-    library = Library(ui)
-    app.state.ui, app.state.library, app.state.keys = ui, library, keys
+    app.state.library, app.state.keys = library, keys
     app.state.admission = Admission(max_pending)
     _add_guards(app, keys)
     _add_chat_routes(app, library)
@@ -93,21 +91,20 @@ def _add_guards(app: FastAPI, keys: KeyRing) -> None:
 
     @app.get("/healthz", tags=["health"])
     async def healthz() -> dict:
-        return {"status": "ok", "indexing": not app.state.ui.ready.is_set()}
+        return {"status": "ok", "indexing": not app.state.library.ready.is_set()}
 
 
-def _answer_payload(ui: RagbotUI, question: str, history: list, mode: str | None, k: int | None) -> dict:
+def _answer_payload(settings, question: str, history: list, mode: str | None, k: int | None) -> dict:
     """The chain's input, validated before anything runs (a streamed answer cannot change its status later)."""
     from rag.answer.chain import clean_history, clean_question
 
-    chosen = ui.settings.replace(mode=mode, k=k)  # a bad mode or k is a ConfigError here
-    return {"question": clean_question(question, ui.settings.max_question_chars),
+    chosen = settings.replace(mode=mode, k=k)  # a bad mode or k is a ConfigError here
+    return {"question": clean_question(question, settings.max_question_chars),
             "history": clean_history(history), "mode": chosen.mode, "k": chosen.k}
 
 
 def _add_chat_routes(app: FastAPI, library: Library) -> None:
     admission: Admission = app.state.admission
-    ui = library.ui
 
     @app.get("/v1/models", tags=["chat"])
     async def models(scope: Scope = Depends(caller)) -> dict:
@@ -122,14 +119,14 @@ def _add_chat_routes(app: FastAPI, library: Library) -> None:
         """OpenAI-compatible chat: ``model`` is the collection; ``stream`` gives server-sent events."""
         collection = await run_in_threadpool(library.open, scope, req.model)
         question, history = chat.conversation(req.messages)
-        payload = _answer_payload(ui, question, history, req.mode, req.k)
+        payload = _answer_payload(library.settings, question, history, req.mode, req.k)
         if not req.stream:
             with admission.slot():
                 answer = await run_in_threadpool(library.ask, scope, payload, collection)
             return chat.completion(answer, collection)
         release = admission.ticket()
         try:
-            chain = await run_in_threadpool(library.chain, scope, collection)
+            chain = await run_in_threadpool(library.answer_chain, scope, collection)
         except BaseException:
             release()
             raise
@@ -139,7 +136,7 @@ def _add_chat_routes(app: FastAPI, library: Library) -> None:
     async def ask(req: AskRequest, scope: Scope = Depends(caller)) -> dict:
         """The answer JSON of ``ragbot ask --json``."""
         collection = await run_in_threadpool(library.open, scope, req.collection)
-        payload = _answer_payload(ui, req.question, [list(t) for t in req.history], req.mode, req.k)
+        payload = _answer_payload(library.settings, req.question, [list(t) for t in req.history], req.mode, req.k)
         with admission.slot():
             answer = await run_in_threadpool(library.ask, scope, payload, collection)
         return answer.to_dict()
@@ -190,7 +187,7 @@ def _add_document_routes(app: FastAPI, library: Library) -> None:
         """Add files to the corpus folder and index them (incrementally); one result per file."""
         await run_in_threadpool(library.open, scope, collection, write=True)  # before reading the upload
         with tempfile.TemporaryDirectory(prefix="ragbot-upload-") as tmp:
-            saved = [await _save_upload(f, Path(tmp) / str(i), library.ui.max_upload_bytes) for i, f in enumerate(files)]
+            saved = [await _save_upload(f, Path(tmp) / str(i), library.max_upload_bytes) for i, f in enumerate(files)]
             with admission.slot():
                 results = await run_in_threadpool(library.add_documents, scope, saved, replace, collection)
         return {"results": [r.to_dict() for r in results]}

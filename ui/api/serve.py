@@ -8,6 +8,7 @@ from rag.errors import InputError
 from rag.settings import Settings
 
 from ..handlers import RagbotUI
+from ..service import Library
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8765
@@ -26,8 +27,8 @@ def build_server_app(settings: Settings, *, host: str = DEFAULT_HOST, api_keys=f
         demo = create_app(settings, ingest_on_start=True)
         ui = demo.ragbot
     ui = ui or RagbotUI(settings)
-    app = create_api(ui, api_keys=api_keys, max_pending=settings.max_pending)
-    mcp = build_mcp(ui, app.state.admission)
+    app = create_api(ui.library, api_keys=api_keys, max_pending=settings.max_pending)
+    mcp = build_mcp(ui.library, app.state.admission)
     from fastapi.responses import RedirectResponse
 
     @app.api_route("/mcp", methods=["GET", "POST", "DELETE"], include_in_schema=False)
@@ -55,7 +56,7 @@ def _mount_page(app, demo):
     demo.queue(default_concurrency_limit=1)
     logins = demo.ragbot_logins  # the same users, and the same scopes, as the app's own login
     return gr.mount_gradio_app(
-        app, demo, path="", auth=logins.check if logins else None, max_file_size=demo.ragbot.max_upload_bytes,
+        app, demo, path="", auth=logins.check if logins else None, max_file_size=demo.ragbot.library.max_upload_bytes,
         show_error=False, ssr_mode=False, pwa=False, mcp_server=False, footer_links=[], theme=make_theme(), css=CSS,
     )
 
@@ -80,7 +81,7 @@ def cmd_serve(args, settings: Settings) -> int:
               "it too (the API and MCP are served)", file=sys.stderr)
         with_page = False
     app, ui = build_server_app(settings, host=host, api_keys=keys, with_page=with_page)
-    ui.start_first_index()
+    ui.library.start_first_index()
     print(f"ragbot: serving on http://{host}:{port} (API /v1, MCP /mcp/, docs /docs"
           f"{', page /' if with_page else ''})", file=sys.stderr, flush=True)
     try:
@@ -97,8 +98,8 @@ def cmd_mcp(args, settings: Settings) -> int:
     from .keys import CALLER, FULL
     from .mcp_tools import build_mcp
 
-    ui = RagbotUI(settings)
-    ui.start_first_index()
+    library = Library(settings)
+    library.start_first_index()
     CALLER.set(FULL)  # stdio: the user who started it, with full access
-    anyio.run(build_mcp(ui).run_stdio_async)
+    anyio.run(build_mcp(library).run_stdio_async)
     return 0
