@@ -159,10 +159,10 @@ def test_ask_cite_upload_feedback_and_remove_in_a_real_browser(browser, app_url,
     page.close()
 
 
-def test_the_document_set_chooser_switches_files_and_answers(browser, tmp_path):
+def _harbours_and_mines(tmp_path):
+    """Two collections of one small file each in one index; returns their settings (no collection)."""
     from ingest.pipeline import ingest
     from rag.settings import Settings
-    from ui.app import create_app, launch_app
 
     base = Settings.from_env(env={}, persist_dir=str(tmp_path / "chroma"), mode="extractive")
     for name, text in (("harbours", "The northern harbour pier was opened in 1871 by the port authority."),
@@ -170,6 +170,13 @@ def test_the_document_set_chooser_switches_files_and_answers(browser, tmp_path):
         (tmp_path / name).mkdir()
         (tmp_path / name / f"{name}.txt").write_text(text)
         ingest([tmp_path / name], base.replace(collection=name))
+    return base
+
+
+def test_the_document_set_chooser_switches_files_and_answers(browser, tmp_path):
+    from ui.app import create_app, launch_app
+
+    base = _harbours_and_mines(tmp_path)
     settings = base.replace(collection="harbours", corpus_dir=str(tmp_path / "harbours"))
     demo = create_app(settings, feedback_path=tmp_path / "feedback.jsonl", examples=[])
     port = free_port()
@@ -197,17 +204,10 @@ def test_the_document_set_chooser_switches_files_and_answers(browser, tmp_path):
 def test_a_signed_in_key_sees_only_its_document_sets(browser, tmp_path):
     """A login with a read-only key of the key file: only its set is offered and answered from, and
     an upload is refused without touching the index."""
-    from ingest.pipeline import ingest
-    from rag.settings import Settings
     from ui.api.keys import Logins, add_key
     from ui.app import create_app, launch_app
 
-    base = Settings.from_env(env={}, persist_dir=str(tmp_path / "chroma"), mode="extractive")
-    for name, text in (("harbours", "The northern harbour pier was opened in 1871 by the port authority."),
-                       ("mines", "The copper mine at Falun closed in 1992 after a thousand years of mining.")):
-        (tmp_path / name).mkdir()
-        (tmp_path / name / f"{name}.txt").write_text(text)
-        ingest([tmp_path / name], base.replace(collection=name))
+    base = _harbours_and_mines(tmp_path)
     keys = tmp_path / "keys.toml"
     token = add_key(keys, "mines-reader", ["mines"], write=False)
     logins = Logins.from_env({"RAGBOT_API_KEYS_FILE": str(keys)})
