@@ -42,7 +42,10 @@ ROOT = Path(__file__).resolve().parent.parent
 SQUAD_TRAIN = ROOT.parent / "shared" / "datasets" / "squad-train" / "train.jsonl.gz"
 WORK = Path(os.environ.get("RAGBOT_CACHE_DIR", Path.home() / ".cache" / "ragbot")) / "train-reader"
 OUT = ROOT / "rag" / "data" / "reader.onnx"
-RECIPE = "v2"  # names the built examples: a change to how they are built makes a new file
+# How negatives are made. v1 (the shipped reader): a third of the time the own paragraph without the
+# answer's sentences, else a retrieval negative. v2 (trained, not shipped yet): kinds drawn by
+# NEGATIVE_KINDS, changed questions among them.
+RECIPES = ("v1", "v2")
 WINDOW = (300, 800)  # characters of a training passage: ragbot's chunks are at most 800
 NEGATIVE_KINDS = (("retrieved", 0.4), ("cut", 0.25), ("changed", 0.35))  # shares of each negative kind
 _YEAR = r"(?<![\w-])(?:1[0-9]{3}|20[0-9]{2})s?(?![\w-])"
@@ -129,9 +132,11 @@ def nearest_other_paragraphs(paragraphs: list[dict]) -> dict[str, list[int]]:
     return ranked
 
 
-def build_examples(paragraphs: list[dict], seed: int) -> list[Example]:
-    """One positive per question and one negative of a kind drawn by ``NEGATIVE_KINDS`` (a kind
-    the question or paragraph does not allow falls back to a retrieval negative), shuffled."""
+def build_examples(paragraphs: list[dict], seed: int, recipe: str = "v1") -> list[Example]:
+    """One positive per question and one negative, shuffled. Recipe v1: the own paragraph without
+    the answer's sentences a third of the time (when it allows), else a retrieval negative. v2: a
+    kind drawn by ``NEGATIVE_KINDS`` (a kind the question or paragraph does not allow falls back to
+    a retrieval negative)."""
     rng = random.Random(seed)
     ranked = nearest_other_paragraphs(paragraphs)
     mentions = article_mentions(paragraphs)
@@ -146,6 +151,12 @@ def build_examples(paragraphs: list[dict], seed: int) -> list[Example]:
             s, e = window_around(text, a, b, rng.randint(*WINDOW), rng)
             positive = Example(qa["question"], text[s:e], (a - s, b - s))
             out.append(positive)
+            if recipe == "v1":
+                cut = _without_answer(qa, text, (a, b), answers) if rng.random() < 1 / 3 else None
+                negative = cut or _retrieved(qa, answers, paragraphs, ranked, rng)
+                if negative is not None:
+                    out.append(negative)
+                continue
             kind = rng.choices(kinds, shares)[0]
             negative = None
             if kind == "changed":
@@ -272,12 +283,12 @@ def labels(offsets, answer: tuple[int, int] | None) -> tuple[int, int] | None:
 # --- training -------------------------------------------------------------------------------
 
 
-def examples_file(work: Path, data: Path, seed: int) -> Path:
+def examples_file(work: Path, data: Path, seed: int, recipe: str = "v1") -> Path:
     """The shuffled examples, built once per data file and seed, then read back on resume."""
-    target = work / f"examples-{RECIPE}-seed{seed}.jsonl.gz"
+    target = work / (f"examples-seed{seed}.jsonl.gz" if recipe == "v1" else f"examples-{recipe}-seed{seed}.jsonl.gz")
     if not target.exists():
         work.mkdir(parents=True, exist_ok=True)
-        built = build_examples(load_paragraphs(data), seed)
+        built = build_examples(load_paragraphs(data), seed, recipe)
         tmp = target.with_suffix(".tmp")
         with gzip.open(tmp, "wt") as f:
             for ex in built:
@@ -354,7 +365,7 @@ def train(args) -> Path:
     torch.manual_seed(args.seed)
     torch.set_num_threads(args.threads)
     work = Path(args.work).expanduser()
-    examples = read_examples(examples_file(work, Path(args.data), args.seed))[: args.examples]
+    examples = read_examples(examples_file(work, Path(args.data), args.seed, args.recipe))[: args.examples]
     tok = tokenizer()
     plan = batches(examples, tok, args.max_length, args.batch, args.seed)
     model = make_model()
@@ -446,6 +457,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch", type=int, default=32)
     parser.add_argument("--lr", type=float, default=8e-5)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--recipe", choices=RECIPES, default="v1",
+                        help="how negatives are made: v1 (the shipped reader) or v2 (adds changed questions)")
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 2)
     parser.add_argument("--checkpoint-minutes", type=float, default=10.0)
     parser.add_argument("--export", action="store_true", help="write the last checkpoint as the shipped int8 ONNX model and stop")
