@@ -29,7 +29,7 @@ from rag import records
 from rag.retrieval import chroma as store
 from rag.retrieval.lexical import FileChunks, LexicalIndex, LexicalWriter, file_key
 from rag.errors import BackendError
-from rag.retrieval.sync import lexical_dir, reconcile, scan_files
+from rag.retrieval.sync import IndexedFile, lexical_dir, reconcile, scan_files
 from rag.settings import Settings
 
 from .manifest import FILENAME as MANIFEST_FILE
@@ -37,25 +37,15 @@ from .manifest import FileEntry, Manifest, ManifestDamaged
 
 
 @dataclass(frozen=True)
-class FileWrite:
+class FileWrite(IndexedFile):
     """One file's new version, ready to write: its chunks' ids, texts, metadata and vectors."""
 
-    root: str
-    source: str
-    file_hash: str
-    chunker: str
-    embedder: str
-    ids: tuple[str, ...]
     documents: tuple[str, ...]
     metadatas: tuple[dict, ...]
     vectors: Any  # an array, one row a chunk
 
-    @property
-    def key(self) -> str:
-        return file_key(self.root, self.source)
-
     def entry(self, ids: Iterable[str] | None = None) -> FileEntry:
-        return FileEntry(self.key, self.root, self.source, self.file_hash, self.chunker, self.embedder,
+        return FileEntry(self.root, self.source, self.file_hash, self.chunker, self.embedder,
                          tuple(self.ids if ids is None else ids))
 
     def lexical(self) -> FileChunks:
@@ -179,7 +169,7 @@ class IndexWriter:
             kept = {i for f in files.values() for i in f.ids}
             self.lexical.remove_chunks(i for i in self.lexical.index.chunk_ids() if i not in kept)
         self.manifest.clear()
-        self.manifest.complete(FileEntry(k, f.root, f.source, f.file_hash, f.chunker, f.embedder, f.ids) for k, f in files.items())
+        self.manifest.complete(FileEntry(f.root, f.source, f.file_hash, f.chunker, f.embedder, f.ids) for f in files.values())
         self.manifest.mark_built(self.settings.collection)
 
 

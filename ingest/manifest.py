@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Iterator
 
+from rag.retrieval.sync import IndexedFile
+
 FILENAME = "manifest.sqlite3"
 VERSION = "1"
 COMPLETE, WRITING = "complete", "writing"
@@ -36,16 +38,9 @@ class ManifestDamaged(Exception):
 
 
 @dataclass(frozen=True)
-class FileEntry:
-    """One file as the manifest records it."""
+class FileEntry(IndexedFile):
+    """One file as the manifest records it: its version and chunk ids, and whether it is whole."""
 
-    key: str
-    root: str
-    source: str
-    file_hash: str
-    chunker: str
-    embedder: str
-    ids: tuple[str, ...]
     state: str = COMPLETE
 
     def matches(self, file_hash: str, chunker: str, embedder: str) -> bool:
@@ -150,5 +145,5 @@ class Manifest:
 
 
 def _entry(row) -> FileEntry:
-    key, root, source, file_hash, chunker, embedder, ids, _, state = row
-    return FileEntry(key, root, source, file_hash, chunker, embedder, tuple(json.loads(ids)), state)
+    _, root, source, file_hash, chunker, embedder, ids, _, state = row
+    return FileEntry(root, source, file_hash, chunker, embedder, tuple(json.loads(ids)), state)

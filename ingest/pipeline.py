@@ -6,7 +6,7 @@ skipped before it is parsed (which LangChain's ``index()`` cannot do: it hashes 
 a changed file is replaced, a removed one deleted by its chunk ids. All writes go through the
 ``IndexWriter`` (ingest/index_writer.py), which keeps Chroma, the lexical index and the manifest in
 step and repairs what an interrupted run left, so an interrupted run is simply run again.
-""" 
+"""
 from __future__ import annotations
 
 import errno

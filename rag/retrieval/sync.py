@@ -37,6 +37,10 @@ class IndexedFile:
     embedder: str
     ids: tuple[str, ...]
 
+    @property
+    def key(self) -> str:
+        return file_key(self.root, self.source)
+
 
 def scan_files(collection, on_page: Callable[[int], None] | None = None) -> dict[str, IndexedFile]:
     """Read every chunk's metadata once: every file the chunks name, by file key. A file whose
