@@ -11,8 +11,9 @@ the answer would lead with. Then:
 * a logistic model over a feature set (the reader's own, or the reader's beside the evidence
   gate's score or beside every evidence feature) is fitted on the sets, each weighted as a whole,
   and the feature set with the best mean out-of-fold AUC (five folds by question) is kept;
-* the threshold is the one that refuses most unanswerable questions (mean of both sets) while
-  false refusals stay within ``--max-false-refusal`` on each set;
+* the threshold is the one that refuses most unanswerable questions (mean of the sets) while
+  false refusals stay within each set's bound (``--max-false-refusal SET=SHARE``, 0.08 each by
+  default);
 * the span margin a short answer needs is the one with the best mean token F1 of both sets
   (below it the quoted sentences stand alone).
 
@@ -38,6 +39,8 @@ ESSAY = ROOT / "eval" / "golden" / "military-diplomacy.jsonl"
 ESSAY_CORPUS = ROOT / "data" / "corpus"
 OUT = ROOT / "rag" / "data" / "reader.json"
 PARSIMONY = 0.005  # mean AUC within which a smaller feature set is preferred
+# the most answerable dev questions of each set the threshold may refuse
+MAX_FALSE_REFUSAL = {"squad2": 0.08, "squad2-missing": 0.08, "essay": 0.08}
 PASSAGES = 3  # passages the reader reads: the first three hold the evidence of 0.93 of SQuAD dev questions
 FEATURE_SETS = {
     "reader": ("reader_answerable", "reader_margin", "reader_first_answerable", "reader_first_margin"),
@@ -162,13 +165,13 @@ def rates(scores: np.ndarray, labels: np.ndarray, t: float) -> tuple[float, floa
     return float(refused[labels == 0].mean()), float(refused[labels == 1].mean())
 
 
-def choose_threshold(scores: dict[str, np.ndarray], labels: dict[str, np.ndarray], max_fr: float) -> float:
-    """The threshold that refuses most (mean over sets) with false refusals within ``max_fr`` on each."""
+def choose_threshold(scores: dict[str, np.ndarray], labels: dict[str, np.ndarray], max_fr: dict[str, float]) -> float:
+    """The threshold that refuses most (mean over sets) with false refusals within ``max_fr[set]`` on each."""
     grid = np.unique(np.concatenate(list(scores.values())))
     best, best_t = -1.0, float(grid.min())
     for t in grid:
         r = [rates(scores[n], labels[n], t) for n in scores]
-        if all(fr <= max_fr for _, fr in r):
+        if all(fr <= max_fr[n] for n, (_, fr) in zip(scores, r)):
             refusal = float(np.mean([ref for ref, _ in r]))
             if refusal > best:
                 best, best_t = refusal, float(t)
@@ -186,6 +189,14 @@ def span_f1(rows: list[dict], t: float) -> float:
     return float(np.mean(out)) if out else 0.0
 
 
+def _bound(text: str) -> tuple[str, float]:
+    """``squad2=0.09`` as ("squad2", 0.09)."""
+    name, _, share = text.partition("=")
+    if name not in MAX_FALSE_REFUSAL or not share:
+        raise argparse.ArgumentTypeError(f"expected SET=SHARE with SET one of {', '.join(MAX_FALSE_REFUSAL)}: {text!r}")
+    return name, float(share)
+
+
 def main(argv: list[str] | None = None) -> int:
     from rag.answer.reader import ReaderGate
     from rag.settings import Settings
@@ -194,11 +205,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", default=str(OUT))
     parser.add_argument("--reader", default=None, help="the reader model to fit for (default: the packaged one)")
     parser.add_argument("--passages", type=int, default=PASSAGES)
-    parser.add_argument("--max-false-refusal", type=float, default=0.08,
-                        help="the most answerable dev questions of any set the threshold may refuse")
+    parser.add_argument("--max-false-refusal", type=_bound, action="append", default=[], metavar="SET=SHARE",
+                        help="the most answerable dev questions of a set the threshold may refuse "
+                             f"(default: {', '.join(f'{k}={v}' for k, v in MAX_FALSE_REFUSAL.items())})")
     parser.add_argument("--cache", default=None, help="keep the collected rows here, and read them back when present")
     parser.add_argument("--limit", type=int, default=None, help="about this many questions per set (a quick check, not a fit to ship)")
     args = parser.parse_args(argv)
+    max_fr = {**MAX_FALSE_REFUSAL, **dict(args.max_false_refusal)}
     settings = Settings.from_env(reader_file=args.reader)
     sets = collect(settings, args.passages, Path(args.cache) if args.cache else None, args.limit)
     labels = {n: np.array([r["answerable"] for r in s], dtype=int) for n, s in sets.items()}
@@ -213,7 +226,7 @@ def main(argv: list[str] | None = None) -> int:
     top = max(r["mean_auc"] for r in report.values())
     best = min((fits[n] for n in report if report[n]["mean_auc"] >= top - PARSIMONY), key=lambda f: len(f[1]))
     name, names, model, oof = best
-    threshold = choose_threshold(oof, labels, args.max_false_refusal)
+    threshold = choose_threshold(oof, labels, max_fr)
     grid = [round(t, 2) for t in np.arange(-4.0, 8.01, 0.25)]
     span_threshold = max(grid, key=lambda t: (round(np.mean([span_f1(s, t) for s in sets.values()]), 6), -t))
     info = {
@@ -222,7 +235,7 @@ def main(argv: list[str] | None = None) -> int:
         "dev_out_of_fold": {n: dict(zip(("refusal", "false_refusal"), map(lambda v: round(v, 4), rates(oof[n], labels[n], threshold))))
                             for n in sets},
         "dev_span_f1": {n: round(span_f1(s, span_threshold), 4) for n, s in sets.items()},
-        "max_false_refusal": args.max_false_refusal,
+        "max_false_refusal": max_fr,
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
     weights = {f: round(float(w), 6) for f, w in zip(names, model.coef_[0])}

@@ -16,6 +16,12 @@ a start and an end score to every passage token (the short answer), and an answe
   number of the question that the passage holds swapped for another of the same kind from the
   article that the passage does not hold, or (when the question has none) a negation.
 
+Recipe v3 is a second stage on a v2 checkpoint (``--start-from``): SQuAD 2.0's own unanswerable
+``dev`` questions (``../shared/benchmarks/squad2``, crowd-written to look answerable by a paragraph
+of their article) against windows of the two ``dev`` paragraphs a lexical retriever ranks first,
+mixed with three times as many v2 pairs from the end of v2's list, which a first stage of up to
+``len - REPLAY`` pairs never trained on.
+
 Training runs for a budget (``--max-hours``) in the background, writes a checkpoint outside the
 repository every few minutes (``--work``, default ``~/.cache/ragbot/train-reader``) and resumes
 from the last one when started again with the same arguments. ``--export`` writes the model that
@@ -45,7 +51,8 @@ OUT = ROOT / "rag" / "data" / "reader.onnx"
 # How negatives are made. v1 (the shipped reader): a third of the time the own paragraph without the
 # answer's sentences, else a retrieval negative. v2 (trained, not shipped yet): kinds drawn by
 # NEGATIVE_KINDS, changed questions among them.
-RECIPES = ("v1", "v2")
+RECIPES = ("v1", "v2", "v3")
+REPLAY = 3  # v3: v2 pairs replayed per SQuAD 2.0 dev negative
 WINDOW = (300, 800)  # characters of a training passage: ragbot's chunks are at most 800
 NEGATIVE_KINDS = (("retrieved", 0.4), ("cut", 0.25), ("changed", 0.35))  # shares of each negative kind
 _YEAR = r"(?<![\w-])(?:1[0-9]{3}|20[0-9]{2})s?(?![\w-])"
@@ -170,6 +177,41 @@ def build_examples(paragraphs: list[dict], seed: int, recipe: str = "v1") -> lis
     return out
 
 
+def squad2_dev_negatives(bench: Path, seed: int) -> list[Example]:
+    """SQuAD 2.0's unanswerable ``dev`` questions, each against a window of the two ``dev``
+    paragraphs that share most words with it (TF-IDF), centred on the sentence that shares most."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    from .squad2 import paragraphs as split_paragraphs
+
+    rng = random.Random(seed)
+    rows = [json.loads(line) for line in (bench / "questions.jsonl").open(encoding="utf-8") if line.strip()]
+    dev = [r for r in rows if r.get("split") == "dev"]
+    articles = sorted({src for r in dev for src in r.get("sources", [])})
+    paras = [p for a in articles for p in split_paragraphs((bench / "articles" / a).read_text(encoding="utf-8"))[1:]]
+    questions = [r["question"] for r in dev if not r["answerable"]]
+    vec = TfidfVectorizer(stop_words="english", sublinear_tf=True).fit(paras)
+    sims = (vec.transform(questions) @ vec.transform(paras).T).toarray()
+    out = []
+    for question, row in zip(questions, sims):
+        for j in row.argsort()[::-1][:2]:
+            text = paras[j]
+            spans = sentences(text) or [(0, len(text))]
+            a, b = max(spans, key=lambda sp: (vec.transform([text[sp[0]:sp[1]]]) @ vec.transform([question]).T).toarray()[0, 0])
+            s, e = window_around(text, a, b, rng.randint(*WINDOW), rng)
+            out.append(Example(question, text[s:e], None))
+    return out
+
+
+def stage_examples(first_stage: list[Example], bench: Path, seed: int) -> list[Example]:
+    """Recipe v3: the SQuAD 2.0 dev negatives and ``REPLAY`` times as many pairs from the end of the
+    first stage's list, shuffled."""
+    negatives = squad2_dev_negatives(bench, seed)
+    out = negatives + first_stage[-REPLAY * len(negatives):]
+    random.Random(seed).shuffle(out)
+    return out
+
+
 def article_mentions(paragraphs: list[dict]) -> dict[str, dict[str, set[str]]]:
     """Per article, the names, years and numbers its paragraphs mention, by kind."""
     out: dict[str, dict[str, set[str]]] = {}
@@ -288,13 +330,22 @@ def examples_file(work: Path, data: Path, seed: int, recipe: str = "v1") -> Path
     target = work / (f"examples-seed{seed}.jsonl.gz" if recipe == "v1" else f"examples-{recipe}-seed{seed}.jsonl.gz")
     if not target.exists():
         work.mkdir(parents=True, exist_ok=True)
-        built = build_examples(load_paragraphs(data), seed, recipe)
+        if recipe == "v3":
+            built = stage_examples(read_examples(examples_file(work, data, seed, "v2")), squad2_bench(), seed)
+        else:
+            built = build_examples(load_paragraphs(data), seed, recipe)
         tmp = target.with_suffix(".tmp")
         with gzip.open(tmp, "wt") as f:
             for ex in built:
                 f.write(json.dumps([ex.question, ex.passage, ex.answer]) + "\n")
         os.replace(tmp, target)
     return target
+
+
+def squad2_bench() -> Path:
+    from .datasets import benchmark_dir
+
+    return benchmark_dir("squad2")
 
 
 def read_examples(path: Path) -> list[Example]:
@@ -369,6 +420,8 @@ def train(args) -> Path:
     tok = tokenizer()
     plan = batches(examples, tok, args.max_length, args.batch, args.seed)
     model = make_model()
+    if args.start_from:  # a second stage: the weights of a first, a fresh optimizer and schedule
+        model.load_state_dict(torch.load(Path(args.start_from).expanduser(), weights_only=False)["model"])
     optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.01)
     warmup = max(1, int(0.05 * len(plan)))
     schedule = lambda s: min((s + 1) / warmup, max(0.0, (len(plan) - s) / (len(plan) - warmup)))  # noqa: E731
@@ -458,7 +511,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--lr", type=float, default=8e-5)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--recipe", choices=RECIPES, default="v1",
-                        help="how negatives are made: v1 (the shipped reader) or v2 (adds changed questions)")
+                        help="how negatives are made: v1 (the shipped reader), v2 (adds changed questions) or v3 "
+                             "(a second stage: SQuAD 2.0's unanswerable dev questions)")
+    parser.add_argument("--start-from", default=None, help="a checkpoint whose weights this run starts from (recipe v3: v2's)")
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 2)
     parser.add_argument("--checkpoint-minutes", type=float, default=10.0)
     parser.add_argument("--export", action="store_true", help="write the last checkpoint as the shipped int8 ONNX model and stop")

@@ -39,6 +39,29 @@ def test_windows_hold_the_answer_and_negatives_lack_it():
     assert all(not T.holds_answer(ex.passage, by_question[ex.question]) for ex in examples if ex.answer is None)
 
 
+def tiny_squad2(folder):
+    """A SQuAD 2.0 benchmark folder of one dev article (the two paragraphs above)."""
+    (folder / "articles").mkdir(parents=True)
+    (folder / "articles" / "Harbor.txt").write_text("Harbor\n\n" + "\n\n".join(p["context"] for p in PARAGRAPHS) + "\n")
+    rows = [{"id": "d0", "question": "Who built the harbor?", "split": "dev", "answerable": True,
+             "sources": ["Harbor.txt"], "reference": "the Vell family"},
+            {"id": "d1", "question": "When was the lighthouse of the market lit by gas?", "split": "dev", "answerable": False},
+            {"id": "t0", "question": "What fish was never sold?", "split": "test", "answerable": False}]
+    (folder / "questions.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return folder
+
+
+def test_the_second_stage_reads_squad2_dev_unanswerables_and_replays_the_first(tmp_path):
+    first = T.build_examples(PARAGRAPHS, seed=0, recipe="v2")
+    stage = T.stage_examples(first, tiny_squad2(tmp_path / "squad2"), seed=0)
+    negatives = [ex for ex in stage if ex.question == "When was the lighthouse of the market lit by gas?"]
+    assert len(negatives) == 2 and all(ex.answer is None for ex in negatives)  # against both paragraphs
+    assert {ex.passage[:12] for ex in negatives} == {"The harbor w", "Fishing boat"}
+    assert not any(ex.question == "What fish was never sold?" for ex in stage)  # test questions are never read
+    replayed = [ex for ex in stage if ex not in negatives]
+    assert sorted(map(repr, replayed)) == sorted(map(repr, first[-T.REPLAY * 2:]))
+
+
 def test_labels_point_at_the_answer_tokens_or_at_cls():
     tok = T.tokenizer()
     ids, types, offsets = T.encode(tok, "When was it built?", "The harbor was built in 1821.", 64)
@@ -71,7 +94,7 @@ def test_reading_features_and_best_reading():
 
 
 @pytest.mark.integration
-def test_recipe_trains_exports_and_reads(tmp_path):
+def test_recipe_trains_exports_and_reads(tmp_path, monkeypatch):
     """A few steps on tiny data, the int8 export, and the exported model reading passages."""
     data = tmp_path / "train.jsonl.gz"
     with gzip.open(data, "wt") as f:
@@ -86,8 +109,15 @@ def test_recipe_trains_exports_and_reads(tmp_path):
     # resuming after the plan is done trains nothing more and keeps the checkpoint
     assert T.main(argv) == 0
     assert __import__("torch").load(work / "checkpoint.pt", weights_only=False)["step"] == state["step"]
+    # a second stage (recipe v3) starts from the first stage's weights
+    monkeypatch.setenv("RAGBOT_BENCHMARKS_DIR", str(tiny_squad2(tmp_path / "benchmarks" / "squad2").parent))
+    stage = tmp_path / "stage"
+    stage.mkdir()
+    (stage / "examples-v2-seed0.jsonl.gz").symlink_to(T.examples_file(work, data, 0, "v2"))
+    assert T.main([*argv[:3], str(stage), "--recipe", "v3", "--start-from", str(work / "checkpoint.pt"), *argv[4:]]) == 0
+    assert __import__("torch").load(stage / "checkpoint.pt", weights_only=False)["step"] >= 1
     out = tmp_path / "reader.onnx"
-    assert T.main(["--work", str(work), "--export", "--out", str(out)]) == 0
+    assert T.main(["--work", str(stage), "--export", "--out", str(out)]) == 0
     assert 10e6 < out.stat().st_size < 40e6
     readings = Reader(out).read("When was the harbor built?", [PARAGRAPHS[0]["context"], "x " * 600])
     assert [r.passage for r in readings] == [0, 1]
