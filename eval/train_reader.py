@@ -48,9 +48,9 @@ ROOT = Path(__file__).resolve().parent.parent
 SQUAD_TRAIN = ROOT.parent / "shared" / "datasets" / "squad-train" / "train.jsonl.gz"
 WORK = Path(os.environ.get("RAGBOT_CACHE_DIR", Path.home() / ".cache" / "ragbot")) / "train-reader"
 OUT = ROOT / "rag" / "data" / "reader.onnx"
-# How negatives are made. v1 (the shipped reader): a third of the time the own paragraph without the
-# answer's sentences, else a retrieval negative. v2 (trained, not shipped yet): kinds drawn by
-# NEGATIVE_KINDS, changed questions among them.
+# How negatives are made. v1 (the reader shipped first): a third of the time the own paragraph
+# without the answer's sentences, else a retrieval negative. v2: kinds drawn by NEGATIVE_KINDS,
+# changed questions among them. v3: a second stage after v2 (the shipped reader: see the model card).
 RECIPES = ("v1", "v2", "v3")
 REPLAY = 3  # v3: v2 pairs replayed per SQuAD 2.0 dev negative
 WINDOW = (300, 800)  # characters of a training passage: ragbot's chunks are at most 800
@@ -511,8 +511,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--lr", type=float, default=8e-5)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--recipe", choices=RECIPES, default="v1",
-                        help="how negatives are made: v1 (the shipped reader), v2 (adds changed questions) or v3 "
-                             "(a second stage: SQuAD 2.0's unanswerable dev questions)")
+                        help="how negatives are made: v1 (the first reader), v2 (adds changed questions) or v3 "
+                             "(a second stage after v2: SQuAD 2.0's unanswerable dev questions; v2 then v3 is the shipped reader)")
     parser.add_argument("--start-from", default=None, help="a checkpoint whose weights this run starts from (recipe v3: v2's)")
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 2)
     parser.add_argument("--checkpoint-minutes", type=float, default=10.0)
