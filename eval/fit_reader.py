@@ -14,7 +14,7 @@ the answer would lead with. Then:
 * the threshold is the one that refuses most unanswerable questions (mean of the sets) while
   false refusals stay within each set's bound (``--max-false-refusal SET=SHARE``, 0.08 each by
   default);
-* the span margin a short answer needs is the one with the best mean token F1 of both sets
+* the span margin a short answer needs is the one with the best mean token F1 of the three sets
   (below it the quoted sentences stand alone).
 
 The result is written to ``rag/data/reader.json``. ``test`` splits are never read here.

@@ -19,8 +19,9 @@ a start and an end score to every passage token (the short answer), and an answe
 Recipe v3 is a second stage on a v2 checkpoint (``--start-from``): SQuAD 2.0's own unanswerable
 ``dev`` questions (``../shared/benchmarks/squad2``, crowd-written to look answerable by a paragraph
 of their article) against windows of the two ``dev`` paragraphs a lexical retriever ranks first,
-mixed with three times as many v2 pairs from the end of v2's list, which a first stage of up to
-``len - REPLAY`` pairs never trained on.
+mixed with ``REPLAY`` times as many pairs from the end of the first stage's list (read from the
+``--start-from`` checkpoint's folder), which a first stage that trained on fewer than
+``len - REPLAY * negatives`` pairs never saw.
 
 Training runs for a budget (``--max-hours``) in the background, writes a checkpoint outside the
 repository every few minutes (``--work``, default ``~/.cache/ragbot/train-reader``) and resumes
@@ -179,7 +180,8 @@ def build_examples(paragraphs: list[dict], seed: int, recipe: str = "v1") -> lis
 
 def squad2_dev_negatives(bench: Path, seed: int) -> list[Example]:
     """SQuAD 2.0's unanswerable ``dev`` questions, each against a window of the two ``dev``
-    paragraphs that share most words with it (TF-IDF), centred on the sentence that shares most."""
+    paragraphs that share most words with it (TF-IDF), a window that holds the sentence that
+    shares most (grown to 300-800 characters on random sides; a longer sentence stays whole)."""
     from sklearn.feature_extraction.text import TfidfVectorizer
 
     from .squad2 import paragraphs as split_paragraphs
@@ -194,10 +196,12 @@ def squad2_dev_negatives(bench: Path, seed: int) -> list[Example]:
     sims = (vec.transform(questions) @ vec.transform(paras).T).toarray()
     out = []
     for question, row in zip(questions, sims):
+        asked = vec.transform([question]).T
         for j in row.argsort()[::-1][:2]:
             text = paras[j]
             spans = sentences(text) or [(0, len(text))]
-            a, b = max(spans, key=lambda sp: (vec.transform([text[sp[0]:sp[1]]]) @ vec.transform([question]).T).toarray()[0, 0])
+            shared = (vec.transform([text[a:b] for a, b in spans]) @ asked).toarray()[:, 0]
+            a, b = spans[int(shared.argmax())]
             s, e = window_around(text, a, b, rng.randint(*WINDOW), rng)
             out.append(Example(question, text[s:e], None))
     return out
@@ -325,13 +329,16 @@ def labels(offsets, answer: tuple[int, int] | None) -> tuple[int, int] | None:
 # --- training -------------------------------------------------------------------------------
 
 
-def examples_file(work: Path, data: Path, seed: int, recipe: str = "v1") -> Path:
-    """The shuffled examples, built once per data file and seed, then read back on resume."""
+def examples_file(work: Path, data: Path, seed: int, recipe: str = "v1", first_stage: Path | None = None) -> Path:
+    """The shuffled examples, built once per data file and seed, then read back on resume. Recipe
+    v3 reads the v2 list of the first stage's folder ``first_stage`` (built there if missing)."""
     target = work / (f"examples-seed{seed}.jsonl.gz" if recipe == "v1" else f"examples-{recipe}-seed{seed}.jsonl.gz")
     if not target.exists():
         work.mkdir(parents=True, exist_ok=True)
         if recipe == "v3":
-            built = stage_examples(read_examples(examples_file(work, data, seed, "v2")), squad2_bench(), seed)
+            if first_stage is None:
+                raise SystemExit("recipe v3 is a second stage: give --start-from, the first stage's (v2) checkpoint")
+            built = stage_examples(read_examples(examples_file(first_stage, data, seed, "v2")), squad2_bench(), seed)
         else:
             built = build_examples(load_paragraphs(data), seed, recipe)
         tmp = target.with_suffix(".tmp")
@@ -416,20 +423,24 @@ def train(args) -> Path:
     torch.manual_seed(args.seed)
     torch.set_num_threads(args.threads)
     work = Path(args.work).expanduser()
-    examples = read_examples(examples_file(work, Path(args.data), args.seed, args.recipe))[: args.examples]
+    start_from = Path(args.start_from).expanduser() if args.start_from else None
+    first_stage = start_from.parent if start_from else None
+    examples = read_examples(examples_file(work, Path(args.data), args.seed, args.recipe, first_stage))[: args.examples]
     tok = tokenizer()
     plan = batches(examples, tok, args.max_length, args.batch, args.seed)
     model = make_model()
-    if args.start_from:  # a second stage: the weights of a first, a fresh optimizer and schedule
-        model.load_state_dict(torch.load(Path(args.start_from).expanduser(), weights_only=False)["model"])
+    checkpoint = work / "checkpoint.pt"
+    if start_from and not checkpoint.exists():  # a second stage: the first's weights, a fresh optimizer and schedule
+        model.load_state_dict(torch.load(start_from, weights_only=False)["model"])
     optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.01)
     warmup = max(1, int(0.05 * len(plan)))
     schedule = lambda s: min((s + 1) / warmup, max(0.0, (len(plan) - s) / (len(plan) - warmup)))  # noqa: E731
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, schedule)
-    step, log = 0, {"seconds": 0.0, "examples": 0}
-    checkpoint = work / "checkpoint.pt"
+    step, log = 0, {"seconds": 0.0, "examples": 0, "recipe": args.recipe}
     if checkpoint.exists():
         state = torch.load(checkpoint, weights_only=False)
+        if state["log"].get("recipe", args.recipe) != args.recipe:
+            raise SystemExit(f"{checkpoint} is a recipe {state['log']['recipe']} run, not {args.recipe}: give another --work")
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])

@@ -52,14 +52,14 @@ def tiny_squad2(folder):
 
 
 def test_the_second_stage_reads_squad2_dev_unanswerables_and_replays_the_first(tmp_path):
-    first = T.build_examples(PARAGRAPHS, seed=0, recipe="v2")
+    first = [T.Example(f"question {i}?", f"passage {i}.", None) for i in range(T.REPLAY * 2 + 5)]
     stage = T.stage_examples(first, tiny_squad2(tmp_path / "squad2"), seed=0)
     negatives = [ex for ex in stage if ex.question == "When was the lighthouse of the market lit by gas?"]
     assert len(negatives) == 2 and all(ex.answer is None for ex in negatives)  # against both paragraphs
     assert {ex.passage[:12] for ex in negatives} == {"The harbor w", "Fishing boat"}
     assert not any(ex.question == "What fish was never sold?" for ex in stage)  # test questions are never read
     replayed = [ex for ex in stage if ex not in negatives]
-    assert sorted(map(repr, replayed)) == sorted(map(repr, first[-T.REPLAY * 2:]))
+    assert sorted(map(repr, replayed)) == sorted(map(repr, first[-T.REPLAY * 2:]))  # the end: first[:5] not replayed
 
 
 def test_labels_point_at_the_answer_tokens_or_at_cls():
@@ -104,18 +104,25 @@ def test_recipe_trains_exports_and_reads(tmp_path, monkeypatch):
     argv = ["--data", str(data), "--work", str(work), "--examples", "8", "--batch", "4", "--max-length", "64",
             "--threads", "1", "--max-hours", "0.1"]
     assert T.main(argv) == 0
-    state = __import__("torch").load(work / "checkpoint.pt", weights_only=False)
+    import torch
+
+    state = torch.load(work / "checkpoint.pt", weights_only=False)
     assert state["step"] >= 1 and state["log"]["examples"] > 0
     # resuming after the plan is done trains nothing more and keeps the checkpoint
     assert T.main(argv) == 0
-    assert __import__("torch").load(work / "checkpoint.pt", weights_only=False)["step"] == state["step"]
-    # a second stage (recipe v3) starts from the first stage's weights
+    assert torch.load(work / "checkpoint.pt", weights_only=False)["step"] == state["step"]
+    # a second stage (recipe v3) starts from the first stage's weights, then resumes from its own
     monkeypatch.setenv("RAGBOT_BENCHMARKS_DIR", str(tiny_squad2(tmp_path / "benchmarks" / "squad2").parent))
     stage = tmp_path / "stage"
-    stage.mkdir()
-    (stage / "examples-v2-seed0.jsonl.gz").symlink_to(T.examples_file(work, data, 0, "v2"))
-    assert T.main([*argv[:3], str(stage), "--recipe", "v3", "--start-from", str(work / "checkpoint.pt"), *argv[4:]]) == 0
-    assert __import__("torch").load(stage / "checkpoint.pt", weights_only=False)["step"] >= 1
+    second = [*argv[:3], str(stage), "--recipe", "v3", "--start-from", str(work / "checkpoint.pt"), *argv[4:-1]]
+    assert T.main([*second, "0"]) == 0  # no time for a step: the checkpoint holds the weights it started from
+    started = torch.load(stage / "checkpoint.pt", weights_only=False)
+    assert started["step"] == 0
+    assert all(torch.equal(started["model"][k], v) for k, v in state["model"].items())
+    assert T.main([*second, "0.1"]) == 0
+    assert torch.load(stage / "checkpoint.pt", weights_only=False)["step"] >= 1
+    with pytest.raises(SystemExit, match="recipe v3 run"):  # another recipe does not resume this run
+        T.main([*argv[:3], str(stage), *argv[4:]])
     out = tmp_path / "reader.onnx"
     assert T.main(["--work", str(stage), "--export", "--out", str(out)]) == 0
     assert 10e6 < out.stat().st_size < 40e6
