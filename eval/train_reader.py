@@ -184,23 +184,23 @@ def squad2_dev_negatives(bench: Path, seed: int) -> list[Example]:
     shares most (grown to 300-800 characters on random sides; a longer sentence stays whole)."""
     from sklearn.feature_extraction.text import TfidfVectorizer
 
+    from .golden import load_golden
     from .squad2 import paragraphs as split_paragraphs
 
     rng = random.Random(seed)
-    rows = [json.loads(line) for line in (bench / "questions.jsonl").open(encoding="utf-8") if line.strip()]
-    dev = [r for r in rows if r.get("split") == "dev"]
-    articles = sorted({src for r in dev for src in r.get("sources", [])})
+    dev = load_golden([bench / "questions.jsonl"], "dev")
+    articles = sorted({src for case in dev for src in case.sources})
     paras = [p for a in articles for p in split_paragraphs((bench / "articles" / a).read_text(encoding="utf-8"))[1:]]
-    questions = [r["question"] for r in dev if not r["answerable"]]
+    questions = [case.question for case in dev if not case.answerable]
     vec = TfidfVectorizer(stop_words="english", sublinear_tf=True).fit(paras)
-    sims = (vec.transform(questions) @ vec.transform(paras).T).toarray()
+    asked = vec.transform(questions)
+    sims = (asked @ vec.transform(paras).T).toarray()
     out = []
-    for question, row in zip(questions, sims):
-        asked = vec.transform([question]).T
+    for i, (question, row) in enumerate(zip(questions, sims)):
         for j in row.argsort()[::-1][:2]:
             text = paras[j]
             spans = sentences(text) or [(0, len(text))]
-            shared = (vec.transform([text[a:b] for a, b in spans]) @ asked).toarray()[:, 0]
+            shared = (vec.transform([text[a:b] for a, b in spans]) @ asked[i].T).toarray()[:, 0]
             a, b = spans[int(shared.argmax())]
             s, e = window_around(text, a, b, rng.randint(*WINDOW), rng)
             out.append(Example(question, text[s:e], None))
@@ -338,7 +338,9 @@ def examples_file(work: Path, data: Path, seed: int, recipe: str = "v1", first_s
         if recipe == "v3":
             if first_stage is None:
                 raise SystemExit("recipe v3 is a second stage: give --start-from, the first stage's (v2) checkpoint")
-            built = stage_examples(read_examples(examples_file(first_stage, data, seed, "v2")), squad2_bench(), seed)
+            from .datasets import benchmark_dir
+
+            built = stage_examples(read_examples(examples_file(first_stage, data, seed, "v2")), benchmark_dir("squad2"), seed)
         else:
             built = build_examples(load_paragraphs(data), seed, recipe)
         tmp = target.with_suffix(".tmp")
@@ -347,12 +349,6 @@ def examples_file(work: Path, data: Path, seed: int, recipe: str = "v1", first_s
                 f.write(json.dumps([ex.question, ex.passage, ex.answer]) + "\n")
         os.replace(tmp, target)
     return target
-
-
-def squad2_bench() -> Path:
-    from .datasets import benchmark_dir
-
-    return benchmark_dir("squad2")
 
 
 def read_examples(path: Path) -> list[Example]:
