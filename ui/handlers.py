@@ -13,7 +13,6 @@ import logging
 import os
 import threading
 from datetime import datetime, timezone
-from functools import lru_cache
 from pathlib import Path
 from typing import Callable, Iterator
 
@@ -22,7 +21,7 @@ from rag.settings import Settings
 from rag.types import Answer, Citation
 
 from .render import escape_md, sources_html, status_markdown
-from .service import AddedFile, Library, Progress, error_message
+from .service import AddedFile, Library, Progress, error_message, load_document
 from .session import Session, Turn
 from .uploads import MAX_UPLOAD_BYTES
 
@@ -31,17 +30,6 @@ log = logging.getLogger("ragbot.ui")
 Notify = Callable[[str, str], None]  # (level "info" | "warning", message)
 
 SEARCHING_HTML = '<div class="rb-sources"><p class="rb-muted">Searching the documents…</p></div>'
-
-
-_message = error_message
-
-
-@lru_cache(maxsize=16)
-def load_document(path: str, mtime_ns: int, size: int, ocr: str = "auto"):
-    """A file as the loaders read it (cached while its modification time and size stay the same)."""
-    from ingest.loaders import load
-
-    return load(path, ocr=ocr)
 
 
 class RagbotUI:
@@ -103,7 +91,7 @@ class RagbotUI:
             if not isinstance(answer, Answer):
                 raise BackendError("the answer chain finished without an answer; try again")
         except Exception as exc:  # noqa: BLE001 - every failure becomes a message, never a traceback
-            msg = _message(exc)
+            msg = error_message(exc)
             self.notify("warning", msg)
             session = session.add(Turn(question=q, error=msg, k=turn.k))
             yield q, session.messages(), sources_html(None, error=msg), session
@@ -189,7 +177,7 @@ class RagbotUI:
         try:
             files = self.library.list_files(collection)
         except Exception as exc:  # noqa: BLE001
-            return f"**Index:** {escape_md(_message(exc))}", []
+            return f"**Index:** {escape_md(error_message(exc))}", []
         return status_markdown(files, self.library.last_changed(collection)), [[s, n] for s, n in files]
 
     def ensure_index(self, progress: Progress | None = None) -> str:
@@ -208,7 +196,7 @@ class RagbotUI:
                     first(0.0, "Indexing the documents folder")
                 self.library.index_if_empty(first)
         except Exception as exc:  # noqa: BLE001
-            msg = _message(exc)
+            msg = error_message(exc)
             self.notify("warning", msg)
             return f"**Index:** {escape_md(msg)}"
         return self.files_view()[0]
@@ -238,7 +226,7 @@ class RagbotUI:
         try:
             done = self.library.remove_file(source)
         except Exception as exc:  # noqa: BLE001
-            msg = _message(exc)
+            msg = error_message(exc)
             self.notify("warning", msg)
             return f"**Not removed:** {escape_md(msg)}"
         deleted = " and deleted its file" if done["file_deleted"] else ""

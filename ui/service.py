@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import threading
 from dataclasses import asdict, dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Callable
 
@@ -47,6 +48,14 @@ class AddedFile:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+@lru_cache(maxsize=16)
+def load_document(path: str, mtime_ns: int, size: int, ocr: str = "auto"):
+    """A file as the loaders read it (cached while its modification time and size stay the same)."""
+    from ingest.loaders import load
+
+    return load(path, ocr=ocr)
 
 
 def error_message(exc: BaseException) -> str:
@@ -233,8 +242,6 @@ class Library:
     def source_text(self, source: str) -> str | None:
         """The text of a file of the corpus folder, as the loaders see it; None if it is not one."""
         from ingest.manage import corpus_path
-
-        from .handlers import load_document
 
         path = corpus_path(self.settings, source)
         if path is None or not path.is_file():
