@@ -51,11 +51,7 @@ def file_ids_everywhere(settings, ids) -> bool:
     """These chunk ids are in Chroma and in the lexical index."""
     ids = list(ids)
     found = store.open_collection(settings).get(ids=ids, include=[])["ids"]
-    lexical = LexicalIndex.open(lexical_dir(settings))
-    import tantivy
-
-    searcher = lexical._chunks.searcher()
-    in_lexical = [i for i in ids if searcher.search(tantivy.Query.term_query(lexical._chunks.schema, "id", i), 1).hits]
+    in_lexical = LexicalIndex.open(lexical_dir(settings)).held(ids)
     return sorted(found) == sorted(ids) == sorted(in_lexical)
 
 

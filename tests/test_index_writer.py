@@ -10,6 +10,7 @@ from ingest.manifest import FILENAME, Manifest
 from ingest.pipeline import ingest
 from rag.retrieval import chroma as store
 from rag.retrieval import sync
+from rag.retrieval.lexical import LexicalIndex
 from rag.retrieval.sync import lexical_dir
 
 from .conftest import FakeEmbeddings
@@ -58,12 +59,16 @@ def test_changed_file_keeps_only_its_new_chunks(settings, corpus):
     notes.write_text("# Notes\n\nThe envoy visited Oslo in spring.\n\n" + "Another line of notes. " * 80)
     ingest([corpus], settings, embeddings=FakeEmbeddings(), on_note=None)
     before = _sources(settings)["notes.md"]
+    old = store.open_collection(settings).get(where={"source": "notes.md"})["ids"]
     notes.write_text("# Notes\n\nThe envoy visited Bergen in autumn.\n")
     ingest([corpus], settings, embeddings=FakeEmbeddings(), on_note=None)
     assert before > 1 and _sources(settings)["notes.md"] == 1
     docs = store.open_collection(settings).get(where={"source": "notes.md"})["documents"]
     assert docs == ["# Notes\n\nThe envoy visited Bergen in autumn."]
     assert_agree(settings)
+    now = store.open_collection(settings).get(where={"source": "notes.md"})["ids"]
+    lexical = LexicalIndex.open(lexical_dir(settings))
+    assert lexical.held([*old, *now]) == now  # the old chunks are gone from the lexical index too
 
 
 def test_missing_manifest_is_rebuilt_once_and_said(settings, corpus):

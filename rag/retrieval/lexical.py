@@ -190,6 +190,13 @@ class LexicalIndex:
         hits = searcher.search(tantivy.Query.all_query(), searcher.num_docs, count=False).hits
         return [searcher.doc(address)["id"][0] for _, address in hits]
 
+    def held(self, ids: Iterable[str]) -> list[str]:
+        """Those of ``ids`` the index holds (one term lookup each, not a read of the whole index)."""
+        import tantivy
+
+        searcher, schema = self._chunks.searcher(), self._chunks.schema
+        return [i for i in ids if searcher.search(tantivy.Query.term_query(schema, "id", i), 1, count=False).hits]
+
     def vocabulary(self) -> Vocabulary:
         return Vocabulary(self._chunks.searcher())
 
