@@ -23,13 +23,6 @@ mixed with ``REPLAY`` times as many pairs from the end of the first stage's list
 ``--start-from`` checkpoint's folder), which a first stage that trained on fewer than
 ``len - REPLAY * negatives`` pairs never saw.
 
-Recipe v4 is a third stage on a v3 checkpoint: the v3 list once more, with half of its questions
-(positives and negatives alike, so that the wording says nothing of answerability) asked the way a
-user asks about documents rather than the way SQuAD's crowd asked about a paragraph: "According to
-the report, ...", "What does the article say is ...", "..., according to the author?". SQuAD has
-almost no such questions, and a reader trained only on SQuAD refuses them: "What core tasks does the
-essay list for peacekeeping missions?" scored well below the same question without "the essay".
-
 Training runs for a budget (``--max-hours``) in the background, writes a checkpoint outside the
 repository every few minutes (``--work``, default ``~/.cache/ragbot/train-reader``) and resumes
 from the last one when started again with the same arguments. ``--export`` writes the model that
@@ -59,12 +52,8 @@ OUT = ROOT / "rag" / "data" / "reader.onnx"
 # How negatives are made. v1 (the reader shipped first): a third of the time the own paragraph
 # without the answer's sentences, else a retrieval negative. v2: kinds drawn by NEGATIVE_KINDS,
 # changed questions among them. v3: a second stage after v2 (the shipped reader: see the model card).
-RECIPES = ("v1", "v2", "v3", "v4")
+RECIPES = ("v1", "v2", "v3")
 REPLAY = 3  # v3: v2 pairs replayed per SQuAD 2.0 dev negative
-DOCUMENT_SHARE = 0.5  # v4: the share of questions asked about "the document"
-# what users call the documents they ask about (v4's rewritten questions name one of these)
-DOCUMENT_NOUNS = ("document", "documents", "text", "article", "report", "paper", "essay", "author", "passage",
-                  "source", "sources", "notes", "book", "chapter", "study", "manual", "guide", "page", "writer")
 WINDOW = (300, 800)  # characters of a training passage: ragbot's chunks are at most 800
 NEGATIVE_KINDS = (("retrieved", 0.4), ("cut", 0.25), ("changed", 0.35))  # shares of each negative kind
 _YEAR = r"(?<![\w-])(?:1[0-9]{3}|20[0-9]{2})s?(?![\w-])"
@@ -227,37 +216,6 @@ def stage_examples(first_stage: list[Example], bench: Path, seed: int) -> list[E
     return out
 
 
-_LEADING = re.compile(r"^(?:what|who|whom|whose|which|when|where|why|how|in|on|at|during|the|a|an|did|does|do|is|are|"
-                      r"was|were|can|could|for|from|to|by|after|before|since|with|of|as|if|has|have|had)\b", re.I)
-_WH = r"(?:What|Who|Which|When|Where|Why|How many|How much|How)"
-_WH_BE = re.compile(rf"^({_WH}(?: [a-z]+)?) (is|are|was|were) ")
-_WH_DO = re.compile(rf"^({_WH}(?: [a-z]+)?) (?=(?:did|does|do) )")
-
-
-def document_question(question: str, rng: random.Random) -> str:
-    """``question`` asked about "the document" (recipe v4), in one of the ways users put it."""
-    noun = rng.choice(DOCUMENT_NOUNS)
-    lowered = question[0].lower() + question[1:] if _LEADING.match(question) else question
-    bare = question.rstrip(" ?")
-    forms = [f"According to the {noun}, {lowered}", f"{bare}, according to the {noun}?", f"In the {noun}, {lowered}",
-             f"Based on the {noun}, {lowered}"]
-    if _WH_BE.match(question):
-        forms.append(_WH_BE.sub(lambda m: f"{m[1]} does the {noun} say {m[2]} ", question, count=1))
-    if _WH_DO.match(question):
-        forms.append(_WH_DO.sub(lambda m: f"{m[1]}, as the {noun} puts it, ", question, count=1))
-    return rng.choice(forms)
-
-
-def documents_stage(previous: list[Example], seed: int) -> list[Example]:
-    """Recipe v4: the previous stage's list with ``DOCUMENT_SHARE`` of its questions asked about "the
-    document", positives and negatives alike (the passages and answers unchanged), reshuffled."""
-    rng = random.Random(seed)
-    out = [Example(document_question(ex.question, rng), ex.passage, ex.answer) if rng.random() < DOCUMENT_SHARE else ex
-           for ex in previous]
-    rng.shuffle(out)
-    return out
-
-
 def article_mentions(paragraphs: list[dict]) -> dict[str, dict[str, set[str]]]:
     """Per article, the names, years and numbers its paragraphs mention, by kind."""
     out: dict[str, dict[str, set[str]]] = {}
@@ -373,8 +331,7 @@ def labels(offsets, answer: tuple[int, int] | None) -> tuple[int, int] | None:
 
 def examples_file(work: Path, data: Path, seed: int, recipe: str = "v1", first_stage: Path | None = None) -> Path:
     """The shuffled examples, built once per data file and seed, then read back on resume. Recipe
-    v3 reads the v2 list of the first stage's folder ``first_stage`` (built there if missing); v4
-    reads the v3 list of the v3 stage's folder."""
+    v3 reads the v2 list of the first stage's folder ``first_stage`` (built there if missing)."""
     target = work / (f"examples-seed{seed}.jsonl.gz" if recipe == "v1" else f"examples-{recipe}-seed{seed}.jsonl.gz")
     if not target.exists():
         work.mkdir(parents=True, exist_ok=True)
@@ -384,11 +341,6 @@ def examples_file(work: Path, data: Path, seed: int, recipe: str = "v1", first_s
             from .datasets import benchmark_dir
 
             built = stage_examples(read_examples(examples_file(first_stage, data, seed, "v2")), benchmark_dir("squad2"), seed)
-        elif recipe == "v4":
-            previous = first_stage / f"examples-v3-seed{seed}.jsonl.gz" if first_stage else None
-            if previous is None or not previous.exists():
-                raise SystemExit("recipe v4 is a third stage: give --start-from, a v3 checkpoint in the folder that holds its examples")
-            built = documents_stage(read_examples(previous), seed)
         else:
             built = build_examples(load_paragraphs(data), seed, recipe)
         tmp = target.with_suffix(".tmp")
@@ -566,11 +518,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--lr", type=float, default=8e-5)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--recipe", choices=RECIPES, default="v1",
-                        help="how negatives are made: v1 (the first reader), v2 (adds changed questions), v3 "
-                             "(a second stage after v2: SQuAD 2.0's unanswerable dev questions) or v4 (a third stage "
-                             "after v3: its list again, half the questions asked about 'the document')")
-    parser.add_argument("--start-from", default=None,
-                        help="a checkpoint whose weights this run starts from (recipe v3: v2's; v4: v3's)")
+                        help="how negatives are made: v1 (the first reader), v2 (adds changed questions) or v3 "
+                             "(a second stage after v2: SQuAD 2.0's unanswerable dev questions; v2 then v3 is the shipped reader)")
+    parser.add_argument("--start-from", default=None, help="a checkpoint whose weights this run starts from (recipe v3: v2's)")
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 2)
     parser.add_argument("--checkpoint-minutes", type=float, default=10.0)
     parser.add_argument("--export", action="store_true", help="write the last checkpoint as the shipped int8 ONNX model and stop")

@@ -5,7 +5,6 @@ from __future__ import annotations
 import gzip
 import json
 import random
-import re
 
 import numpy as np
 import pytest
@@ -61,41 +60,6 @@ def test_the_second_stage_reads_squad2_dev_unanswerables_and_replays_the_first(t
     assert not any(ex.question == "What fish was never sold?" for ex in stage)  # test questions are never read
     replayed = [ex for ex in stage if ex not in negatives]
     assert sorted(map(repr, replayed)) == sorted(map(repr, first[-T.REPLAY * 2:]))  # the end: first[:5] not replayed
-
-
-def test_the_third_stage_asks_half_the_questions_about_the_document():
-    previous = [T.Example(f"What is item {i}?", f"Item {i} is a lamp.", (10, 16) if i % 2 else None) for i in range(400)]
-    stage = T.documents_stage(previous, seed=0)
-    assert sorted(map(repr, ((ex.passage, ex.answer) for ex in stage))) == sorted(
-        map(repr, ((ex.passage, ex.answer) for ex in previous)))  # passages and answers unchanged
-    asked = {ex.passage: ex.question for ex in stage}
-    changed = [ex for ex in previous if asked[ex.passage] != ex.question]
-    assert 0.4 < len(changed) / len(previous) < 0.6
-    for ex in changed:  # the question is still there, with a document named
-        q = asked[ex.passage]
-        assert f"item {ex.passage.split()[1]}" in q and any(f"the {n}" in q for n in T.DOCUMENT_NOUNS)
-    # answerable and unanswerable pairs are rewritten alike: the wording says nothing of answerability
-    share = lambda answerable: np.mean([asked[ex.passage] != ex.question for ex in previous if (ex.answer is not None) == answerable])  # noqa: E731
-    assert abs(share(True) - share(False)) < 0.12
-    assert T.documents_stage(previous, seed=0) == stage  # seeded
-
-
-def document_forms(question: str, draws: int = 300) -> set[str]:
-    """The forms ``document_question`` gives ``question``, the document's name written as DOC."""
-    rng = random.Random(0)
-    nouns = "|".join(sorted(T.DOCUMENT_NOUNS, key=len, reverse=True))
-    return {re.sub(rf"\bthe (?:{nouns})\b", "the DOC", T.document_question(question, rng)) for _ in range(draws)}
-
-
-def test_document_questions_keep_their_grammar():
-    assert document_forms("What is the capital of Kenya?") == {
-        "According to the DOC, what is the capital of Kenya?", "What does the DOC say is the capital of Kenya?",
-        "What is the capital of Kenya, according to the DOC?", "In the DOC, what is the capital of Kenya?",
-        "Based on the DOC, what is the capital of Kenya?"}
-    forms = document_forms("When did Kenya become independent?")
-    assert "When, as the DOC puts it, did Kenya become independent?" in forms
-    assert not any("say" in q for q in forms)  # "When does the DOC say did ..." is not English
-    assert all("Kenyatta led which party" in q for q in document_forms("Kenyatta led which party?"))  # a name keeps its capital
 
 
 def test_labels_point_at_the_answer_tokens_or_at_cls():
@@ -159,14 +123,8 @@ def test_recipe_trains_exports_and_reads(tmp_path, monkeypatch):
     assert torch.load(stage / "checkpoint.pt", weights_only=False)["step"] >= 1
     with pytest.raises(SystemExit, match="recipe v3 run"):  # another recipe does not resume this run
         T.main([*argv[:3], str(stage), *argv[4:]])
-    # a third stage (recipe v4) reads the v3 list from the second stage's folder
-    third = tmp_path / "third"
-    with pytest.raises(SystemExit, match="recipe v4 is a third stage"):
-        T.main([*argv[:3], str(third), "--recipe", "v4", "--start-from", str(work / "checkpoint.pt"), *argv[4:]])
-    assert T.main([*argv[:3], str(third), "--recipe", "v4", "--start-from", str(stage / "checkpoint.pt"), *argv[4:]]) == 0
-    assert torch.load(third / "checkpoint.pt", weights_only=False)["step"] >= 1
     out = tmp_path / "reader.onnx"
-    assert T.main(["--work", str(third), "--export", "--out", str(out)]) == 0
+    assert T.main(["--work", str(stage), "--export", "--out", str(out)]) == 0
     assert 10e6 < out.stat().st_size < 40e6
     readings = Reader(out).read("When was the harbor built?", [PARAGRAPHS[0]["context"], "x " * 600])
     assert [r.passage for r in readings] == [0, 1]
