@@ -4,9 +4,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from eval.metrics import judge_sentences
 from rag.answer.spans import NoSpans, candidates, lead_with, load_spans, short_answer
 from rag.answer.trees import TreeEnsemble
-from rag.types import Citation
+from rag.types import Citation, ShortAnswer
 
 from .conftest import benchmark_data
 
@@ -53,6 +54,16 @@ def test_short_answer_offsets_slice_the_source():
     short = short_answer(load_spans(), "Who coined the term soft power?", [_citation(quote, 7)])
     assert short is not None and source[short.start : short.end] == short.text == "Joseph Nye"
     assert lead_with(short, "Soft power ... [1].") == "Joseph Nye [1]. Soft power ... [1]."
+
+
+def test_a_span_of_list_items_cites_each_line():
+    short = ShortAnswer("- Protection of civilians.\n- Monitoring ceasefires", 7, 10, 59, 1.0)
+    text = lead_with(short, "Peacekeeping protects [7].")
+    assert text == "- Protection of civilians [7].\n- Monitoring ceasefires [7]\n\nPeacekeeping protects [7]."
+    passage = "Tasks:\n- Protection of civilians.\n- Monitoring ceasefires\nPeacekeeping protects."
+    judged = judge_sentences({"answer": text, "citations": [{"n": 7, "chunk_id": "c7"}],
+                              "retrieved": [{"chunk_id": "c7", "text": passage}]})
+    assert len(judged) == 3 and all(ok for _, ok in judged)  # every line cited and supported
 
 
 def test_no_spans_and_no_citations_give_no_short_answer():

@@ -157,5 +157,13 @@ def short_answer(finder, question: str, citations: list[Citation], lead: list[st
 
 
 def lead_with(short: ShortAnswer | None, text: str) -> str:
-    """The answer text led by its short answer: "Joseph Nye [1]. Soft power, a term coined by ..."."""
-    return f"{short.text} [{short.n}]. {text}" if short else text
+    """The answer text led by its short answer: "Joseph Nye [1]. Soft power, a term coined by ...".
+    A span of several lines (list items) keeps its lines, each with its own citation, so that every
+    line the answer shows says where it comes from."""
+    if not short:
+        return text
+    lines = [line.strip() for line in short.text.splitlines() if line.strip()]
+    if len(lines) > 1:
+        cited = (f"{line[:-1]} [{short.n}]." if line.endswith(".") else f"{line} [{short.n}]" for line in lines)
+        return "\n".join(cited) + f"\n\n{text}"
+    return f"{short.text} [{short.n}]. {text}"
