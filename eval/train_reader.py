@@ -23,15 +23,6 @@ mixed with ``REPLAY`` times as many pairs from the end of the first stage's list
 ``--start-from`` checkpoint's folder), which a first stage that trained on fewer than
 ``len - REPLAY * negatives`` pairs never saw.
 
-Recipe v5 is a third stage on a v3 checkpoint. It teaches the reader the absent detail: a passage
-that tells of the very event a question asks about but not the fact asked for ("The harbor was
-built at some point by the Vell family" for "When was the harbor built?"). Stage-1 positives the
-first stage never trained on (after its first ``FIRST_STAGE_EXAMPLES`` pairs) whose question asks
-who, where, when or how many give their passage with the answer said vaguely ("someone",
-"somewhere", "at some point", "several") as a negative, beside the positive itself, with
-``VAGUE_REPLAY`` of the other pairs passed over on the way. The stage-1 list is read from the
-``--start-from`` checkpoint's folder, or built there again (it is seeded, so it is the same list).
-
 Training runs for a budget (``--max-hours``) in the background, writes a checkpoint outside the
 repository every few minutes (``--work``, default ``~/.cache/ragbot/train-reader``) and resumes
 from the last one when started again with the same arguments. ``--export`` writes the model that
@@ -61,19 +52,8 @@ OUT = ROOT / "rag" / "data" / "reader.onnx"
 # How negatives are made. v1 (the reader shipped first): a third of the time the own paragraph
 # without the answer's sentences, else a retrieval negative. v2: kinds drawn by NEGATIVE_KINDS,
 # changed questions among them. v3: a second stage after v2 (the shipped reader: see the model card).
-RECIPES = ("v1", "v2", "v3", "v5")
+RECIPES = ("v1", "v2", "v3")
 REPLAY = 3  # v3: v2 pairs replayed per SQuAD 2.0 dev negative
-FIRST_STAGE_EXAMPLES = 100_000  # the stage-1 pairs the shipped first stage trained on (--examples)
-VAGUE_NEGATIVES = 3000  # v5: absent-detail negatives, each with its positive
-VAGUE_REPLAY = 3000  # v5: other stage-1 pairs mixed in
-# v5: what a question asks for (by how it opens) and how a passage says it without saying it
-_VAGUE = (
-    (re.compile(r"^(?:who|whom)\b", re.I), re.compile(r"\bthe\s+$", re.I), "someone"),
-    (re.compile(r"^where\b", re.I), re.compile(r"\b(?:in|at|to|from|near|on)\s+(?:the\s+)?$", re.I), "somewhere"),
-    (re.compile(r"^(?:when|(?:in|during)\s+(?:what|which)\s+year|what\s+year)\b", re.I),
-     re.compile(r"\b(?:in|on|during|by|since)\s+$", re.I), "at some point"),
-    (re.compile(r"^how\s+many\b", re.I), None, "several"),
-)
 WINDOW = (300, 800)  # characters of a training passage: ragbot's chunks are at most 800
 NEGATIVE_KINDS = (("retrieved", 0.4), ("cut", 0.25), ("changed", 0.35))  # shares of each negative kind
 _YEAR = r"(?<![\w-])(?:1[0-9]{3}|20[0-9]{2})s?(?![\w-])"
@@ -236,45 +216,6 @@ def stage_examples(first_stage: list[Example], bench: Path, seed: int) -> list[E
     return out
 
 
-def vague_negative(positive: Example) -> Example | None:
-    """The positive's passage with its answer said vaguely, as a negative (recipe v5): who ->
-    "someone", where -> "somewhere", when -> "at some point", how many -> "several" (with the
-    preposition before a place or a date); ``None`` for other questions or when the answer is in the
-    passage again."""
-    if positive.answer is None:
-        return None
-    a, b = positive.answer
-    answer = positive.passage[a:b]
-    for asks, before, vague in _VAGUE:
-        if not asks.match(positive.question.strip()):
-            continue
-        head = positive.passage[:a]
-        lead = before.search(head) if before else None
-        head = head[: lead.start()] if lead else head
-        if not head.strip() or head.rstrip()[-1] in ".!?":  # the vague words open a sentence
-            vague = vague[0].upper() + vague[1:]
-        passage = head + vague + positive.passage[b:]
-        return None if holds_answer(passage, [answer]) else Example(positive.question, passage, None)
-    return None
-
-
-def vague_stage(first_stage: list[Example], seed: int) -> list[Example]:
-    """Recipe v5: ``VAGUE_NEGATIVES`` absent-detail negatives, each beside its positive, from the
-    stage-1 pairs after ``FIRST_STAGE_EXAMPLES``, and ``VAGUE_REPLAY`` of the pairs passed over."""
-    pairs, passed = [], []
-    for ex in first_stage[FIRST_STAGE_EXAMPLES:]:
-        negative = vague_negative(ex) if len(pairs) < 2 * VAGUE_NEGATIVES else None
-        if negative is not None:
-            pairs += [ex, negative]
-        elif len(passed) < VAGUE_REPLAY:
-            passed.append(ex)
-        if len(pairs) >= 2 * VAGUE_NEGATIVES and len(passed) >= VAGUE_REPLAY:
-            break
-    out = pairs + passed
-    random.Random(seed).shuffle(out)
-    return out
-
-
 def article_mentions(paragraphs: list[dict]) -> dict[str, dict[str, set[str]]]:
     """Per article, the names, years and numbers its paragraphs mention, by kind."""
     out: dict[str, dict[str, set[str]]] = {}
@@ -400,10 +341,6 @@ def examples_file(work: Path, data: Path, seed: int, recipe: str = "v1", first_s
             from .datasets import benchmark_dir
 
             built = stage_examples(read_examples(examples_file(first_stage, data, seed, "v2")), benchmark_dir("squad2"), seed)
-        elif recipe == "v5":
-            if first_stage is None:
-                raise SystemExit("recipe v5 is a third stage: give --start-from, the second stage's (v3) checkpoint")
-            built = vague_stage(read_examples(examples_file(first_stage, data, seed, "v2")), seed)
         else:
             built = build_examples(load_paragraphs(data), seed, recipe)
         tmp = target.with_suffix(".tmp")

@@ -62,41 +62,6 @@ def test_the_second_stage_reads_squad2_dev_unanswerables_and_replays_the_first(t
     assert sorted(map(repr, replayed)) == sorted(map(repr, first[-T.REPLAY * 2:]))  # the end: first[:5] not replayed
 
 
-@pytest.mark.parametrize("question, passage, answer, expected", [
-    ("Who built the harbor?", "It was built by the Vell family in 1821.", "the Vell family", "It was built by someone in 1821."),
-    ("Who built the harbor?", "It was built by the Vell family.", "Vell family", "It was built by someone."),
-    ("When was the harbor built?", "The harbor was built in 1821 by the Vells.", "1821", "The harbor was built at some point by the Vells."),
-    ("In what year was it lit?", "Quiet. In 1902, it was lit.", "1902", "Quiet. At some point, it was lit."),
-    ("Where did the boats go?", "The boats went to Oslo at dawn.", "Oslo", "The boats went somewhere at dawn."),
-    ("How many ships did it hold?", "It held 40 ships.", "40", "It held several ships."),
-])
-def test_an_absent_detail_negative_says_the_answer_vaguely(question, passage, answer, expected):
-    a = passage.index(answer)
-    negative = T.vague_negative(T.Example(question, passage, (a, a + len(answer))))
-    assert negative == T.Example(question, expected, None)
-
-
-def test_no_absent_detail_negative_when_it_cannot_be_made():
-    assert T.vague_negative(T.Example("What fish was sold?", "Cod was sold.", (0, 3))) is None  # not who/where/when/how many
-    assert T.vague_negative(T.Example("Who came?", "Ann came; Ann left.", (0, 3))) is None  # the answer is there again
-    assert T.vague_negative(T.Example("Who came?", "Ann came.", None)) is None
-
-
-def test_the_absent_detail_stage_pairs_each_negative_with_its_positive(monkeypatch):
-    monkeypatch.setattr(T, "FIRST_STAGE_EXAMPLES", 2)
-    monkeypatch.setattr(T, "VAGUE_NEGATIVES", 3)
-    monkeypatch.setattr(T, "VAGUE_REPLAY", 2)
-    first = [T.Example(f"Who came {i}?", f"Ann{i} came.", (0, 3 + len(str(i)))) if i % 2 else
-             T.Example(f"What is {i}?", f"It is {i}.", None) for i in range(20)]
-    stage = T.vague_stage(first, seed=0)
-    negatives = [ex for ex in stage if ex.passage.startswith("Someone")]
-    assert len(negatives) == 3 and all(ex.answer is None for ex in negatives)
-    positives = {ex.question for ex in stage if ex.answer}
-    assert {ex.question for ex in negatives} <= positives  # each beside its own positive
-    assert first[0] not in stage and first[1] not in stage  # the pairs stage 1 trained on are not read
-    assert len(stage) == 3 * 2 + 2
-
-
 def test_labels_point_at_the_answer_tokens_or_at_cls():
     tok = T.tokenizer()
     ids, types, offsets = T.encode(tok, "When was it built?", "The harbor was built in 1821.", 64)
@@ -158,14 +123,8 @@ def test_recipe_trains_exports_and_reads(tmp_path, monkeypatch):
     assert torch.load(stage / "checkpoint.pt", weights_only=False)["step"] >= 1
     with pytest.raises(SystemExit, match="recipe v3 run"):  # another recipe does not resume this run
         T.main([*argv[:3], str(stage), *argv[4:]])
-    # a third stage (recipe v5) from the second stage's weights, on stage 1's list (built again,
-    # seeded, in the second stage's folder; the tiny list is shorter than the shipped stage 1's count)
-    monkeypatch.setattr(T, "FIRST_STAGE_EXAMPLES", 0)
-    third = tmp_path / "third"
-    assert T.main([*argv[:3], str(third), "--recipe", "v5", "--start-from", str(stage / "checkpoint.pt"), *argv[4:]]) == 0
-    assert torch.load(third / "checkpoint.pt", weights_only=False)["step"] >= 1
     out = tmp_path / "reader.onnx"
-    assert T.main(["--work", str(third), "--export", "--out", str(out)]) == 0
+    assert T.main(["--work", str(stage), "--export", "--out", str(out)]) == 0
     assert 10e6 < out.stat().st_size < 40e6
     readings = Reader(out).read("When was the harbor built?", [PARAGRAPHS[0]["context"], "x " * 600])
     assert [r.passage for r in readings] == [0, 1]
