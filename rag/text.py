@@ -54,6 +54,26 @@ def _line_spans(text: str) -> list[tuple[int, int]]:
     return spans
 
 
+def records(text: str) -> list[tuple[int, int]]:
+    """``text`` cut where its table rows are: each row (``TABLE_ROW``) is one record, the lines
+    between rows one more; ``[(0, len(text))]`` for a text without rows. A reader reads each record
+    on its own, so an answer cannot run from one row's cell into the next row."""
+    lines = _line_spans(text)
+    if not any(TABLE_ROW.match(text[a:b]) for a, b in lines):
+        return [(0, len(text))]
+    out: list[tuple[int, int]] = []
+    prose: tuple[int, int] | None = None
+    for a, b in lines:
+        if TABLE_ROW.match(text[a:b]):
+            if prose:
+                out.append(prose)
+                prose = None
+            out.append((a, b))
+        else:
+            prose = (prose[0], b) if prose else (a, b)
+    return out + [prose] if prose else out
+
+
 @lru_cache(maxsize=8192)
 def sentence_spans(text: str) -> tuple[tuple[int, int], ...]:
     """``(start, end)`` of each sentence in ``text``. Title lines are left out; a line ending in ':'

@@ -11,7 +11,7 @@ from rag.types import ScoredSentence
 from rag.wording import ENGLISH
 
 aspects = ENGLISH.aspects
-from rag.text import sentence_spans
+from rag.text import records, sentence_spans
 from rag.types import Passage
 
 from .conftest import FakeEmbeddings
@@ -120,6 +120,16 @@ def test_a_follow_ups_own_words_outweigh_a_long_context():
 )
 def test_aspects(question, sides):
     assert aspects(question) == sides
+
+
+def test_a_reader_reads_each_table_row_as_its_own_record():
+    text = ("The garrisons were reinforced.\nCity | Soldiers\nCity: Lindqvist Harbor | Soldiers: 1,350\n"
+            "City: Marrow Bay | Soldiers: 820\nSupplies came by sea.\nThey came weekly.")
+    assert [text[a:b] for a, b in records(text)] == [
+        "The garrisons were reinforced.\nCity | Soldiers", "City: Lindqvist Harbor | Soldiers: 1,350",
+        "City: Marrow Bay | Soldiers: 820", "Supplies came by sea.\nThey came weekly."]
+    prose = "No table here. Only prose | with a bar."
+    assert records(prose) == [(0, len(prose))]
 
 
 def test_a_table_row_is_one_unit_and_its_header_line_is_not():

@@ -241,3 +241,31 @@ def test_a_question_about_one_table_cell_is_answered_from_its_row(tmp_path, sett
         cited = answer.citations[answer.short_answer.n - 1]
         assert cited.quote.startswith(row)
     assert chain.invoke("How many soldiers were stationed in Oslo?").refused
+
+
+PORTS = [("Lindqvist Harbor", "Norway", 41, 1821, "Elsa Marwick"), ("Cape Sorrel", "Iceland", 17, 1902, "Jon Haldorsen"),
+         ("Brightwater Quay", "Scotland", 63, 1788, "Moira Blane"), ("Kestrel Point", "Ireland", 22, 1856, "Aidan Roe"),
+         ("Saltmarsh Bay", "Denmark", 9, 1930, "Freja Holm"), ("Greyhaven", "Faroe Islands", 35, 1874, "Sigrun Dahl")]
+
+
+@pytest.mark.integration
+def test_a_cell_of_a_many_row_table_comes_from_its_own_row(tmp_path, settings, real_embeddings):
+    """Several rows in one chunk: the reader reads each row on its own, so the answer is the asked
+    row's cell, not the neighbouring row's (read whole, the chunk gave Freja Holm for Greyhaven and
+    Aidan Roe for Saltmarsh Bay: the value that ends one row sat next to the name that opens the next)."""
+    from ingest.pipeline import ingest
+    from rag.answer.chain import build_chain
+
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    lines = ["Port,Country,Ships,Opened,Harbour master"] + [",".join(map(str, row)) for row in PORTS]
+    (folder / "ports.csv").write_text("\n".join(lines) + "\n")
+    ingest([folder], settings, embeddings=real_embeddings)
+    chain = build_chain(settings, embeddings=real_embeddings)
+    for question, port, cell in [("Who is the harbour master of Greyhaven?", "Greyhaven", "Sigrun Dahl"),
+                                 ("Who is the harbour master at Saltmarsh Bay?", "Saltmarsh Bay", "Freja Holm"),
+                                 ("When was Brightwater Quay opened?", "Brightwater Quay", "1788")]:
+        answer = chain.invoke(question)
+        assert not answer.refused, question
+        assert answer.short_answer.text == cell, question
+        assert answer.citations[answer.short_answer.n - 1].quote.startswith(f"Port: {port} |")

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import ConfigError
+from ..text import records
 
 MAX_LENGTH = 384  # tokens of question and passage; a longer passage is read in overlapping windows
 STRIDE = 128  # tokens two windows of one long passage share
@@ -84,11 +85,13 @@ class Reader:
         return self._session, self._tokenizer
 
     def read(self, question: str, texts: list[str]) -> list[Reading]:
-        """One Reading per text, in order (a text too long for one window: its best window's)."""
+        """One Reading per text, in order: its best window's (a long text is read in overlapping
+        windows, and a table's rows each on its own: ``records``)."""
         if not texts:
             return []
         session, tok = self._load()
-        windows = [w for i, text in enumerate(texts) for w in question_windows(tok, question, text, i)]
+        windows = [w for i, text in enumerate(texts) for a, b in records(text)
+                   for w in question_windows(tok, question, text[a:b], i, at=a)]
         width = max(len(w[1]) for w in windows)
         ids = np.zeros((len(windows), width), dtype=np.int64)
         types, mask = np.zeros_like(ids), np.zeros_like(ids)
@@ -106,13 +109,15 @@ class Reader:
         return [best[i] for i in range(len(texts))]
 
 
-def question_windows(tok, question: str, text: str, index: int = 0, max_length: int = MAX_LENGTH):
+def question_windows(tok, question: str, text: str, index: int = 0, max_length: int = MAX_LENGTH, at: int = 0):
     """``(index, ids, types, offsets)`` of each window of ``[CLS] question [SEP] text [SEP]``, the
     question cut to MAX_QUESTION_TOKENS and each window to ``max_length`` tokens; offsets are
-    character spans in ``text`` for its tokens, None for the others."""
+    character spans in ``text`` for its tokens (moved by ``at``: ``text`` is a part of a passage
+    that starts there), None for the others."""
     enc = tok.encode(question, text)
     q = [t for t, s in zip(enc.ids, enc.sequence_ids) if s == 0][:MAX_QUESTION_TOKENS]
-    p = [(t, o) for t, s, o in zip(enc.ids, enc.sequence_ids, enc.offsets) if s == 1] or [(tok.token_to_id("[SEP]"), (0, 0))]
+    p = [(t, (o[0] + at, o[1] + at)) for t, s, o in zip(enc.ids, enc.sequence_ids, enc.offsets) if s == 1] \
+        or [(tok.token_to_id("[SEP]"), (at, at))]
     room = max_length - len(q) - 3
     cls, sep = tok.token_to_id("[CLS]"), tok.token_to_id("[SEP]")
     out, first = [], 0
