@@ -243,29 +243,49 @@ def test_a_question_about_one_table_cell_is_answered_from_its_row(tmp_path, sett
     assert chain.invoke("How many soldiers were stationed in Oslo?").refused
 
 
-PORTS = [("Lindqvist Harbor", "Norway", 41, 1821, "Elsa Marwick"), ("Cape Sorrel", "Iceland", 17, 1902, "Jon Haldorsen"),
-         ("Brightwater Quay", "Scotland", 63, 1788, "Moira Blane"), ("Kestrel Point", "Ireland", 22, 1856, "Aidan Roe"),
-         ("Saltmarsh Bay", "Denmark", 9, 1930, "Freja Holm"), ("Greyhaven", "Faroe Islands", 35, 1874, "Sigrun Dahl")]
+PORTS = ("Port,Country,Ships,Opened,Harbour master", [
+    ("Lindqvist Harbor", "Norway", 41, 1821, "Elsa Marwick"), ("Cape Sorrel", "Iceland", 17, 1902, "Jon Haldorsen"),
+    ("Brightwater Quay", "Scotland", 63, 1788, "Moira Blane"), ("Kestrel Point", "Ireland", 22, 1856, "Aidan Roe"),
+    ("Saltmarsh Bay", "Denmark", 9, 1930, "Freja Holm"), ("Greyhaven", "Faroe Islands", 35, 1874, "Sigrun Dahl"),
+    ("Osprey Reach", "Sweden", 54, 1811, "Lars Wennberg"), ("Northmoor Dock", "England", 12, 1899, "Peter Ashby"),
+    ("Tidewell", "Wales", 28, 1840, "Gareth Lloyd"), ("Amberly Cove", "Finland", 19, 1915, "Aino Virtanen")])
+PORT_QUESTIONS = ("Which country is {} in?", "How many ships does {} have?", "When was {} opened?",
+                  "Who is the harbour master of {}?")  # a question for each column after the first
+FLEET = ("Ship,Captain,Tonnage,Home port", [
+    ("Grey Heron", "Elsa Marwick", 1200, "Bergen"), ("North Star", "Tomas Vell", 900, "Hull"),
+    ("Sea Lark", "Ines Moreau", 1450, "Brest"), ("Blue Fulmar", "Oskar Lind", 700, "Malmo"),
+    ("Red Kite", "Hana Novak", 1100, "Gdansk"), ("White Tern", "Colm Byrne", 980, "Cork"),
+    ("Storm Petrel", "Maja Berg", 1320, "Oslo")])
+FLEET_QUESTIONS = ("Who was the captain of the {}?", "What was the tonnage of the {}?", "What is the home port of the {}?")
 
 
 @pytest.mark.integration
 def test_a_cell_of_a_many_row_table_comes_from_its_own_row(tmp_path, settings, real_embeddings):
-    """Several rows in one chunk: the reader reads each row on its own, so the answer is the asked
-    row's cell, not the neighbouring row's (read whole, the chunk gave Freja Holm for Greyhaven and
-    Aidan Roe for Saltmarsh Bay: the value that ends one row sat next to the name that opens the next)."""
+    """Two CSV tables (10 and 7 rows, several rows to a chunk) and a question about every cell of
+    their rows (61). The reader reads each row on its own, so an answer is the asked row's cell:
+    read whole, the chunks gave 29 cells of a neighbouring row (the value that ends one row sits
+    next to the name that opens the next), 20 right, 12 refused; row by row 52 right, 1 wrong (a
+    part of the cell), 8 refused (2026-12-06)."""
     from ingest.pipeline import ingest
     from rag.answer.chain import build_chain
 
     folder = tmp_path / "docs"
     folder.mkdir()
-    lines = ["Port,Country,Ships,Opened,Harbour master"] + [",".join(map(str, row)) for row in PORTS]
-    (folder / "ports.csv").write_text("\n".join(lines) + "\n")
+    cases = []
+    for name, (header, rows), questions in [("ports", PORTS, PORT_QUESTIONS), ("fleet", FLEET, FLEET_QUESTIONS)]:
+        (folder / f"{name}.csv").write_text("\n".join([header, *(",".join(map(str, r)) for r in rows)]) + "\n")
+        first = header.split(",")[0]
+        cases += [(q.format(row[0]), f"{first}: {row[0]} |", str(cell)) for row in rows for q, cell in zip(questions, row[1:])]
     ingest([folder], settings, embeddings=real_embeddings)
     chain = build_chain(settings, embeddings=real_embeddings)
-    for question, port, cell in [("Who is the harbour master of Greyhaven?", "Greyhaven", "Sigrun Dahl"),
-                                 ("Who is the harbour master at Saltmarsh Bay?", "Saltmarsh Bay", "Freja Holm"),
-                                 ("When was Brightwater Quay opened?", "Brightwater Quay", "1788")]:
+    right, wrong_row = 0, []
+    for question, row, cell in cases:
         answer = chain.invoke(question)
-        assert not answer.refused, question
-        assert answer.short_answer.text == cell, question
-        assert answer.citations[answer.short_answer.n - 1].quote.startswith(f"Port: {port} |")
+        if answer.refused or answer.short_answer is None:
+            continue
+        quoted = answer.citations[answer.short_answer.n - 1].quote
+        right += answer.short_answer.text == cell and quoted.startswith(row)
+        if not quoted.startswith(row):
+            wrong_row.append((question, quoted))
+    assert not wrong_row  # never a neighbouring row's cell
+    assert right >= 0.8 * len(cases), f"{right} of {len(cases)} answered with their cell"
