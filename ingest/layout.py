@@ -29,6 +29,31 @@ def table_rows(rows: list[list[str]]) -> list[str]:
     return lines
 
 
+def markdown_tables(text: str) -> str:
+    """``text`` with each Markdown pipe table written as ``table_rows`` writes a table (a row a
+    line, each cell led by its column's header), so that a question about one cell finds and
+    quotes its row; everything else is left as it is. markdown-it-py (GFM tables) finds them."""
+    from markdown_it import MarkdownIt
+
+    tokens = MarkdownIt("commonmark").enable("table").parse(text)
+    lines = text.split("\n")
+    tables: list[tuple[int, int, list[list[str]]]] = []
+    for i, token in enumerate(tokens):
+        if token.type == "table_open" and token.map:
+            rows: list[list[str]] = []
+            for t, nxt in zip(tokens[i:], tokens[i + 1:]):
+                if t.type == "table_close":
+                    break
+                if t.type == "tr_open":
+                    rows.append([])
+                elif t.type in ("th_open", "td_open"):
+                    rows[-1].append(nxt.content if nxt.type == "inline" else "")
+            tables.append((token.map[0], token.map[1], rows))
+    for start, end, rows in reversed(tables):  # from the last, so earlier line numbers hold
+        lines[start:end] = ["\n\n".join(table_rows(rows))]
+    return "\n".join(lines)
+
+
 PAGE_SEPARATOR = "\n\n"
 
 

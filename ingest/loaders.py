@@ -12,7 +12,7 @@ from typing import Callable
 from rag.errors import LoadError
 
 from . import office, pdf
-from .layout import clean as _clean, table_rows
+from .layout import clean as _clean, markdown_tables, table_rows
 from .types import Document
 
 MAX_FILE_BYTES = 200 * 1024 * 1024  # bigger files are refused rather than read into memory
@@ -59,7 +59,7 @@ def load_text(data: bytes) -> tuple[str, dict]:
 
 
 def load_markdown(data: bytes) -> tuple[str, dict]:
-    return _clean(_decode(data)), {"format": "markdown"}
+    return markdown_tables(_clean(_decode(data))), {"format": "markdown"}
 
 
 _BLOCK_TAGS = ("p", "li", "pre", "blockquote", "td", "th", "dt", "dd", "caption", "figcaption")

@@ -126,6 +126,15 @@ def test_html_table_rows_keep_their_header_where_the_table_stands(tmp_path):
         "# Deployments", "Troops abroad:", "Country | Troops", "Country: Japan | Troops: 54,000", "Country: Italy | Troops: 12,000", "From 2023."]
 
 
+def test_markdown_pipe_table_rows_keep_their_header_where_the_table_stands(tmp_path):
+    md = ("# Deployments\n\nTroops abroad:\n\n| Country | Troops |\n|---|--:|\n| Japan | 54,000 |\n| Italy | |\n\n"
+          "From 2023.\n\n```\n| a | b |\n|---|---|\n| 1 | 2 |\n```\n")
+    (tmp_path / "d.md").write_text(md)
+    assert load(tmp_path / "d.md").text.split("\n\n") == [
+        "# Deployments", "Troops abroad:", "Country | Troops", "Country: Japan | Troops: 54,000", "Country: Italy",
+        "From 2023.", "```\n| a | b |\n|---|---|\n| 1 | 2 |\n```\n"]  # a table in a code block is code
+
+
 def test_a_question_about_one_cell_retrieves_its_row(tmp_path):
     import docx
 

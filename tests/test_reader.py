@@ -71,6 +71,15 @@ def test_labels_point_at_the_answer_tokens_or_at_cls():
     assert len(ids) == len(types) == len(offsets) and types[0] == 0 and types[-1] == 1
 
 
+def test_best_span_stays_in_one_table_cell():
+    start = np.array([0.0, 5.0, 0.0, 1.0, 0.0])  # tokens: [CLS] "2.4" "|" "Released:2018" ...
+    end = np.array([0.0, 1.0, 0.0, 0.0, 6.0])
+    allowed = np.array([False, True, False, True, True])
+    assert best_span(start, end, allowed)[:2] == (1, 4)  # across the bar
+    cells = np.cumsum([False, False, True, False, False])
+    assert best_span(start, end, allowed, cells)[:2] == (3, 4)  # 1+6 beats 5+1 within one cell
+
+
 def test_best_span_keeps_order_and_length():
     start = np.array([0.0, -5.0, 5.0, 0.0, 0.0])
     end = np.array([0.0, 9.0, 0.0, 0.0, 4.0])
@@ -257,6 +266,29 @@ FLEET = ("Ship,Captain,Tonnage,Home port", [
     ("Red Kite", "Hana Novak", 1100, "Gdansk"), ("White Tern", "Colm Byrne", 980, "Cork"),
     ("Storm Petrel", "Maja Berg", 1320, "Oslo")])
 FLEET_QUESTIONS = ("Who was the captain of the {}?", "What was the tonnage of the {}?", "What is the home port of the {}?")
+
+
+@pytest.mark.integration
+def test_a_cell_of_a_markdown_table_is_answered_alone(tmp_path, settings, real_embeddings):
+    """A Markdown pipe table (refused whole before its rows were written with their headers) is
+    answered from its row, and the short answer stays in one cell ("2018", not "2.4 | Released: 2018")."""
+    from ingest.pipeline import ingest
+    from rag.answer.chain import build_chain
+
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    rows = [("1.0", 2014, "Magpie", "Ruth Okafor"), ("1.5", 2015, "Jackdaw", "Pavel Sokol"), ("2.0", 2017, "Rook", "Mei Tanaka"),
+            ("2.4", 2018, "Raven", "Diego Alvarez"), ("3.0", 2020, "Chough", "Ruth Okafor")]
+    table = ["| Version | Released | Codename | Lead engineer |", "|---|---|---|---|", *(f"| {' | '.join(map(str, r))} |" for r in rows)]
+    (folder / "releases.md").write_text("# Release history\n\nEvery release of the Corvid engine.\n\n" + "\n".join(table) + "\n")
+    ingest([folder], settings, embeddings=real_embeddings)
+    chain = build_chain(settings, embeddings=real_embeddings)
+    for question, cell, row in [("When was the Raven release?", "2018", "Version: 2.4 |"),
+                                ("Which version was codenamed Chough?", "3.0", "Version: 3.0 |"),
+                                ("Who was the lead engineer of Jackdaw?", "Pavel Sokol", "Version: 1.5 |")]:
+        answer = chain.invoke(question)
+        assert not answer.refused and answer.short_answer.text == cell, question
+        assert answer.citations[answer.short_answer.n - 1].quote.startswith(row)
 
 
 @pytest.mark.integration

@@ -46,14 +46,18 @@ def _sigmoid(x: float) -> float:
     return float(1 / (1 + np.exp(-x)))
 
 
-def best_span(start: np.ndarray, end: np.ndarray, allowed: np.ndarray) -> tuple[int, int, float]:
+def best_span(start: np.ndarray, end: np.ndarray, allowed: np.ndarray,
+              cells: np.ndarray | None = None) -> tuple[int, int, float]:
     """Token positions ``(i, j)`` with ``i <= j < i + MAX_ANSWER_TOKENS`` among ``allowed`` ones
-    that maximise ``start[i] + end[j]``, and that sum."""
+    that maximise ``start[i] + end[j]``, and that sum; with ``cells`` (a table cell's number for
+    each token), ``i`` and ``j`` in one cell."""
     idx = np.flatnonzero(allowed)
     s, e = start[idx], end[idx]
     pair = s[:, None] + e[None, :]
     gap = idx[None, :] - idx[:, None]
     pair[(gap < 0) | (gap >= MAX_ANSWER_TOKENS)] = -np.inf
+    if cells is not None:
+        pair[cells[idx][:, None] != cells[idx][None, :]] = -np.inf
     flat = int(np.argmax(pair))
     i, j = divmod(flat, len(idx))
     return int(idx[i]), int(idx[j]), float(pair[i, j])
@@ -100,8 +104,9 @@ class Reader:
         start, end, answerable = session.run(None, {"input_ids": ids, "attention_mask": mask, "token_type_ids": types})
         best: dict[int, Reading] = {}
         for row, (i, wid, _, offsets) in enumerate(windows):
-            allowed = np.array([o is not None for o in offsets] + [False] * (width - len(offsets)))
-            a, b, score = best_span(start[row], end[row], allowed)
+            bars = np.array([o is not None and texts[i][o[0]:o[1]] == "|" for o in offsets] + [False] * (width - len(offsets)))
+            allowed = np.array([o is not None for o in offsets] + [False] * (width - len(offsets))) & ~bars
+            a, b, score = best_span(start[row], end[row], allowed, np.cumsum(bars) if bars.any() else None)
             reading = Reading(i, offsets[a][0], offsets[b][1], score, float(start[row, 0] + end[row, 0]),
                               float(answerable[row]))
             if i not in best or reading.margin > best[i].margin:
