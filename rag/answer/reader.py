@@ -104,14 +104,21 @@ class Reader:
         start, end, answerable = session.run(None, {"input_ids": ids, "attention_mask": mask, "token_type_ids": types})
         best: dict[int, Reading] = {}
         for row, (i, wid, _, offsets) in enumerate(windows):
-            bars = np.array([o is not None and texts[i][o[0]:o[1]] == "|" for o in offsets] + [False] * (width - len(offsets)))
-            allowed = np.array([o is not None for o in offsets] + [False] * (width - len(offsets))) & ~bars
-            a, b, score = best_span(start[row], end[row], allowed, np.cumsum(bars) if bars.any() else None)
+            allowed, cells = span_tokens(offsets, texts[i], width)
+            a, b, score = best_span(start[row], end[row], allowed, cells)
             reading = Reading(i, offsets[a][0], offsets[b][1], score, float(start[row, 0] + end[row, 0]),
                               float(answerable[row]))
             if i not in best or reading.margin > best[i].margin:
                 best[i] = reading
         return [best[i] for i in range(len(texts))]
+
+
+def span_tokens(offsets: list, text: str, width: int) -> tuple[np.ndarray, np.ndarray | None]:
+    """Which of a window's ``width`` tokens an answer span may use (the passage's, but not the bars
+    between a table row's cells), and each token's cell number when the window holds bars."""
+    bars = np.array([o is not None and text[o[0]:o[1]] == "|" for o in offsets] + [False] * (width - len(offsets)))
+    allowed = np.array([o is not None for o in offsets] + [False] * (width - len(offsets))) & ~bars
+    return allowed, (np.cumsum(bars) if bars.any() else None)
 
 
 def question_windows(tok, question: str, text: str, index: int = 0, max_length: int = MAX_LENGTH, at: int = 0):
