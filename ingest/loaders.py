@@ -210,6 +210,17 @@ def suffixes() -> tuple[str, ...]:
     return tuple(sorted([*LOADERS, *OCR_LOADERS]))
 
 
+# A loader's version, for the formats whose loader has changed what it makes of the same bytes:
+# a file indexed by an older version is read again, though it did not change (.md 2: pipe tables
+# written as rows with their headers, 2026-12-06).
+LOADER_VERSIONS = {".md": "2", ".markdown": "2"}
+
+
+def loader_version(suffix: str) -> str:
+    """The version of the loader that reads files ending in ``suffix`` ("" for a first version)."""
+    return LOADER_VERSIONS.get(suffix.lower(), "")
+
+
 def supported(path: Path) -> bool:
     """Whether ``path`` has a suffix ragbot can load."""
     return path.suffix.lower() in LOADERS or path.suffix.lower() in OCR_LOADERS

@@ -25,7 +25,7 @@ from rag.settings import Settings
 
 from .chunking import ChunkerConfig, scoped_id, split_document
 from .index_writer import FileWrite, IndexWriter, print_note
-from .loaders import load_bytes, read_bytes, supported
+from .loaders import load_bytes, loader_version, read_bytes, supported
 from .ocr import engine as ocr_engine
 from .types import Chunk, Skipped
 
@@ -57,6 +57,7 @@ class _Pending:
     chunks: list[Chunk]
     meta: dict
     is_new: bool
+    reading: str  # how the file was read: the chunker's fingerprint, and the loader's version if any
     page_starts: tuple[int, ...] = ()  # a paged document's page offsets
     ocr_pages: tuple[int, ...] = ()  # its pages read by OCR (1-based)
 
@@ -183,8 +184,9 @@ class _Run:
         try:
             data = read_bytes(path)
             file_hash = _file_hash(data)
+            reading = self.reading(path.suffix)
             old = self.writer.entry(root_key, source)
-            if old is not None and old.matches(file_hash, self.config.fingerprint, self.embeddings.id):
+            if old is not None and old.matches(file_hash, reading, self.embeddings.id):
                 self.summary.unchanged += 1
                 return
             doc = load_bytes(data, source, path.suffix, ocr=self.ocr)
@@ -198,12 +200,19 @@ class _Run:
             self.skip(path, "no text in file")
             return
         meta = {"format": doc.meta.get("format", ""), "title": str(doc.meta.get("title", ""))[:200]}
-        self.pending.append(_Pending(root_key, source, file_hash, chunks, meta, is_new=old is None,
+        self.pending.append(_Pending(root_key, source, file_hash, chunks, meta, is_new=old is None, reading=reading,
                                      page_starts=tuple(doc.meta.get("page_starts") or ()),
                                      ocr_pages=tuple(doc.meta.get("ocr_pages") or ())))
         self.n_pending += len(chunks)
         if self.n_pending >= self.flush_chunks:
             self.flush()
+
+    def reading(self, suffix: str) -> str:
+        """What the manifest records as the chunker of a file ending in ``suffix``: the chunker's
+        fingerprint, with the loader's version when it has one, so that a file read by an older
+        loader counts as changed."""
+        version = loader_version(suffix)
+        return f"{self.config.fingerprint}+{suffix.lower()}{version}" if version else self.config.fingerprint
 
     def flush(self) -> None:
         """Embed the queued chunks and write their files (the writer drops the replaced versions)."""
@@ -214,7 +223,7 @@ class _Run:
         files, at = [], 0
         for p in self.pending:
             files.append(FileWrite(
-                p.root, p.source, p.file_hash, self.config.fingerprint, self.embeddings.id,
+                p.root, p.source, p.file_hash, p.reading, self.embeddings.id,
                 tuple(scoped_id(p.root, c.id) for c in p.chunks), tuple(c.text for c in p.chunks),
                 tuple(self._metadata(p, i, c) for i, c in enumerate(p.chunks)), vectors[at : at + len(p.chunks)]))
             at += len(p.chunks)
@@ -235,7 +244,7 @@ class _Run:
             chunk_index=i,
             file_hash=p.file_hash,
             file_chunks=len(p.chunks),
-            chunker=self.config.fingerprint,
+            chunker=p.reading,
             embedder=self.embeddings.id,
         )
 
