@@ -36,19 +36,15 @@ def markdown_tables(text: str) -> str:
     from markdown_it import MarkdownIt
 
     tokens = MarkdownIt("commonmark").enable("table").parse(text)
+    tables: list[tuple[int, int, list[list[str]]]] = []  # (first line, line after, rows)
+    for token, nxt in zip(tokens, tokens[1:]):
+        if token.type == "table_open":
+            tables.append((*token.map, []))
+        elif token.type == "tr_open":
+            tables[-1][2].append([])
+        elif token.type in ("th_open", "td_open"):  # an empty cell has no inline token
+            tables[-1][2][-1].append(nxt.content if nxt.type == "inline" else "")
     lines = text.split("\n")
-    tables: list[tuple[int, int, list[list[str]]]] = []
-    for i, token in enumerate(tokens):
-        if token.type == "table_open" and token.map:
-            rows: list[list[str]] = []
-            for t, nxt in zip(tokens[i:], tokens[i + 1:]):
-                if t.type == "table_close":
-                    break
-                if t.type == "tr_open":
-                    rows.append([])
-                elif t.type in ("th_open", "td_open"):
-                    rows[-1].append(nxt.content if nxt.type == "inline" else "")
-            tables.append((token.map[0], token.map[1], rows))
     for start, end, rows in reversed(tables):  # from the last, so earlier line numbers hold
         lines[start:end] = ["\n\n".join(table_rows(rows))]
     return "\n".join(lines)
