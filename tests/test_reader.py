@@ -192,6 +192,19 @@ def test_the_answer_leads_with_the_span_and_quotes_its_sentence_first():
     assert answer.support["gate_score"] > answer.support["gate_threshold"]
 
 
+def test_a_span_read_later_in_the_document_still_has_its_sentence_quoted_first():
+    """The sentence that holds the span is [1] even when another chosen sentence comes before it
+    in the document (the rest keep reading order)."""
+    from .test_chain import PEACE
+
+    a = PEACE.index("the United Nations")
+    readings = [Reading(0, 0, 10, 1.0, 1.0, 2.0), Reading(1, a, a + len("the United Nations"), 8.0, 3.0, 5.0)]
+    answer = reader_chain(readings).invoke("Who leads peacekeeping operations?")
+    assert not answer.refused and answer.short_answer.text == "the United Nations"
+    assert answer.short_answer.n == 1
+    assert answer.answer.startswith("the United Nations [1]. They are led by the United Nations [1].")
+
+
 def test_below_the_fitted_threshold_the_chain_refuses():
     answer = reader_chain(nye_readings(answerable=-4.0)).invoke("Who coined the term soft power?")
     assert answer.refused and not answer.citations and answer.short_answer is None
@@ -310,7 +323,7 @@ def test_a_cell_of_a_many_row_table_comes_from_its_own_row(tmp_path, settings, r
         cases += [(q.format(row[0]), f"{first}: {row[0]} |", str(cell)) for row in rows for q, cell in zip(questions, row[1:])]
     ingest([folder], settings, embeddings=real_embeddings)
     chain = build_chain(settings, embeddings=real_embeddings)
-    right, wrong_row = 0, []
+    right, wrong_row, not_first = 0, [], []
     for question, row, cell in cases:
         answer = chain.invoke(question)
         if answer.refused or answer.short_answer is None:

@@ -285,7 +285,8 @@ class AnswerChain(Runnable[dict, Answer]):
 
     def _quote(self, turn: Turn) -> tuple[str, list[Citation], ShortAnswer | None]:
         """The chosen sentences quoted with their citations, led by the short answer when there is one."""
-        text, cites = compose(list(turn.chosen), list(turn.passages))
+        lead = self._span_sentence(turn) if self.reader_gate is not None else None
+        text, cites = compose(list(turn.chosen), list(turn.passages), lead)
         if self.reader_gate is not None:
             short = self._reader_span(turn, cites)
         else:

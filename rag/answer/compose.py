@@ -36,9 +36,13 @@ def _citation(n: int, p: Passage, qs: int, qe: int) -> Citation:
     )
 
 
-def compose(chosen: list[ScoredSentence], passages: list[Passage]) -> tuple[str, list[Citation]]:
-    """An extractive answer: the chosen sentences in reading order, each with its own [n]."""
+def compose(chosen: list[ScoredSentence], passages: list[Passage], lead: ScoredSentence | None = None) -> tuple[str, list[Citation]]:
+    """An extractive answer: the chosen sentences in reading order, each with its own [n]; ``lead``
+    (the sentence or table row that holds the short answer), when chosen, comes first as [1]."""
     chosen = sorted(chosen, key=lambda s: (passages[s.passage].source, passages[s.passage].start + s.start))
+    if lead is not None:
+        at = (lead.passage, lead.start)
+        chosen = sorted(chosen, key=lambda s: (s.passage, s.start) != at)  # stable: the rest keep reading order
     return compose_claims([(s.text, s.passage, s.start, s.end) for s in chosen], passages)
 
 
