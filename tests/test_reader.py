@@ -62,6 +62,16 @@ def test_the_second_stage_reads_squad2_dev_unanswerables_and_replays_the_first(t
     assert sorted(map(repr, replayed)) == sorted(map(repr, first[-T.REPLAY * 2:]))  # the end: first[:5] not replayed
 
 
+def test_the_third_stage_reads_first_stage_pairs_no_stage_saw(tmp_path, monkeypatch):
+    monkeypatch.setattr(T, "FIRST_STAGE", 4)
+    monkeypatch.setattr(T, "MORE", 3)
+    first = [T.Example(f"question {i}?", f"passage {i}.", None) for i in range(10)]
+    stage = T.more_examples(first, tiny_squad2(tmp_path / "squad2"), seed=0)
+    negatives = [ex for ex in stage if ex.question == "When was the lighthouse of the market lit by gas?"]
+    assert len(negatives) == 2  # the second stage's negatives again
+    assert sorted(ex.question for ex in stage if ex not in negatives) == ["question 4?", "question 5?", "question 6?"]
+
+
 def test_labels_point_at_the_answer_tokens_or_at_cls():
     tok = T.tokenizer()
     ids, types, offsets = T.encode(tok, "When was it built?", "The harbor was built in 1821.", 64)
@@ -332,5 +342,8 @@ def test_a_cell_of_a_many_row_table_comes_from_its_own_row(tmp_path, settings, r
         right += answer.short_answer.text == cell and quoted.startswith(row)
         if not quoted.startswith(row):
             wrong_row.append((question, quoted))
+        if answer.short_answer.n != 1:  # the row that holds the answer is quoted first, other rows after it
+            not_first.append((question, answer.answer))
     assert not wrong_row  # never a neighbouring row's cell
+    assert not not_first
     assert right >= 0.8 * len(cases), f"{right} of {len(cases)} answered with their cell"
