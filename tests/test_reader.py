@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import json
 import random
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -90,6 +91,17 @@ def test_best_span_stays_in_one_table_cell():
     assert best_span(start, end, allowed, cells)[:2] == (3, 4)  # 1+6 beats 5+1 within one cell
 
 
+def test_only_a_table_rows_bars_part_its_cells():
+    from rag.answer.reader import span_tokens
+
+    text = "cat notes | grep harbor"
+    offsets = [None, (0, 3), (4, 9), (10, 11), (12, 16), (17, 23), None]
+    allowed, cells = span_tokens(offsets, text, 8, row=False)
+    assert cells is None and allowed[3]  # a bar in prose is a token like any other
+    allowed, cells = span_tokens(offsets, text, 8, row=True)
+    assert not allowed[3] and cells[4] == cells[3] == cells[2] + 1
+
+
 def test_best_span_keeps_order_and_length():
     start = np.array([0.0, -5.0, 5.0, 0.0, 0.0])
     end = np.array([0.0, 9.0, 0.0, 0.0, 4.0])
@@ -110,6 +122,19 @@ def test_reading_features_and_best_reading():
     assert f["reader_first_answerable"] == -1.0 and f["reader_first_margin"] == 1.0
     assert best_reading(r).passage == 1
     assert best_reading([]) is None
+
+
+def test_a_passage_reads_the_same_whatever_is_read_beside_it():
+    """The packaged reader scores each window alone: in one batch, the int8 graph's activation
+    scale (and the padding) made a passage's answerability move with the passages beside it."""
+    harbor = PARAGRAPHS[0]["context"]
+    rows = "\n".join(f"Item: Widget {i} | Quantity: {7 * i}" for i in range(12))
+    reader = Reader()
+    alone = reader.read("When was the harbor built?", [harbor])[0]
+    beside_prose = reader.read("When was the harbor built?", [harbor, "x " * 600])[0]
+    beside_rows = reader.read("When was the harbor built?", [rows, harbor])[1]
+    assert alone == beside_prose == replace(beside_rows, passage=0)
+    assert harbor[alone.start : alone.end] == "1821"
 
 
 @pytest.mark.integration

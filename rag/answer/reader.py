@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import ConfigError
-from ..text import records
+from ..text import TABLE_ROW, records
 
 MAX_LENGTH = 384  # tokens of question and passage; a longer passage is read in overlapping windows
 STRIDE = 128  # tokens two windows of one long passage share
@@ -94,29 +94,39 @@ class Reader:
         if not texts:
             return []
         session, tok = self._load()
-        windows = [w for i, text in enumerate(texts) for a, b in records(text)
+        windows = [(w, bool(TABLE_ROW.match(text[a:b]))) for i, text in enumerate(texts) for a, b in records(text)
                    for w in question_windows(tok, question, text[a:b], i, at=a)]
-        width = max(len(w[1]) for w in windows)
-        ids = np.zeros((len(windows), width), dtype=np.int64)
-        types, mask = np.zeros_like(ids), np.zeros_like(ids)
-        for row, (_, wid, wtype, _) in enumerate(windows):
-            ids[row, : len(wid)], types[row, : len(wtype)], mask[row, : len(wid)] = wid, wtype, 1
-        start, end, answerable = session.run(None, {"input_ids": ids, "attention_mask": mask, "token_type_ids": types})
         best: dict[int, Reading] = {}
-        for row, (i, wid, _, offsets) in enumerate(windows):
-            allowed, cells = span_tokens(offsets, texts[i], width)
-            a, b, score = best_span(start[row], end[row], allowed, cells)
-            reading = Reading(i, offsets[a][0], offsets[b][1], score, float(start[row, 0] + end[row, 0]),
-                              float(answerable[row]))
+        for ((i, wid, _, offsets), row), (start, end, answerable) in zip(windows, _logits(session, [w for w, _ in windows])):
+            allowed, cells = span_tokens(offsets, texts[i], len(wid), row)
+            a, b, score = best_span(start, end, allowed, cells)
+            reading = Reading(i, offsets[a][0], offsets[b][1], score, float(start[0] + end[0]), float(answerable))
             if i not in best or reading.margin > best[i].margin:
                 best[i] = reading
         return [best[i] for i in range(len(texts))]
 
 
-def span_tokens(offsets: list, text: str, width: int) -> tuple[np.ndarray, np.ndarray | None]:
+def _logits(session, windows: list) -> list[tuple[np.ndarray, np.ndarray, float]]:
+    """Start and end logits over each window's tokens, and its answerability logit. Each window
+    runs alone: the int8 graph quantizes its activations with one scale per input, so in a batch
+    a passage's scores moved with the other passages beside it and with their padding (up to 0.59
+    of an answerability logit on essay passages, 2026-12-06), and a table's short rows were padded to
+    a prose window's length (104 rows beside one prose window took 34 times as long as five prose
+    windows)."""
+    out = []
+    for _, wid, wtype, _ in windows:
+        ids = np.array([wid], dtype=np.int64)
+        start, end, answerable = session.run(None, {"input_ids": ids, "attention_mask": np.ones_like(ids),
+                                                    "token_type_ids": np.array([wtype], dtype=np.int64)})
+        out.append((start[0], end[0], float(answerable[0])))
+    return out
+
+
+def span_tokens(offsets: list, text: str, width: int, row: bool = True) -> tuple[np.ndarray, np.ndarray | None]:
     """Which of a window's ``width`` tokens an answer span may use (the passage's, but not the bars
-    between a table row's cells), and each token's cell number when the window holds bars."""
-    bars = np.array([o is not None and text[o[0]:o[1]] == "|" for o in offsets] + [False] * (width - len(offsets)))
+    between a table row's cells), and each token's cell number when the window is a table row
+    (``row``) that holds bars; a bar in prose ("cat x | grep y") is a token like any other."""
+    bars = np.array([row and o is not None and text[o[0]:o[1]] == "|" for o in offsets] + [False] * (width - len(offsets)))
     allowed = np.array([o is not None for o in offsets] + [False] * (width - len(offsets))) & ~bars
     return allowed, (np.cumsum(bars) if bars.any() else None)
 
