@@ -29,22 +29,33 @@ def table_rows(rows: list[list[str]]) -> list[str]:
     return lines
 
 
+_CELL_BAR = re.compile(r"(?<!\\)\|")  # a bar that parts cells (an escaped one, "\\|", is text)
+
+
 def markdown_tables(text: str) -> str:
     """``text`` with each Markdown pipe table written as ``table_rows`` writes a table (a row a
     line, each cell led by its column's header), so that a question about one cell finds and
-    quotes its row; everything else is left as it is. markdown-it-py (GFM tables) finds them."""
+    quotes its row; everything else is left as it is. markdown-it-py (GFM tables) finds them.
+    Nothing of a cell is lost: a bar inside a cell ("x \\| y") is written "¦", so that it does not
+    read as a cell's edge, and the cells a row has beyond its header's (which GFM drops) are kept,
+    without a header."""
     from markdown_it import MarkdownIt
 
     tokens = MarkdownIt("commonmark").enable("table").parse(text)
+    lines = text.split("\n")
     tables: list[tuple[int, int, list[list[str]]]] = []  # (first line, line after, rows)
     for token, nxt in zip(tokens, tokens[1:]):
         if token.type == "table_open":
             tables.append((*token.map, []))
         elif token.type == "tr_open":
             tables[-1][2].append([])
+            source = [c.strip().replace("\\|", "¦") for c in _CELL_BAR.split(lines[token.map[0]].strip().strip("|"))]
         elif token.type in ("th_open", "td_open"):  # an empty cell has no inline token
-            tables[-1][2][-1].append(nxt.content if nxt.type == "inline" else "")
-    lines = text.split("\n")
+            tables[-1][2][-1].append(nxt.content.replace("|", "¦") if nxt.type == "inline" else "")
+        elif token.type == "tr_close":
+            row = tables[-1][2][-1]
+            if source[: len(row)] == row:  # the line holds just this row's cells (not "> | a |" in a quote)
+                row += source[len(row):]
     for start, end, rows in reversed(tables):  # from the last, so earlier line numbers hold
         lines[start:end] = ["\n\n".join(table_rows(rows))]
     return "\n".join(lines)

@@ -135,6 +135,17 @@ def test_markdown_pipe_table_rows_keep_their_header_where_the_table_stands(tmp_p
         "From 2023.", "```\n| a | b |\n|---|---|\n| 1 | 2 |\n```\n"]  # a table in a code block is code
 
 
+def test_nothing_of_a_markdown_cell_is_lost():
+    from ingest.layout import markdown_tables
+
+    md = "| Op | Syntax |\n|---|---|\n| or | x \\| y |\n| and | `a | b` |\n"
+    assert markdown_tables(md).strip().split("\n\n") == [
+        "Op | Syntax",
+        "Op: or | Syntax: x ¦ y",  # an escaped bar is the cell's text, not its edge
+        "Op: and | Syntax: `a | b`",  # GFM drops the cells beyond the header's; they are kept
+    ]
+
+
 def test_a_question_about_one_cell_retrieves_its_row(tmp_path):
     import docx
 
