@@ -22,7 +22,7 @@ from __future__ import annotations
 import shutil
 import sys
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Callable, Iterable, Iterator
 
 from rag import records
@@ -114,6 +114,12 @@ class IndexWriter:
         store.delete(self.collection, stale)
         self.lexical.replace(f.lexical() for f in files)
         self.manifest.complete(f.entry() for f in files)
+
+    def relabel(self, entry: FileEntry, chunker: str) -> None:
+        """Record that ``chunker`` (a newer loader) reads ``entry``'s file to the chunks it has, so
+        the file counts as read by it. The manifest only: the chunks' own metadata keeps the older
+        label, so a manifest rebuilt from Chroma has the file read (and relabelled) once more."""
+        self.manifest.complete([replace(entry, chunker=chunker)])
 
     def remove(self, keys: Iterable[str]) -> int:
         """Drop these files from both indexes by their recorded chunk ids; returns the chunks removed."""

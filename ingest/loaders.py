@@ -212,8 +212,9 @@ def suffixes() -> tuple[str, ...]:
 
 # A loader's version, for the formats whose loader has changed what it makes of the same bytes:
 # a file indexed by an older version is read again, though it did not change (.md 2: pipe tables
-# written as rows with their headers, 2026-12-06).
-LOADER_VERSIONS = {".md": "2", ".markdown": "2"}
+# written as rows with their headers; 3: a cell's own bars and the cells beyond its header's kept, 2026-12-06;
+# a file the newer loader reads to the same chunks is only relabelled, not embedded again).
+LOADER_VERSIONS = {".md": "3", ".markdown": "3"}
 
 
 def loader_version(suffix: str) -> str:

@@ -199,6 +199,11 @@ class _Run:
         if not chunks:
             self.skip(path, "no text in file")
             return
+        if old is not None and old.matches(file_hash, old.chunker, self.embeddings.id) \
+                and old.ids == tuple(scoped_id(root_key, c.id) for c in chunks):
+            self.writer.relabel(old, reading)  # a newer loader read the same chunks: nothing to embed
+            self.summary.unchanged += 1
+            return
         meta = {"format": doc.meta.get("format", ""), "title": str(doc.meta.get("title", ""))[:200]}
         self.pending.append(_Pending(root_key, source, file_hash, chunks, meta, is_new=old is None, reading=reading,
                                      page_starts=tuple(doc.meta.get("page_starts") or ()),

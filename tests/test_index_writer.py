@@ -190,20 +190,24 @@ def test_same_file_in_two_folders_is_two_files(settings, tmp_path):
 def test_a_file_read_by_an_older_loader_is_read_again(settings, corpus, monkeypatch):
     """Markdown's loader now writes pipe tables as rows: a .md file indexed by the loader before
     (no version) is read again though its bytes did not change; then it is unchanged again, and a
-    .txt file (its loader unchanged) is never read again."""
+    .txt file (its loader unchanged) is never read again. A .md file that the new loader reads to
+    the same chunks (no table) is only relabelled: nothing of it is embedded again."""
     from ingest import loaders, pipeline
 
     (corpus / "ports.md").write_text("# Ports\n\n| Port | Ships |\n|---|---|\n| Greyhaven | 35 |\n")
+    (corpus / "notes.md").write_text("# Notes\n\nThe harbor opened in 1874 and has no table.\n")
     monkeypatch.setattr(pipeline, "loader_version", lambda suffix: "")  # the loader before: no version,
     monkeypatch.setitem(loaders.LOADERS, ".md", loaders.load_text)  # the text as it is
     first = ingest([corpus], settings, embeddings=FakeEmbeddings(), on_note=None)
-    assert first.added == 2
+    assert first.added == 3
     docs = store.open_collection(settings).get(where={"source": "ports.md"})["documents"]
     assert not any("Port: Greyhaven | Ships: 35" in d for d in docs)  # the table as it was read before
     monkeypatch.undo()
-    again = ingest([corpus], settings, embeddings=FakeEmbeddings(), on_note=None)
-    assert (again.updated, again.unchanged) == (1, 1)  # the .md file read again, the essay not
+    embeddings = FakeEmbeddings()
+    again = ingest([corpus], settings, embeddings=embeddings, on_note=None)
+    assert (again.updated, again.unchanged) == (1, 2)  # ports.md read again; the essay not, notes.md relabelled
     docs = store.open_collection(settings).get(where={"source": "ports.md"})["documents"]
     assert any("Port: Greyhaven | Ships: 35" in d for d in docs)
-    assert ingest([corpus], settings, embeddings=FakeEmbeddings(), on_note=None).unchanged == 2
+    assert embeddings.texts_encoded == again.chunks_written == len(docs)  # ports.md's chunks alone
+    assert ingest([corpus], settings, embeddings=FakeEmbeddings(), on_note=None).unchanged == 3
     assert_agree(settings)
