@@ -222,7 +222,11 @@ def more_examples(first_stage: list[Example], bench: Path, seed: int) -> list[Ex
     """Recipe v6, a third stage: ``MORE`` pairs of the first stage's list that no stage trained on
     (after its first ``FIRST_STAGE``; v3 replayed the list's end), with the SQuAD 2.0 dev negatives
     again so that the second stage's lesson is not washed out, shuffled."""
-    out = squad2_dev_negatives(bench, seed) + first_stage[FIRST_STAGE : FIRST_STAGE + MORE]
+    negatives = squad2_dev_negatives(bench, seed)
+    if FIRST_STAGE + MORE > len(first_stage) - REPLAY * len(negatives):
+        raise SystemExit(f"recipe v6 needs {FIRST_STAGE + MORE} pairs before the {REPLAY * len(negatives)} "
+                         f"that v3 replayed, and the v2 list has {len(first_stage)}")
+    out = negatives + first_stage[FIRST_STAGE : FIRST_STAGE + MORE]
     random.Random(seed).shuffle(out)
     return out
 

@@ -66,11 +66,13 @@ def test_the_second_stage_reads_squad2_dev_unanswerables_and_replays_the_first(t
 def test_the_third_stage_reads_first_stage_pairs_no_stage_saw(tmp_path, monkeypatch):
     monkeypatch.setattr(T, "FIRST_STAGE", 4)
     monkeypatch.setattr(T, "MORE", 3)
-    first = [T.Example(f"question {i}?", f"passage {i}.", None) for i in range(10)]
+    first = [T.Example(f"question {i}?", f"passage {i}.", None) for i in range(4 + 3 + T.REPLAY * 2)]
     stage = T.more_examples(first, tiny_squad2(tmp_path / "squad2"), seed=0)
     negatives = [ex for ex in stage if ex.question == "When was the lighthouse of the market lit by gas?"]
     assert len(negatives) == 2  # the second stage's negatives again
     assert sorted(ex.question for ex in stage if ex not in negatives) == ["question 4?", "question 5?", "question 6?"]
+    with pytest.raises(SystemExit, match="v3 replayed"):  # never into the pairs v3 replayed
+        T.more_examples(first[:-1], tiny_squad2(tmp_path / "squad2b"), seed=0)
 
 
 def test_labels_point_at_the_answer_tokens_or_at_cls():
