@@ -64,6 +64,8 @@ def test_a_span_of_list_items_cites_each_line():
     judged = judge_sentences({"answer": text, "citations": [{"n": 7, "chunk_id": "c7"}],
                               "retrieved": [{"chunk_id": "c7", "text": passage}]})
     assert len(judged) == 3 and all(ok for _, ok in judged)  # every line cited and supported
+    headed = ShortAnswer("Core tasks:\n- Protection of civilians!\n- Monitoring ceasefires", 2, 0, 60, 1.0)
+    assert lead_with(headed, "").startswith("Core tasks [2]:\n- Protection of civilians [2]!\n- Monitoring ceasefires [2]")
 
 
 def test_no_spans_and_no_citations_give_no_short_answer():

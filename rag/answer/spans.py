@@ -164,6 +164,6 @@ def lead_with(short: ShortAnswer | None, text: str) -> str:
         return text
     lines = [line.strip() for line in short.text.splitlines() if line.strip()]
     if len(lines) > 1:
-        cited = (f"{line[:-1]} [{short.n}]." if line.endswith(".") else f"{line} [{short.n}]" for line in lines)
+        cited = (f"{line[:-1]} [{short.n}]{line[-1]}" if line[-1] in ".!?:;" else f"{line} [{short.n}]" for line in lines)
         return "\n".join(cited) + f"\n\n{text}"
     return f"{short.text} [{short.n}]. {text}"
