@@ -52,11 +52,10 @@ OUT = ROOT / "rag" / "data" / "reader.onnx"
 # How negatives are made. v1 (the reader shipped first): a third of the time the own paragraph
 # without the answer's sentences, else a retrieval negative. v2: kinds drawn by NEGATIVE_KINDS,
 # changed questions among them. v3: a second stage after v2 (the shipped reader: see the model card).
-RECIPES = ("v1", "v2", "v3", "v6", "v7")
+RECIPES = ("v1", "v2", "v3", "v6")
 REPLAY = 3  # v3: v2 pairs replayed per SQuAD 2.0 dev negative
 FIRST_STAGE = 100_000  # pairs of the v2 list the shipped first stage trained on
-MORE = 30_000  # v6, v7: v2 pairs after those, which no stage saw, this many a stage
-LATER_STAGES = {"v6": 0, "v7": 1}  # which slice of MORE pairs each later stage reads
+MORE = 30_000  # v6: v2 pairs after those, which no stage saw
 WINDOW = (300, 800)  # characters of a training passage: ragbot's chunks are at most 800
 NEGATIVE_KINDS = (("retrieved", 0.4), ("cut", 0.25), ("changed", 0.35))  # shares of each negative kind
 _YEAR = r"(?<![\w-])(?:1[0-9]{3}|20[0-9]{2})s?(?![\w-])"
@@ -219,16 +218,15 @@ def stage_examples(first_stage: list[Example], bench: Path, seed: int) -> list[E
     return out
 
 
-def more_examples(first_stage: list[Example], bench: Path, seed: int, part: int = 0) -> list[Example]:
-    """Recipes v6 and v7, later stages: the ``part``-th ``MORE`` pairs of the first stage's list that
-    no stage trained on (after its first ``FIRST_STAGE``; v3 replayed the list's end), with the
-    SQuAD 2.0 dev negatives again so that the second stage's lesson is not washed out, shuffled."""
+def more_examples(first_stage: list[Example], bench: Path, seed: int) -> list[Example]:
+    """Recipe v6, a third stage: ``MORE`` pairs of the first stage's list that no stage trained on
+    (after its first ``FIRST_STAGE``; v3 replayed the list's end), with the SQuAD 2.0 dev negatives
+    again so that the second stage's lesson is not washed out, shuffled."""
     negatives = squad2_dev_negatives(bench, seed)
-    start = FIRST_STAGE + part * MORE
-    if start + MORE > len(first_stage) - REPLAY * len(negatives):
-        raise SystemExit(f"this stage needs {start + MORE} pairs before the {REPLAY * len(negatives)} "
+    if FIRST_STAGE + MORE > len(first_stage) - REPLAY * len(negatives):
+        raise SystemExit(f"recipe v6 needs {FIRST_STAGE + MORE} pairs before the {REPLAY * len(negatives)} "
                          f"that v3 replayed, and the v2 list has {len(first_stage)}")
-    out = negatives + first_stage[start : start + MORE]
+    out = negatives + first_stage[FIRST_STAGE : FIRST_STAGE + MORE]
     random.Random(seed).shuffle(out)
     return out
 
@@ -352,16 +350,13 @@ def examples_file(work: Path, data: Path, seed: int, recipe: str = "v1", first_s
     target = work / (f"examples-seed{seed}.jsonl.gz" if recipe == "v1" else f"examples-{recipe}-seed{seed}.jsonl.gz")
     if not target.exists():
         work.mkdir(parents=True, exist_ok=True)
-        if recipe == "v3" or recipe in LATER_STAGES:
+        if recipe in ("v3", "v6"):
             if first_stage is None:
                 raise SystemExit(f"recipe {recipe} is a later stage: give --start-from, the earlier stage's checkpoint")
             from .datasets import benchmark_dir
 
-            pairs = read_examples(examples_file(first_stage, data, seed, "v2"))
-            if recipe == "v3":
-                built = stage_examples(pairs, benchmark_dir("squad2"), seed)
-            else:
-                built = more_examples(pairs, benchmark_dir("squad2"), seed, LATER_STAGES[recipe])
+            stage = stage_examples if recipe == "v3" else more_examples
+            built = stage(read_examples(examples_file(first_stage, data, seed, "v2")), benchmark_dir("squad2"), seed)
         else:
             built = build_examples(load_paragraphs(data), seed, recipe)
         tmp = target.with_suffix(".tmp")
@@ -541,8 +536,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--recipe", choices=RECIPES, default="v1",
                         help="how negatives are made: v1 (the first reader), v2 (adds changed questions) or v3 "
                              "(a second stage after v2: SQuAD 2.0's unanswerable dev questions; v2 then v3 is the shipped reader) "
-                             "or v6, v7 (later stages after v3, v6: 30,000 v2 pairs no stage saw each, with v3's negatives again)")
-    parser.add_argument("--start-from", default=None, help="a checkpoint whose weights this run starts from (recipe v3: v2's; v6: v3's; v7: v6's)")
+                             "or v6 (a third stage after v3: v2 pairs no stage saw, with v3's negatives again)")
+    parser.add_argument("--start-from", default=None, help="a checkpoint whose weights this run starts from (recipe v3: v2's; v6: v3's)")
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 2)
     parser.add_argument("--checkpoint-minutes", type=float, default=10.0)
     parser.add_argument("--export", action="store_true", help="write the last checkpoint as the shipped int8 ONNX model and stop")

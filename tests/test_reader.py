@@ -71,8 +71,6 @@ def test_the_third_stage_reads_first_stage_pairs_no_stage_saw(tmp_path, monkeypa
     negatives = [ex for ex in stage if ex.question == "When was the lighthouse of the market lit by gas?"]
     assert len(negatives) == 2  # the second stage's negatives again
     assert sorted(ex.question for ex in stage if ex not in negatives) == ["question 4?", "question 5?", "question 6?"]
-    later = T.more_examples(first + first[:3], tiny_squad2(tmp_path / "squad2c"), seed=0, part=1)  # v7: the next three
-    assert sorted(ex.question for ex in later if ex not in negatives) == ["question 7?", "question 8?", "question 9?"]
     with pytest.raises(SystemExit, match="v3 replayed"):  # never into the pairs v3 replayed
         T.more_examples(first[:-1], tiny_squad2(tmp_path / "squad2b"), seed=0)
 
