@@ -54,23 +54,24 @@ def _line_spans(text: str) -> list[tuple[int, int]]:
     return spans
 
 
-def records(text: str) -> list[tuple[int, int]]:
-    """``text`` cut where its table rows are: each row (``TABLE_ROW``) is one record, the lines
-    between rows one more; ``[(0, len(text))]`` for a text without rows. A reader reads each record
-    on its own, so an answer cannot run from one row's cell into the next row."""
-    lines = _line_spans(text)
-    if not any(TABLE_ROW.match(text[a:b]) for a, b in lines):
-        return [(0, len(text))]
-    out: list[tuple[int, int]] = []
-    prose: tuple[int, int] | None = None
-    for a, b in lines:
-        if TABLE_ROW.match(text[a:b]):
+def records(text: str) -> list[tuple[int, int, bool]]:
+    """``text`` cut where its table rows are, as ``(start, end, is_row)``: each row (``TABLE_ROW``)
+    is one record, the lines between rows one more; ``[(0, len(text), False)]`` for a text without
+    rows. A reader reads each record on its own, so an answer cannot run from one row's cell into
+    the next row."""
+    lines = [(a, b, bool(TABLE_ROW.match(text[a:b]))) for a, b in _line_spans(text)]
+    if not any(row for _, _, row in lines):
+        return [(0, len(text), False)]
+    out: list[tuple[int, int, bool]] = []
+    prose: tuple[int, int, bool] | None = None
+    for a, b, row in lines:
+        if row:
             if prose:
                 out.append(prose)
                 prose = None
-            out.append((a, b))
+            out.append((a, b, True))
         else:
-            prose = (prose[0], b) if prose else (a, b)
+            prose = (prose[0], b, False) if prose else (a, b, False)
     return out + [prose] if prose else out
 
 

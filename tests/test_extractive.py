@@ -125,11 +125,12 @@ def test_aspects(question, sides):
 def test_a_reader_reads_each_table_row_as_its_own_record():
     text = ("The garrisons were reinforced.\nCity | Soldiers\nCity: Lindqvist Harbor | Soldiers: 1,350\n"
             "City: Marrow Bay | Soldiers: 820\nSupplies came by sea.\nThey came weekly.")
-    assert [text[a:b] for a, b in records(text)] == [
+    assert [text[a:b] for a, b, _ in records(text)] == [
         "The garrisons were reinforced.\nCity | Soldiers", "City: Lindqvist Harbor | Soldiers: 1,350",
         "City: Marrow Bay | Soldiers: 820", "Supplies came by sea.\nThey came weekly."]
     prose = "No table here. Only prose | with a bar."
-    assert records(prose) == [(0, len(prose))]
+    assert [row for _, _, row in records(text)] == [False, True, True, False]
+    assert records(prose) == [(0, len(prose), False)]
 
 
 def test_a_table_row_is_one_unit_and_its_header_line_is_not():

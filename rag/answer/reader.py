@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import ConfigError
-from ..text import TABLE_ROW, records
+from ..text import records
 
 MAX_LENGTH = 384  # tokens of question and passage; a longer passage is read in overlapping windows
 STRIDE = 128  # tokens two windows of one long passage share
@@ -94,7 +94,7 @@ class Reader:
         if not texts:
             return []
         session, tok = self._load()
-        windows = [(w, bool(TABLE_ROW.match(text[a:b]))) for i, text in enumerate(texts) for a, b in records(text)
+        windows = [(w, row) for i, text in enumerate(texts) for a, b, row in records(text)
                    for w in question_windows(tok, question, text[a:b], i, at=a)]
         best: dict[int, Reading] = {}
         for ((i, wid, _, offsets), row), (start, end, answerable) in zip(windows, _logits(session, [w for w, _ in windows])):
@@ -122,7 +122,7 @@ def _logits(session, windows: list) -> list[tuple[np.ndarray, np.ndarray, float]
     return out
 
 
-def span_tokens(offsets: list, text: str, width: int, row: bool = True) -> tuple[np.ndarray, np.ndarray | None]:
+def span_tokens(offsets: list, text: str, width: int, row: bool) -> tuple[np.ndarray, np.ndarray | None]:
     """Which of a window's ``width`` tokens an answer span may use (the passage's, but not the bars
     between a table row's cells), and each token's cell number when the window is a table row
     (``row``) that holds bars; a bar in prose ("cat x | grep y") is a token like any other."""
