@@ -102,6 +102,14 @@ def test_the_fourth_stage_adds_harder_questions_to_pairs_after_the_third(tmp_pat
     assert next(ex for ex in stage if ex.question == "Who built the last harbor?").answer is None
 
 
+def test_a_cut_window_loses_the_answers_sentence_and_keeps_its_topic():
+    passage = ("The harbor of Vell was dredged in 1821 by the town council. Fishing boats brought cod and "
+               "herring to the market every morning, and traders came from the inland villages to buy them. The market hall burned down twice and was rebuilt in stone each time.")
+    cut = T.cut_window(T.Example("When was the harbor dredged?", passage, (33, 37)))
+    assert cut.answer is None and cut.passage.startswith("Fishing boats") and "1821" not in cut.passage
+    assert T.cut_window(T.Example("When?", "It was dredged in 1821. Then boats came.", (18, 22))) is None  # too little left
+
+
 def test_labels_point_at_the_answer_tokens_or_at_cls():
     tok = T.tokenizer()
     ids, types, offsets = T.encode(tok, "When was it built?", "The harbor was built in 1821.", 64)
