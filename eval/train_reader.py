@@ -52,24 +52,10 @@ OUT = ROOT / "rag" / "data" / "reader.onnx"
 # How negatives are made. v1 (the reader shipped first): a third of the time the own paragraph
 # without the answer's sentences, else a retrieval negative. v2: kinds drawn by NEGATIVE_KINDS,
 # changed questions among them. v3: a second stage after v2 (the shipped reader: see the model card).
-RECIPES = ("v1", "v2", "v3", "v6", "v8", "v9")
+RECIPES = ("v1", "v2", "v3", "v6")
 REPLAY = 3  # v3: v2 pairs replayed per SQuAD 2.0 dev negative
 FIRST_STAGE = 100_000  # pairs of the v2 list the shipped first stage trained on
 MORE = 30_000  # v6: v2 pairs after those, which no stage saw
-LATER = 20_000  # v8: v2 pairs after v6's, which no shipped stage saw
-HARD = 8_000  # v8: at most this many harder changed questions, from the positives after v6's
-LATER_V9 = 14_000  # v9: v8 with fewer plain pairs, and with as many cut windows as harder questions
-# v8's harder changes: a word of the question turned to its opposite (SQuAD 2.0's antonym kind)
-_OPPOSITES = [("first", "last"), ("before", "after"), ("most", "least"), ("largest", "smallest"),
-              ("highest", "lowest"), ("earliest", "latest"), ("oldest", "youngest"), ("longest", "shortest"),
-              ("more", "less"), ("increase", "decrease"), ("increased", "decreased"), ("north", "south"),
-              ("east", "west"), ("won", "lost"), ("win", "lose"), ("began", "ended"), ("maximum", "minimum"),
-              ("major", "minor"), ("above", "below"), ("private", "public"), ("import", "export"),
-              ("top", "bottom"), ("early", "late"), ("high", "low"), ("best", "worst"), ("older", "younger"),
-              ("larger", "smaller"), ("biggest", "smallest"), ("northern", "southern"), ("eastern", "western"),
-              ("positive", "negative"), ("rise", "fall"), ("rose", "fell"), ("inside", "outside"),
-              ("higher", "lower"), ("greatest", "least"), ("strongest", "weakest"), ("allowed", "forbidden")]
-OPPOSITE = {**dict(_OPPOSITES), **{b: a for a, b in _OPPOSITES}}
 WINDOW = (300, 800)  # characters of a training passage: ragbot's chunks are at most 800
 NEGATIVE_KINDS = (("retrieved", 0.4), ("cut", 0.25), ("changed", 0.35))  # shares of each negative kind
 _YEAR = r"(?<![\w-])(?:1[0-9]{3}|20[0-9]{2})s?(?![\w-])"
@@ -245,80 +231,6 @@ def more_examples(first_stage: list[Example], bench: Path, seed: int) -> list[Ex
     return out
 
 
-def later_examples(first_stage: list[Example], bench: Path, seed: int) -> list[Example]:
-    """Recipe v8, a stage after v6: ``LATER`` v2 pairs after v6's, up to ``HARD`` harder changed
-    questions made from the positives after v6's (``harder_question``), and the SQuAD 2.0 dev
-    negatives again, shuffled."""
-    negatives = squad2_dev_negatives(bench, seed)
-    after = first_stage[FIRST_STAGE + MORE : len(first_stage) - REPLAY * len(negatives)]
-    rng = random.Random(seed)
-    hard = [h for ex in after if ex.answer for h in [harder_question(ex, rng)] if h is not None][:HARD]
-    out = negatives + hard + after[:LATER]
-    rng.shuffle(out)
-    return out
-
-
-def later_cut_examples(first_stage: list[Example], bench: Path, seed: int) -> list[Example]:
-    """Recipe v9: v8's stage with ``LATER_V9`` plain pairs, and beside each harder question the same
-    positive's window with the answer's sentence cut out (``cut_window``): the passage that lost
-    the fact, so that refusing changed questions does not unlearn refusing missing evidence."""
-    negatives = squad2_dev_negatives(bench, seed)
-    after = first_stage[FIRST_STAGE + MORE : len(first_stage) - REPLAY * len(negatives)]
-    rng = random.Random(seed)
-    hard, cut = [], []
-    for ex in after:
-        if ex.answer and len(hard) < HARD:
-            h = harder_question(ex, rng)
-            if h is not None:
-                hard.append(h)
-                c = cut_window(ex)
-                cut += [c] if c is not None else []
-    out = negatives + hard + cut + after[:LATER_V9]
-    rng.shuffle(out)
-    return out
-
-
-def cut_window(positive: Example) -> Example | None:
-    """The positive's window without the sentences that hold its answer (the longer side that is
-    left, when it has at least 150 characters and never says the answer)."""
-    a, b = positive.answer
-    text = positive.passage
-    rest = [(s, e) for s, e in sentences(text) if e <= a or s >= b]
-    before = " ".join(text[s:e] for s, e in rest if e <= a)
-    after = " ".join(text[s:e] for s, e in rest if s >= b)
-    passage = max((before, after), key=len)
-    if len(passage) >= 150 and not holds_answer(passage, [text[a:b]]):
-        return Example(positive.question, passage, None)
-    return None
-
-
-def harder_question(positive: Example, rng: random.Random) -> Example | None:
-    """The positive's passage against its question changed so that the passage no longer answers it
-    but still shares its words: a word turned to its opposite that the passage lacks ("first" ->
-    "last"), else a name of the question swapped for another name the passage holds away from the
-    answer's sentence, of as many words (SQuAD 2.0's antonym and swapped-entity kinds); ``None`` when neither applies."""
-    question, passage = positive.question, positive.passage
-    held = f" {_norm(passage)} "
-    words = [m for m in re.finditer(r"[A-Za-z]+", question)
-             if m.group().lower() in OPPOSITE and f" {OPPOSITE[m.group().lower()]} " not in held]
-    if words:
-        m = rng.choice(words)
-        other = OPPOSITE[m.group().lower()]
-        other = other.capitalize() if m.group()[0].isupper() else other
-        return Example(question[: m.start()] + other + question[m.end():], passage, None)
-    a, b = positive.answer
-    s, e = next(((s, e) for s, e in sentences(passage) if s <= a < e), (a, b))
-    asked = [m for m in _MENTION_KINDS["name"].finditer(question) if f" {_norm(m.group())} " in held]
-    away = sorted({n.group() for n in _MENTION_KINDS["name"].finditer(passage) if n.end() <= s or n.start() >= e}
-                  - {m.group() for m in asked})
-    away = [n for n in away if _norm(n) not in _norm(question) and _norm(n) not in _norm(passage[s:e])]
-    pairs = [(m, n) for m in asked for n in away if len(n.split()) == len(m.group().split())]  # alike in shape
-    if pairs:
-        m, n = rng.choice(pairs)
-        return Example(question[: m.start()] + n + question[m.end():], passage, None)
-    return None
-
-
 def article_mentions(paragraphs: list[dict]) -> dict[str, dict[str, set[str]]]:
     """Per article, the names, years and numbers its paragraphs mention, by kind."""
     out: dict[str, dict[str, set[str]]] = {}
@@ -438,12 +350,12 @@ def examples_file(work: Path, data: Path, seed: int, recipe: str = "v1", first_s
     target = work / (f"examples-seed{seed}.jsonl.gz" if recipe == "v1" else f"examples-{recipe}-seed{seed}.jsonl.gz")
     if not target.exists():
         work.mkdir(parents=True, exist_ok=True)
-        if recipe in ("v3", "v6", "v8", "v9"):
+        if recipe in ("v3", "v6"):
             if first_stage is None:
                 raise SystemExit(f"recipe {recipe} is a later stage: give --start-from, the earlier stage's checkpoint")
             from .datasets import benchmark_dir
 
-            stage = {"v3": stage_examples, "v6": more_examples, "v8": later_examples, "v9": later_cut_examples}[recipe]
+            stage = stage_examples if recipe == "v3" else more_examples
             built = stage(read_examples(examples_file(first_stage, data, seed, "v2")), benchmark_dir("squad2"), seed)
         else:
             built = build_examples(load_paragraphs(data), seed, recipe)

@@ -75,41 +75,6 @@ def test_the_third_stage_reads_first_stage_pairs_no_stage_saw(tmp_path, monkeypa
         T.more_examples(first[:-1], tiny_squad2(tmp_path / "squad2b"), seed=0)
 
 
-def test_harder_questions_keep_the_passage_words_but_lose_the_answer():
-    rng = random.Random(0)
-    passage = "The first harbor was built by the Vell family. Later Anna Roth sold fish there."
-    first = T.Example("Who built the first harbor?", passage, (30, 45))
-    assert T.harder_question(first, rng).question == "Who built the last harbor?"  # 'last' is not in the passage
-    passage = "In 1821 the harbor was built by Anna Roth. The market was run by Karl Vell."
-    named = T.Example("When was the harbor built by Anna Roth?", passage, (3, 7))
-    assert T.harder_question(named, rng).question == "When was the harbor built by Karl Vell?"  # a name away from the answer
-    assert T.harder_question(T.Example("When was the harbor built by Anna Roth?", passage[:42], (3, 7)), rng) is None
-    both = T.Example("Who built the first harbor and the last one?", "The first and the last harbor were built by Vell.", (44, 48))
-    assert T.harder_question(both, rng) is None  # both opposites are in the passage, and no other name
-
-
-def test_the_fourth_stage_adds_harder_questions_to_pairs_after_the_third(tmp_path, monkeypatch):
-    monkeypatch.setattr(T, "FIRST_STAGE", 2)
-    monkeypatch.setattr(T, "MORE", 2)
-    monkeypatch.setattr(T, "LATER", 2)
-    passage = "The first harbor was built by the Vell family."
-    first = [T.Example(f"question {i}?", f"passage {i}.", None) for i in range(4)]
-    first += [T.Example("Who built the first harbor?", passage, (30, 45)), T.Example("question 5?", "passage 5.", None)]
-    first += [T.Example(f"replayed {i}?", "passage.", None) for i in range(T.REPLAY * 2)]
-    stage = T.later_examples(first, tiny_squad2(tmp_path / "squad2"), seed=0)
-    questions = sorted(ex.question for ex in stage if ex.question != "When was the lighthouse of the market lit by gas?")
-    assert questions == ["Who built the first harbor?", "Who built the last harbor?", "question 5?"]
-    assert next(ex for ex in stage if ex.question == "Who built the last harbor?").answer is None
-
-
-def test_a_cut_window_loses_the_answers_sentence_and_keeps_its_topic():
-    passage = ("The harbor of Vell was dredged in 1821 by the town council. Fishing boats brought cod and "
-               "herring to the market every morning, and traders came from the inland villages to buy them. The market hall burned down twice and was rebuilt in stone each time.")
-    cut = T.cut_window(T.Example("When was the harbor dredged?", passage, (33, 37)))
-    assert cut.answer is None and cut.passage.startswith("Fishing boats") and "1821" not in cut.passage
-    assert T.cut_window(T.Example("When?", "It was dredged in 1821. Then boats came.", (18, 22))) is None  # too little left
-
-
 def test_labels_point_at_the_answer_tokens_or_at_cls():
     tok = T.tokenizer()
     ids, types, offsets = T.encode(tok, "When was it built?", "The harbor was built in 1821.", 64)
