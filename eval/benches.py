@@ -32,6 +32,8 @@ BENCHES: dict[str, Bench] = {
                      "retrieval nDCG@10 and recall@10 on BEIR SciFact, beside published figures", "scifact"),
     "squad2": Bench("eval.squad2:cmd_squad2",
                     "answers and refusals on SQuAD 2.0's Wikipedia articles, a report per split", "squad2"),
+    "manuals": Bench("eval.bench_manuals:cmd_manuals",
+                     "answers, refusals and quotes on manual pages, FAQs and READMEs, a report per split", "manuals"),
     "ingest": Bench("eval.bench_ingest:cmd_ingest",
                     "ingestion beside the raw encoder and the LangChain tutorial, on SciFact abstracts", "scifact"),
     "pages": Bench("eval.bench_pages:cmd_pages", "PDF and OCR pages/s, and OCR accuracy, on drawn pages"),

@@ -23,10 +23,12 @@ def add_commands(sub, options) -> None:
     p.add_argument("what", nargs="?", default=ALL, help=f"{', '.join(BENCHES)} or {ALL} (default {ALL})")
     p.add_argument("--data", metavar="PATH", default=None,
                    help="the benchmark's data instead of $RAGBOT_BENCHMARKS_DIR/NAME or ../shared/benchmarks/NAME: "
-                        "for squad2 a folder or the official dev-v2.0.json, for scifact (and the benches reading it) a BEIR folder")
+                        "for squad2 a folder or the official dev-v2.0.json, for manuals a folder of docs/ and questions.jsonl, "
+                        "for scifact (and the benches reading it) a BEIR folder")
     p.add_argument("--out", default="bench-out", help="folder for JSON and plots")
     p.add_argument("--limit", type=int, default=None, help="use only this many documents")
-    p.add_argument("--split", default=None, help="squad2: dev, test or all (default all); --limit is then questions per split")
+    p.add_argument("--split", default=None, help="squad2 and manuals: dev, test or all (default all for squad2, dev for manuals); "
+                        "--limit is then questions per split")
     p.add_argument("--missing-evidence", action="store_true",
                    help="squad2: leave a seeded third of each article's paragraphs out; questions whose evidence went become unanswerable")
     p.add_argument("--slices", type=int, default=6,

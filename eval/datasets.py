@@ -16,6 +16,7 @@ SHARED = ROOT.parent / "shared" / "benchmarks"
 FORMS = {  # what --data may name, for the message when the data is missing
     "squad2": "the official dev-v2.0.json, or a folder of articles/ and questions.jsonl",
     "scifact": "a BEIR folder of corpus.jsonl, queries.jsonl and qrels/test.tsv",
+    "manuals": "a folder of docs/ and questions.jsonl (the golden-set format, with split and kind)",
 }
 
 

@@ -127,12 +127,12 @@ def test_every_registered_benchmark_has_a_command_and_is_in_the_help(capsys):
 @pytest.mark.parametrize(
     "argv, message",
     [
-        (["nope"], "unknown benchmark 'nope'; known: all, encoders, growth, ingest, load, memory, pages, query, scifact, "
-                   "server, squad2"),
+        (["nope"], "unknown benchmark 'nope'; known: all, encoders, growth, ingest, load, manuals, memory, pages, query, "
+                   "scifact, server, squad2"),
         (["pages", "--data", "x"], "--data replaces one benchmark's data, and pages reads none; name one of: scifact, "
-                                   "squad2, ingest, encoders, growth, memory"),
+                                   "squad2, manuals, ingest, encoders, growth, memory"),
         (["all", "--data", "x"], "--data replaces one benchmark's data, not all of theirs; name one of: scifact, squad2, "
-                                 "ingest, encoders, growth, memory"),
+                                 "manuals, ingest, encoders, growth, memory"),
         (["scifact", "--data", "{t}/nope"], "scifact data not found at {t}/nope (given by --data); pass --data PATH (a BEIR "
                                             "folder of corpus.jsonl, queries.jsonl and qrels/test.tsv), or set "
                                             "RAGBOT_BENCHMARKS_DIR to a folder holding scifact/"),
