@@ -4,15 +4,14 @@ from __future__ import annotations
 import io
 import logging
 import os
-import re
 import stat
 from pathlib import Path
 from typing import Callable
 
 from rag.errors import LoadError
 
-from . import office, pdf
-from .layout import clean as _clean, markdown_tables, table_rows
+from . import office, pdf, webpage, word
+from .layout import clean as _clean, definition_lists, markdown_tables
 from .types import Document
 
 MAX_FILE_BYTES = 200 * 1024 * 1024  # bigger files are refused rather than read into memory
@@ -59,70 +58,24 @@ def load_text(data: bytes) -> tuple[str, dict]:
 
 
 def load_markdown(data: bytes) -> tuple[str, dict]:
-    return markdown_tables(_clean(_decode(data))), {"format": "markdown"}
-
-
-_BLOCK_TAGS = ("p", "li", "pre", "blockquote", "td", "th", "dt", "dd", "caption", "figcaption")
+    """Markdown as written, with its pipe tables as rows and its definition lists as entries."""
+    return markdown_tables(definition_lists(_clean(_decode(data)))), {"format": "markdown"}
 
 
 def load_html(data: bytes) -> tuple[str, dict]:
+    """A web page's content (``webpage.page_text``): the site's navigation and furniture left out."""
     from bs4 import BeautifulSoup
 
     soup = BeautifulSoup(_decode(data), "html.parser")
-    for tag in soup(["script", "style", "noscript", "template", "nav"]):
-        tag.decompose()
     title = soup.title.get_text(" ", strip=True) if soup.title else ""
-    body = soup.body or soup
-    blocks: list[str] = []
-    for el in body.find_all(["h1", "h2", "h3", "h4", "h5", "h6", "table", *_BLOCK_TAGS]):
-        if el.find_parent([*_BLOCK_TAGS, "table"]):
-            continue  # its text is already in the enclosing block or table
-        if el.name == "table":
-            blocks += table_rows([[c.get_text(" ", strip=True) for c in tr.find_all(["th", "td"])] for tr in el.find_all("tr")])
-            continue
-        text = " ".join(el.get_text(" ", strip=True).split())
-        if not text:
-            continue
-        if el.name[0] == "h" and el.name[1:].isdigit():
-            blocks.append("#" * int(el.name[1:]) + " " + text)
-        elif el.name == "li":
-            blocks.append("- " + text)
-        else:
-            blocks.append(text)
-    if not blocks:  # a page of bare text without block tags
-        blocks = [" ".join(body.get_text(" ", strip=True).split())]
-    text = _clean("\n\n".join(b for b in blocks if b))
-    return text, {"format": "html", "title": title}
-
-
-def _docx_cells(row) -> list[str]:
-    """A row's cell texts; python-docx returns a merged cell once per grid column it spans: kept once."""
-    seen, out = [], []  # the cells' XML elements, held so lxml keeps one proxy per element
-    for cell in row.cells:
-        if not any(cell._tc is tc for tc in seen):
-            seen.append(cell._tc)
-            out.append(cell.text.strip())
-    return out
-
-
-def _docx_paragraph(para) -> list[str]:
-    text = para.text.strip()
-    if not text:
-        return []
-    style = (para.style.name if para.style is not None else "") or ""
-    level = re.match(r"Heading (\d)", style)
-    if level:
-        return ["#" * int(level.group(1)) + " " + text]
-    if style == "Title":
-        return ["# " + text]
-    return [text]
+    return _clean(webpage.page_text(soup)), {"format": "html", "title": title}
 
 
 def load_docx(data: bytes) -> tuple[str, dict]:
+    """A Word document's body (``word.body_blocks``): headings, paragraphs, code, entries, tables."""
     import zipfile
 
     import docx
-    from docx.table import Table
 
     try:
         document = docx.Document(io.BytesIO(data))
@@ -130,13 +83,7 @@ def load_docx(data: bytes) -> tuple[str, dict]:
         raise LoadError(f"corrupt DOCX ({type(exc).__name__}: {exc})") from exc
     except Exception as exc:  # python-docx raises package errors of its own
         raise LoadError(f"corrupt DOCX ({type(exc).__name__}: {exc})") from exc
-    blocks: list[str] = []
-    for item in document.iter_inner_content():  # paragraphs and tables in reading order
-        if isinstance(item, Table):
-            blocks += table_rows([_docx_cells(row) for row in item.rows])
-        else:
-            blocks += _docx_paragraph(item)
-    return _clean("\n\n".join(blocks)), {"format": "docx"}
+    return _clean("\n\n".join(word.body_blocks(document))), {"format": "docx"}
 
 
 def _toc_titles(toc, titles: dict[str, str] | None = None) -> dict[str, str]:
@@ -214,7 +161,11 @@ def suffixes() -> tuple[str, ...]:
 # a file indexed by an older version is read again, though it did not change (.md 2: pipe tables
 # written as rows with their headers; 3: a cell's own bars and the cells beyond its header's kept, 2026-12-06;
 # a file the newer loader reads to the same chunks is only relabelled, not embedded again).
-LOADER_VERSIONS = {".md": "3", ".markdown": "3"}
+# 2026-12-07 (issue 33): .md 4, definition lists as entries; .html/.htm/.epub 2, the site's furniture
+# left out, code kept exactly, <dl> as entries; .docx 2, code as fenced blocks, term/definition
+# paragraphs as entries; .pdf 2, running headers, footers, page numbers, contents and index pages
+# left out, hard-wrapped lines joined into paragraphs (across pages too), page labels kept.
+LOADER_VERSIONS = {".md": "4", ".markdown": "4", ".html": "2", ".htm": "2", ".epub": "2", ".docx": "2", ".pdf": "2"}
 
 
 def loader_version(suffix: str) -> str:

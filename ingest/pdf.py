@@ -13,7 +13,7 @@ import re
 
 from rag.errors import LoadError
 
-from . import ocr as ocr_engines
+from . import ocr as ocr_engines, pdf_layout
 from .layout import clean as _clean, join_pages, table_rows
 
 log = logging.getLogger(__name__)
@@ -36,9 +36,10 @@ def _may_hold_a_ruled_table(page) -> bool:
         return True
 
 
-def _text_layer(data: bytes) -> tuple[list[str], list[int]]:
-    """Each page's text as pypdf extracts it, and the pages that may hold a ruled table;
-    one-line LoadErrors for broken or locked files."""
+def _text_layer(data: bytes) -> tuple[list[list[pdf_layout.Line]], list[int], list[str]]:
+    """Each page's lines as pypdf extracts them (with their positions), the pages that may hold a
+    ruled table, and the pages' labels (as the PDF numbers them: "iv", "12"); one-line LoadErrors
+    for broken or locked files."""
     from pypdf import PdfReader
     from pypdf.errors import PdfReadError, PyPdfError
 
@@ -52,11 +53,21 @@ def _text_layer(data: bytes) -> tuple[list[str], list[int]]:
             if not ok:
                 raise LoadError("encrypted PDF, password required")
         pages = list(reader.pages)
-        return [page.extract_text() or "" for page in pages], [i for i, p in enumerate(pages) if _may_hold_a_ruled_table(p)]
+        return ([pdf_layout.page_lines(page) for page in pages], [i for i, p in enumerate(pages) if _may_hold_a_ruled_table(p)],
+                _labels(reader, len(pages)))
     except LoadError:
         raise
     except (PdfReadError, PyPdfError, ValueError, KeyError, TypeError, OSError) as exc:
         raise LoadError(f"corrupt PDF ({type(exc).__name__}: {exc})") from exc
+
+
+def _labels(reader, n: int) -> list[str]:
+    """The pages' labels; the physical numbers where the PDF's labels cannot be read."""
+    try:
+        labels = [str(label) for label in reader.page_labels]
+    except Exception:  # noqa: BLE001 - a broken /PageLabels tree costs the labels, not the file
+        labels = []
+    return labels if len(labels) == n else [str(i) for i in range(1, n + 1)]
 
 
 def _inside(obj: dict, bbox: tuple) -> bool:
@@ -171,19 +182,25 @@ def _ocr_pages(data: bytes, pages: list[int], ocr: str) -> tuple[dict[int, str],
 
 def load_pdf(data: bytes, ocr: str = "auto") -> tuple[str, dict]:
     """A PDF's pages, tables kept in place and scanned pages read by OCR (engine ``ocr``)."""
-    texts, candidates = _text_layer(data)
+    pages, candidates, labels = _text_layer(data)
+    placed = [True] * len(pages)
     for i, text in _tables(data, candidates).items():
-        texts[i] = text
-    read, unread, engine = _ocr_pages(data, _scanned(texts), ocr)
+        pages[i], placed[i] = pdf_layout.text_lines(text), False
+    read, unread, engine = _ocr_pages(data, _scanned(["\n".join(line.text for line in page) for page in pages]), ocr)
     for i, text in read.items():
-        texts[i] = text
-    text, starts = join_pages([_clean(t.strip()) for t in texts])
+        pages[i], placed[i] = pdf_layout.text_lines(text), False
+    for page in pages:
+        for line in page:
+            line.text = _clean(line.text)
+    text, starts = join_pages(*pdf_layout.assemble(pages, placed))
     if not text.strip():
         if unread and not engine:
             raise LoadError(f"PDF has no text layer (scanned images) and no OCR engine; {ocr_engines.INSTALL_HINT}")
         reasons = sorted(set(unread.values()))
         raise LoadError("PDF has no extractable text" + (f" (OCR: {'; '.join(reasons)})" if reasons else ""))
-    meta = {"format": "pdf", "pages": len(texts), "page_starts": starts}
+    meta = {"format": "pdf", "pages": len(pages), "page_starts": starts}
+    if any(label != str(n) for n, label in enumerate(labels, 1)):
+        meta["page_labels"] = labels
     if read:
         meta["ocr_pages"], meta["ocr_engine"] = sorted(i + 1 for i in read), engine
     if unread:

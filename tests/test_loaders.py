@@ -25,7 +25,7 @@ def write(tmp_path, name, data):
         ("utf16.txt", "Ünïcödé in UTF-16 text".encode("utf-16"), "Ünïcödé in UTF-16"),
         ("bom.txt", b"\xef\xbb\xbfWith a BOM.", "With a BOM."),
         ("crlf.md", "# Title\r\n\r\nBody line.\r\n", "# Title\n\nBody line."),
-        ("page.html", "<html><head><title>T</title><script>alert(1)</script></head><body><h2>Intro</h2><p>Hello <b>world</b>.</p><ul><li>one</li></ul></body></html>", "## Intro\n\nHello world ."),
+        ("page.html", "<html><head><title>T</title><script>alert(1)</script></head><body><h2>Intro</h2><p>Hello <b>world</b>.</p><ul><li>one</li></ul></body></html>", "## Intro\n\nHello world.\n\n- one"),
     ],
 )
 def test_text_formats_decode(tmp_path, name, data, expected):

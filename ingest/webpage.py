@@ -1,0 +1,264 @@
+"""A web page's content as plain text: headings, paragraphs, code, definition lists and tables,
+without the site around it (navigation, tables of contents, headers, footers, sidebars, notices).
+
+The text follows the conventions the structure pass reads: Markdown headings; one paragraph a
+block, blocks parted by a blank line; a ``<pre>`` as a fenced block with its characters exactly;
+a ``<dl>`` entry as its term on a line and its description below, indented by four spaces.
+Inline elements are joined without spaces of their own (``<b>world</b>.`` stays "world.", a
+highlighted ``<code>`` keeps "foo(bar)"), unlike BeautifulSoup's ``get_text(" ")``.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from .layout import table_rows
+
+DROPPED_TAGS = ("script", "style", "noscript", "template", "nav", "header", "footer", "aside", "form",
+                "button", "select", "svg", "iframe", "dialog")
+DROPPED_ROLES = {"navigation", "banner", "contentinfo", "complementary", "search", "menu", "menubar", "toolbar"}
+# Class or id words of site furniture: a whole word of a hyphenated name ("md-sidebar",
+# "toc-wrapper"), or, for the longer ones, any part of it ("sphinxsidebar").
+FURNITURE_WORDS = {"toc", "toctree", "nav", "navbar", "navigation", "menu", "breadcrumb", "breadcrumbs",
+                   "sidebar", "footer", "headerlink", "skip", "skiplink", "cookie", "cookies", "pagination",
+                   "pager", "masthead", "prevnext", "related", "edit", "feedback", "banner", "announcement"}
+FURNITURE_PARTS = ("sidebar", "breadcrumb", "navbar", "headerlink", "skiplink", "skip-link", "cookie", "toctree",
+                   "table-of-contents", "tableofcontents", "site-header", "site-footer")
+# A block kept though its name looks like furniture: it holds the page's content (Read the Docs
+# calls its content column "wy-nav-content").
+CONTENT_TAGS = ("main", "article", "h1")
+
+BOILERPLATE = re.compile(
+    r"(?:edit (?:on github|on gitlab|this page|page)|view (?:page )?source|show source|suggest (?:an )?edit"
+    r"|improve this (?:page|doc)|report an? (?:issue|bug)|previous|next|« previous|next »|previous topic"
+    r"|next topic|previous page|next page|back to top|table of contents|contents|on this page|in this article"
+    r"|skip to (?:main )?content|skip navigation|permalink(?: to this \w+)?|copy(?: to clipboard)?"
+    r"|was this page helpful\??|search|home|¶)\W*",
+    re.IGNORECASE,
+)
+BOILERPLATE_HEADING = re.compile(r"(?:table of contents|contents|on this page|in this article|navigation)\W*", re.IGNORECASE)
+COOKIE_NOTICE = re.compile(r"\bcookies?\b.*\b(?:accept|consent|we use|this (?:site|website) uses|privacy)|"
+                           r"\b(?:accept|we use|this (?:site|website) uses)\b.*\bcookies?\b", re.IGNORECASE)
+MAX_LINK_BLOCK_WORDS = 12  # a paragraph of links alone up to this long is navigation ("Previous | Next")
+MAX_NOTICE_WORDS = 60
+
+HEADINGS = ("h1", "h2", "h3", "h4", "h5", "h6")
+CODE_TAGS = ("code", "kbd", "samp", "tt", "var")
+BLOCK_TAGS = {"address", "article", "blockquote", "body", "center", "dd", "details", "div", "dl", "dt",
+              "fieldset", "figcaption", "figure", "hr", "li", "main", "ol", "p", "pre", "section",
+              "summary", "table", "ul", "caption", "html", *HEADINGS}
+
+
+@dataclass
+class _Run:
+    """Inline text being gathered into one paragraph."""
+
+    parts: list  # (text, is_code)
+    linked: int = 0  # letters and digits inside links
+    total: int = 0  # letters and digits in all
+
+    def add(self, text: str, code: bool, link: bool) -> None:
+        self.parts.append((text, code))
+        n = sum(c.isalnum() for c in text)
+        self.total += n
+        self.linked += n if link else 0
+
+    def text(self) -> str:
+        out = []
+        for text, code in self.parts:
+            out.append(text if code else re.sub(r"\s+", " ", text))
+        return re.sub(r" *\n *", "\n", "".join(out)).strip()
+
+    def navigation(self) -> bool:
+        """Only links, and short: "Previous | Next", "Edit on GitHub"."""
+        words = len(self.text().split())
+        return self.total > 0 and self.linked == self.total and words <= MAX_LINK_BLOCK_WORDS
+
+
+def _is_furniture(tag) -> bool:
+    attrs = tag.attrs
+    if tag.name in DROPPED_TAGS or attrs.get("hidden") is not None or attrs.get("aria-hidden") == "true":
+        return True
+    if str(attrs.get("role", "")).lower() in DROPPED_ROLES:
+        return True
+    names = [*(attrs.get("class") or []), str(attrs.get("id") or "")]
+    for name in (n.lower() for n in names if n):
+        if set(re.split(r"[-_\s]+", name)) & FURNITURE_WORDS or any(p in name for p in FURNITURE_PARTS):
+            return True
+    return False
+
+
+def strip_furniture(root) -> None:
+    """Take the site's furniture out of a parsed page, keeping any block that holds the content."""
+    for tag in root.find_all(True):
+        if tag.decomposed or not _is_furniture(tag):
+            continue  # (a decomposed tag went with its parent)
+        if tag.find(CONTENT_TAGS) is not None or tag.find(attrs={"role": "main"}) is not None:
+            continue
+        tag.decompose()
+
+
+def _inline(node, run: _Run, link: bool = False) -> None:
+    from bs4 import Comment, NavigableString
+
+    for child in node.children:
+        if isinstance(child, Comment):
+            continue
+        if isinstance(child, NavigableString):
+            run.add(str(child), False, link)
+        elif child.name == "br":
+            run.add("\n", True, link)
+        elif child.name in CODE_TAGS:
+            run.add(child.get_text(), True, link)  # exactly: syntax highlighting's spans add nothing
+        else:
+            _inline(child, run, link or child.name == "a")
+
+
+def _has_blocks(tag) -> bool:
+    return tag.find(BLOCK_TAGS) is not None
+
+
+@dataclass(frozen=True)
+class Block:
+    kind: str  # "text", "heading", "code", "entry", "row", "item"
+    text: str
+
+
+def _paragraph(nodes: list, blocks: list[Block], links: bool = False) -> None:
+    run = _Run([])
+    for node in nodes:
+        if isinstance(node, str):
+            run.add(str(node), False, False)
+        elif node.name == "br":
+            run.add("\n", True, False)
+        elif node.name in CODE_TAGS:
+            run.add(node.get_text(), True, False)
+        else:
+            _inline(node, run, node.name == "a")
+    text = run.text()
+    if not text or (not links and run.navigation()) or _boilerplate(text):
+        return
+    blocks.append(Block("text", text))
+
+
+def _boilerplate(text: str) -> bool:
+    """A line of site boilerplate: "Edit on GitHub", "Next", a cookie notice."""
+    if BOILERPLATE.fullmatch(text.strip()):
+        return True
+    return len(text.split()) <= MAX_NOTICE_WORDS and COOKIE_NOTICE.search(text) is not None
+
+
+def walk(node, blocks: list[Block], links: bool = False) -> None:
+    """The blocks of a container, in reading order: inline runs as paragraphs, block tags by kind;
+    a short paragraph of links alone is navigation, and left out unless ``links`` (in a list item
+    or a description, a link alone is content)."""
+    from bs4 import Comment, NavigableString
+
+    run: list = []
+    for child in node.children:
+        if isinstance(child, Comment):
+            continue
+        if isinstance(child, NavigableString):
+            run.append(child)
+        elif child.name in BLOCK_TAGS or _has_blocks(child):
+            _paragraph(run, blocks, links)
+            run = []
+            _block(child, blocks, links)
+        else:
+            run.append(child)
+    _paragraph(run, blocks, links)
+
+
+def _block(el, blocks: list[Block], links: bool = False) -> None:
+    if el.name in HEADINGS:
+        run = _Run([])
+        _inline(el, run)
+        text = " ".join(run.text().split()).rstrip("¶# ").strip()
+        if text and not BOILERPLATE_HEADING.fullmatch(text):
+            blocks.append(Block("heading", "#" * int(el.name[1]) + " " + text))
+    elif el.name == "pre":
+        blocks.append(Block("code", fence(el.get_text())))
+    elif el.name == "table":
+        rows = [[" ".join(_cell(c).split()) for c in tr.find_all(["th", "td"])] for tr in el.find_all("tr")]
+        blocks += [Block("row", r) for r in table_rows(rows)]
+    elif el.name == "dl":
+        _entries(el, blocks)
+    elif el.name in ("ul", "ol"):
+        _list(el, blocks)
+    elif el.name == "hr":
+        return
+    else:
+        walk(el, blocks, links)
+
+
+def _cell(cell) -> str:
+    run = _Run([])
+    _inline(cell, run)
+    return run.text()
+
+
+def fence(code: str) -> str:
+    """A code block as a Markdown fence; its characters are kept (a browser drops the newline
+    that follows ``<pre>``), and a fence longer than any run of backticks inside it."""
+    code = code[1:] if code.startswith("\n") else code
+    code = code.rstrip("\n")
+    ticks = "`" * max(3, 1 + max((len(m) for m in re.findall(r"`+", code)), default=0))
+    return f"{ticks}\n{code}\n{ticks}"
+
+
+def _list(el, blocks: list[Block]) -> None:
+    items = [li for li in el.find_all("li", recursive=False)]
+    if len(items) >= 2 and all(_link_only(li) for li in items):
+        return  # a list of links alone: a table of contents or a menu
+    for li in items:
+        inner: list[Block] = []
+        walk(li, inner, links=True)
+        if inner and inner[0].kind == "text":
+            inner[0] = Block("item", "- " + inner[0].text)
+        blocks += inner
+
+
+def _link_only(li) -> bool:
+    run = _Run([])
+    _inline(li, run)
+    return run.total > 0 and run.linked == run.total
+
+
+def _entries(dl, blocks: list[Block]) -> None:
+    """A definition list: each entry its term(s) on one line, its description indented below;
+    code, tables and nested lists of a description follow the entry as blocks of their own."""
+    terms: list[str] = []
+    for child in dl.find_all(["dt", "dd"]):
+        if child.find_parent("dl") is not dl:
+            continue  # a nested list's, read with its description
+        if child.name == "dt":
+            run = _Run([])
+            _inline(child, run)
+            text = " ".join(run.text().split()).rstrip("¶").strip()
+            if text:
+                terms.append(text)
+            continue
+        inner: list[Block] = []
+        walk(child, inner, links=True)
+        lines = [" ".join(b.text.split()) for b in inner if b.kind in ("text", "item")]
+        rest = [b for b in inner if b.kind not in ("text", "item")]
+        if terms:
+            blocks.append(Block("entry", "\n".join([", ".join(terms), *("    " + line for line in lines)])))
+        else:
+            blocks += [Block("text", line) for line in lines]
+        blocks += rest
+        terms = []
+    blocks += [Block("text", t) for t in terms]  # terms left without a description
+
+
+def page_text(soup) -> str:
+    """The content of a parsed page as text, blocks parted by a blank line."""
+    for tag in soup(["script", "style", "noscript", "template"]):
+        tag.decompose()
+    body = soup.body or soup
+    strip_furniture(body)
+    for link in body.find_all("a", class_="headerlink"):
+        link.decompose()
+    blocks: list[Block] = []
+    walk(body, blocks)
+    return "\n\n".join(b.text for b in blocks if b.text)
