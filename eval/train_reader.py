@@ -52,10 +52,13 @@ OUT = ROOT / "rag" / "data" / "reader.onnx"
 # How negatives are made. v1 (the reader shipped first): a third of the time the own paragraph
 # without the answer's sentences, else a retrieval negative. v2: kinds drawn by NEGATIVE_KINDS,
 # changed questions among them. v3: a second stage after v2 (the shipped reader: see the model card).
-RECIPES = ("v1", "v2", "v3", "v6")
+RECIPES = ("v1", "v2", "v3", "v6", "v10")
 REPLAY = 3  # v3: v2 pairs replayed per SQuAD 2.0 dev negative
 FIRST_STAGE = 100_000  # pairs of the v2 list the shipped first stage trained on
 MORE = 30_000  # v6: v2 pairs after those, which no stage saw
+WRITTEN_UNANSWERABLE = ROOT.parent / "shared" / "datasets" / "squad-train-unanswerable" / "unanswerable.jsonl.gz"
+WRITTEN = 12_000  # v10: written unanswerable questions, each beside an answerable one of its paragraph
+UNSEEN = 12_000  # v10: v2 pairs after v6's, which no stage saw
 WINDOW = (300, 800)  # characters of a training passage: ragbot's chunks are at most 800
 NEGATIVE_KINDS = (("retrieved", 0.4), ("cut", 0.25), ("changed", 0.35))  # shares of each negative kind
 _YEAR = r"(?<![\w-])(?:1[0-9]{3}|20[0-9]{2})s?(?![\w-])"
@@ -231,6 +234,50 @@ def more_examples(first_stage: list[Example], bench: Path, seed: int) -> list[Ex
     return out
 
 
+def written_examples(paragraphs: list[dict], written: Path, count: int, seed: int) -> list[Example]:
+    """Recipe v10's new pairs: ``count`` written unanswerable questions (a seeded draw), each against a
+    window of its paragraph around the span a careless reader would give, and beside each an
+    answerable question of the same paragraph against a window around its answer, so the reader
+    learns the difference on the same text rather than a difference of passages."""
+    rng = random.Random(seed)
+    by_key = {(p["title"], p["paragraph"]): p for p in paragraphs}
+    with gzip.open(written, "rt") as f:
+        rows = [json.loads(line) for line in f if line.strip()]
+    rng.shuffle(rows)
+    out: list[Example] = []
+    for row in rows:
+        if len(out) >= 2 * count:
+            break
+        p = by_key.get((row["title"], row["paragraph"]))
+        if p is None or not p["qas"] or not row.get("plausible_answers"):
+            continue
+        text = p["context"]
+        plausible = row["plausible_answers"][0]
+        a = plausible["answer_start"]
+        s, e = window_around(text, a, a + len(plausible["text"]), rng.randint(*WINDOW), rng)
+        out.append(Example(row["question"], text[s:e], None))
+        qa = rng.choice(p["qas"])
+        gold = qa["answers"][0]
+        a, b = gold["answer_start"], gold["answer_start"] + len(gold["text"])
+        s, e = window_around(text, a, b, rng.randint(*WINDOW), rng)
+        out.append(Example(qa["question"], text[s:e], (a - s, b - s)))
+    return out
+
+
+def written_stage_examples(first_stage: list[Example], paragraphs: list[dict], bench: Path, seed: int,
+                           written: int = WRITTEN, unseen: int = UNSEEN) -> list[Example]:
+    """Recipe v10, a stage after v6: the written unanswerable questions with their paragraphs'
+    answerable ones (``written_examples``), ``unseen`` pairs of the first stage's list that no stage
+    trained on (after v6's), and the SQuAD 2.0 dev negatives again, shuffled."""
+    negatives = squad2_dev_negatives(bench, seed)
+    begin = FIRST_STAGE + MORE
+    if begin + unseen > len(first_stage) - REPLAY * len(negatives):
+        raise SystemExit(f"recipe v10 needs {unseen} unseen pairs after {begin}, and the v2 list has {len(first_stage)}")
+    out = written_examples(paragraphs, WRITTEN_UNANSWERABLE, written, seed) + negatives + first_stage[begin : begin + unseen]
+    random.Random(seed).shuffle(out)
+    return out
+
+
 def article_mentions(paragraphs: list[dict]) -> dict[str, dict[str, set[str]]]:
     """Per article, the names, years and numbers its paragraphs mention, by kind."""
     out: dict[str, dict[str, set[str]]] = {}
@@ -341,6 +388,78 @@ def labels(offsets, answer: tuple[int, int] | None) -> tuple[int, int] | None:
     return start, end
 
 
+def starting_weights(path: Path) -> dict:
+    """The weights a later stage starts from: a checkpoint's, or a shipped int8 ONNX reader's
+    (``weights_from_onnx``), so that a stage can follow the shipped reader on a machine that no
+    longer holds its checkpoint."""
+    import torch
+
+    if path.suffix == ".onnx":
+        return weights_from_onnx(path)
+    return torch.load(path, weights_only=False)["model"]
+
+
+def weights_from_onnx(path: Path) -> dict:
+    """The reader's weights read back from an ONNX graph that ``export`` wrote, dequantized
+    (int8 weights times their per-channel scale). The graph names most weights by export order
+    ("onnx::MatMul_123"), not by parameter: the same architecture is exported once more in float
+    and each of its initializers matched to the parameter it holds by value, which gives the
+    name of every parameter in the shipped graph."""
+    import tempfile
+
+    import numpy as np
+    import onnx
+    import torch
+    from onnx import numpy_helper
+
+    model = make_model()
+    state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+    with tempfile.TemporaryDirectory() as tmp:
+        graph = export_float(model, Path(tmp) / "float.onnx")
+        fresh = {i.name: numpy_helper.to_array(i) for i in onnx.load(str(graph)).graph.initializer}
+    where: dict[str, tuple[str, bool]] = {}  # graph name -> (parameter, stored transposed)
+    for name, value in fresh.items():
+        for key, param in state.items():
+            p = param.numpy()
+            if p.shape == value.shape and np.array_equal(p, value):
+                where[name] = (key, False)
+            elif p.ndim == 2 and p.T.shape == value.shape and np.array_equal(p.T, value):
+                where[name] = (key, True)
+    shipped = {i.name: numpy_helper.to_array(i) for i in onnx.load(str(path)).graph.initializer}
+
+    def value(name: str):
+        if name in shipped:
+            return shipped[name].astype(np.float32)
+        q = shipped[f"{name}_quantized"].astype(np.float32)
+        scale, zero = shipped[f"{name}_scale"], shipped[f"{name}_zero_point"].astype(np.float32)
+        shape = [1] * q.ndim  # onnxruntime quantizes a MatMul's weight per output channel: the last axis
+        if scale.size > 1:
+            shape[-1] = scale.size
+        return (q - zero.reshape(shape)) * scale.reshape(shape)
+
+    loaded, used = set(), set()
+    for name, (key, transposed) in where.items():
+        if name in shipped or f"{name}_quantized" in shipped:
+            v = value(name)
+            state[key] = torch.from_numpy(np.ascontiguousarray(v.T if transposed else v))
+            loaded.add(key)
+            used.add(name)
+    # a parameter the float graph holds otherwise (a head exported as Gemm there, MatMul here): the
+    # one unused weight of its transposed shape
+    spare = {n[: -len("_quantized")] if n.endswith("_quantized") else n for n in shipped
+             if not n.endswith(("_scale", "_zero_point"))} - used
+    for key in [k for k in state if k not in loaded and state[k].ndim == 2]:
+        fits = [n for n in spare if value(n).shape == tuple(state[key].shape[::-1])]
+        if len(fits) == 1:
+            state[key] = torch.from_numpy(np.ascontiguousarray(value(fits[0]).T))
+            loaded.add(key)
+            spare.discard(fits[0])
+    missing = [k for k in state if k not in loaded and not k.endswith("position_ids") and ".pooler." not in k]  # the pooler feeds no output
+    if missing:
+        raise SystemExit(f"{path}: no weights found for {len(missing)} parameters (first: {missing[0]})")
+    return state
+
+
 # --- training -------------------------------------------------------------------------------
 
 
@@ -350,13 +469,17 @@ def examples_file(work: Path, data: Path, seed: int, recipe: str = "v1", first_s
     target = work / (f"examples-seed{seed}.jsonl.gz" if recipe == "v1" else f"examples-{recipe}-seed{seed}.jsonl.gz")
     if not target.exists():
         work.mkdir(parents=True, exist_ok=True)
-        if recipe in ("v3", "v6"):
-            if first_stage is None:
-                raise SystemExit(f"recipe {recipe} is a later stage: give --start-from, the earlier stage's checkpoint")
+        if recipe in ("v3", "v6", "v10"):
             from .datasets import benchmark_dir
 
-            stage = stage_examples if recipe == "v3" else more_examples
-            built = stage(read_examples(examples_file(first_stage, data, seed, "v2")), benchmark_dir("squad2"), seed)
+            if recipe == "v10":  # the v2 list is rebuilt (same data, same seed) where stage 1 kept it
+                v2 = read_examples(examples_file(WORK.parent / "train-reader-v2", data, seed, "v2"))
+                built = written_stage_examples(v2, load_paragraphs(data), benchmark_dir("squad2"), seed)
+            else:
+                if first_stage is None:
+                    raise SystemExit(f"recipe {recipe} is a later stage: give --start-from, the earlier stage's checkpoint")
+                stage = stage_examples if recipe == "v3" else more_examples
+                built = stage(read_examples(examples_file(first_stage, data, seed, "v2")), benchmark_dir("squad2"), seed)
         else:
             built = build_examples(load_paragraphs(data), seed, recipe)
         tmp = target.with_suffix(".tmp")
@@ -442,8 +565,8 @@ def train(args) -> Path:
     plan = batches(examples, tok, args.max_length, args.batch, args.seed)
     model = make_model()
     checkpoint = work / "checkpoint.pt"
-    if start_from and not checkpoint.exists():  # a second stage: the first's weights, a fresh optimizer and schedule
-        model.load_state_dict(torch.load(start_from, weights_only=False)["model"])
+    if start_from and not checkpoint.exists():  # a later stage: the earlier's weights, a fresh optimizer and schedule
+        model.load_state_dict(starting_weights(start_from))
     optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.01)
     warmup = max(1, int(0.05 * len(plan)))
     schedule = lambda s: min((s + 1) / warmup, max(0.0, (len(plan) - s) / (len(plan) - warmup)))  # noqa: E731
@@ -490,33 +613,41 @@ def train(args) -> Path:
 # --- export ---------------------------------------------------------------------------------
 
 
+def export_float(model, graph: Path) -> Path:
+    """The model as a float ONNX graph (inputs as the encoder's; outputs start and end logits per
+    token and the answerability logit)."""
+    import warnings
+
+    import torch
+
+    from rag.encoders import OPSET
+
+    names = ["input_ids", "attention_mask", "token_type_ids"]
+    dummy = torch.ones(2, 8, dtype=torch.long)
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(model.eval(), (dummy, dummy, torch.zeros_like(dummy)), str(graph), input_names=names,
+                          output_names=["start_logits", "end_logits", "answerable_logit"],
+                          dynamic_axes={**{n: {0: "batch", 1: "tokens"} for n in names},
+                                        "start_logits": {0: "batch", 1: "tokens"},
+                                        "end_logits": {0: "batch", 1: "tokens"}, "answerable_logit": {0: "batch"}},
+                          opset_version=OPSET, dynamo=False)
+    return graph
+
+
 def export(checkpoint: Path, out: Path) -> Path:
     """The checkpoint as an int8 ONNX graph (inputs as the encoder's; outputs start and end logits
     per token and the answerability logit), written atomically."""
     import tempfile
-    import warnings
 
     import torch
 
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
-    from rag.encoders import OPSET
-
     model = make_model()
     model.load_state_dict(torch.load(checkpoint, weights_only=False)["model"])
-    model.eval()
-    names = ["input_ids", "attention_mask", "token_type_ids"]
-    dummy = torch.ones(2, 8, dtype=torch.long)
     with tempfile.TemporaryDirectory() as tmp:
-        graph = Path(tmp) / "reader.onnx"
-        with torch.no_grad(), warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            torch.onnx.export(model, (dummy, dummy, torch.zeros_like(dummy)), str(graph), input_names=names,
-                              output_names=["start_logits", "end_logits", "answerable_logit"],
-                              dynamic_axes={**{n: {0: "batch", 1: "tokens"} for n in names},
-                                            "start_logits": {0: "batch", 1: "tokens"},
-                                            "end_logits": {0: "batch", 1: "tokens"}, "answerable_logit": {0: "batch"}},
-                              opset_version=OPSET, dynamo=False)
+        graph = export_float(model, Path(tmp) / "reader.onnx")
         # int8 weights for the matrix products and the word-embedding table (Gather): 23 MB, not 90
         quantize_dynamic(str(graph), str(out), weight_type=QuantType.QInt8, per_channel=True,
                          op_types_to_quantize=["MatMul", "Gather"], extra_options={"MatMulConstBOnly": True})
@@ -536,8 +667,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--recipe", choices=RECIPES, default="v1",
                         help="how negatives are made: v1 (the first reader), v2 (adds changed questions) or v3 "
                              "(a second stage after v2: SQuAD 2.0's unanswerable dev questions; v2 then v3 is the shipped reader) "
-                             "or v6 (a third stage after v3: v2 pairs no stage saw, with v3's negatives again)")
-    parser.add_argument("--start-from", default=None, help="a checkpoint whose weights this run starts from (recipe v3: v2's; v6: v3's)")
+                             "or v6 (a third stage after v3: v2 pairs no stage saw, with v3's negatives again) "
+                             "or v10 (a stage after v6: the written unanswerable questions of squad-train-unanswerable)")
+    parser.add_argument("--start-from", default=None,
+                        help="a checkpoint whose weights this run starts from (recipe v3: v2's; v6: v3's), "
+                             "or a reader's .onnx file (v10: the shipped rag/data/reader.onnx)")
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 2)
     parser.add_argument("--checkpoint-minutes", type=float, default=10.0)
     parser.add_argument("--export", action="store_true", help="write the last checkpoint as the shipped int8 ONNX model and stop")
