@@ -55,14 +55,15 @@ NOTES = (
 # ---------------------------------------------------------------- the data
 
 
-def load_manuals(folder: Path) -> tuple[Path, list[GoldenCase]]:
-    """The ``docs/`` folder and the questions of a manuals benchmark folder, each question typed
-    by its ``kind`` (so the report breaks figures down by kind); an InputError for a missing part
-    or a question whose source is not in ``docs/``."""
+def load_manuals(folder: Path, questions: str | Path | None = None) -> tuple[Path, list[GoldenCase]]:
+    """The ``docs/`` folder and the questions of a manuals benchmark folder (or of ``questions``, a
+    golden-set file of one's own about the same documents), each question typed by its ``kind`` (so
+    the report breaks figures down by kind); an InputError for a missing part or a question whose
+    source is not in ``docs/``."""
     docs = folder / "docs"
     if not docs.is_dir():
         raise InputError(f"{docs}: missing; the manuals data is {FORMS['manuals']}")
-    questions = folder / "questions.jsonl"
+    questions = Path(questions) if questions is not None else folder / "questions.jsonl"
     if not questions.is_file():
         raise InputError(f"{questions}: missing; the manuals data is {FORMS['manuals']}")
     cases = load_golden([questions])
@@ -296,10 +297,12 @@ def run_manuals(
     collection: str | None = None,
     embeddings=None,
     progress: bool = False,
+    questions: str | Path | None = None,
 ) -> dict:
     """Ingest the documents, answer the split's questions through the chain, write a report per split.
 
-    Returns the bench result (``eval.bench.bench_result``) whose figures hold the index and one
+    ``questions``: a golden-set file to ask instead of the data's own questions.jsonl (the manuals
+    follow-ups in eval/golden/, say); its ``sources`` name files of ``docs/``. Returns the bench result (``eval.bench.bench_result``) whose figures hold the index and one
     entry per split.
     """
     from rag import build_chain
@@ -310,7 +313,7 @@ def run_manuals(
 
     check_selection(split, limit)  # a bad option is the first thing to say
     source = benchmark_dir("manuals", data_dir)
-    docs, cases = load_manuals(source)
+    docs, cases = load_manuals(source, questions)
     chosen = select_cases(cases, split, limit)
     work = Path(tempfile.mkdtemp(prefix="ragbot-manuals-"))
     bench = bench_settings(settings, work, persist_dir, collection)
@@ -321,7 +324,7 @@ def run_manuals(
             embeddings = SentenceEmbeddings(bench.embedding_model, bench.embedding_backend, bench.embed_batch_size)
         figures: dict = {"index": ingest_docs(docs, bench, embeddings, persist_dir, progress)}
         chain = build_chain(bench, embeddings=embeddings)
-        config = collect_config(bench, [str(source / "questions.jsonl")])
+        config = collect_config(bench, [str(questions or source / "questions.jsonl")])
         for name, group in chosen.items():
             report = evaluate_manuals(chain, group, {**config, "split": name, "benchmark": "manuals"}, docs, progress)
             paths = write_reports(report, Path(out) / name)
@@ -433,6 +436,7 @@ def cmd_manuals(args, settings) -> int:
         persist_dir=getattr(args, "persist_dir", None),
         collection=getattr(args, "collection", None),
         progress=sys.stderr.isatty(),
+        questions=getattr(args, "golden", None),
     )
     print(format_table(result))
     paths = write_result(result, out, plot=plot_kinds)

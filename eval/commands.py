@@ -29,6 +29,8 @@ def add_commands(sub, options) -> None:
     p.add_argument("--limit", type=int, default=None, help="use only this many documents")
     p.add_argument("--split", default=None, help="squad2 and manuals: dev, test or all (default all for squad2, dev for manuals); "
                         "--limit is then questions per split")
+    p.add_argument("--golden", metavar="GOLDEN.jsonl", default=None,
+                   help="manuals: ask this golden set's questions (their sources in the data's docs/) instead of its own")
     p.add_argument("--missing-evidence", action="store_true",
                    help="squad2: leave a seeded third of each article's paragraphs out; questions whose evidence went become unanswerable")
     p.add_argument("--slices", type=int, default=6,

@@ -95,7 +95,7 @@ def settings_from_args(args: argparse.Namespace):
 
 
 def _print_answer(answer, out=sys.stdout) -> None:
-    from .records import page_label
+    from .records import cited_page
 
     if answer.notice:
         print(f"note: {answer.notice}", file=sys.stderr)
@@ -103,7 +103,8 @@ def _print_answer(answer, out=sys.stdout) -> None:
     if answer.citations:
         print(file=out)
     for c in answer.citations:
-        where = f"{c.source}" + (f", {page_label(c.source, c.page)}" if c.page else "") + (f" § {c.section}" if c.section else "") + f" [{c.start}:{c.end}]"
+        page = cited_page(c, answer.retrieved)
+        where = f"{c.source}" + (f", {page}" if page else "") + (f" § {c.section}" if c.section else "") + f" [{c.start}:{c.end}]"
         quote = " ".join(c.quote.split())
         print(f"[{c.n}] {where}\n    “{quote[:300]}”", file=out)
 

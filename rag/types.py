@@ -17,6 +17,7 @@ class Passage:
     score: float = 0.0
     page: int | None = None  # a paged document's (PDF) page at ``start``, 1-based
     page_breaks: tuple[int, ...] = ()  # offsets in the source text where later pages of this passage begin
+    page_labels: tuple[str, ...] = ()  # the PDF's labels of its pages ("iv", "12"), one a page, when they differ from the numbers
 
     def page_at(self, offset: int) -> int | None:
         """The page of a character offset of the source text inside this passage, if it has pages."""
@@ -24,9 +25,18 @@ class Passage:
             return None
         return self.page + sum(1 for b in self.page_breaks if b <= offset)
 
+    def page_label_at(self, offset: int) -> str | None:
+        """The PDF's label of the page of a character offset inside this passage ("iv"), if it labels its pages."""
+        if self.page is None or not self.page_labels:
+            return None
+        return self.page_labels[min(sum(1 for b in self.page_breaks if b <= offset), len(self.page_labels) - 1)]
+
     def to_dict(self) -> dict:
         d = asdict(self)
         d.pop("page_breaks")
+        labels = d.pop("page_labels")
+        if labels:
+            d["page_label"] = labels[0]
         return d
 
 
@@ -57,10 +67,13 @@ class Citation:
     score: float = 0.0
     passage: str = ""  # the whole passage text, for display
     page: int | None = None  # the page the quote starts on, for a paged document (PDF)
+    page_label: str | None = None  # that page's label, when the PDF labels its pages otherwise ("iv", "12")
 
     def to_dict(self) -> dict:
         d = asdict(self)
         d.pop("passage")
+        if d["page_label"] is None:
+            d.pop("page_label")
         return d
 
 

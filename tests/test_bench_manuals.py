@@ -17,7 +17,7 @@ from rag.cli import main
 from rag.errors import InputError
 from rag.settings import Settings
 
-from .conftest import FakeEmbeddings, benchmark_data
+from .conftest import ROOT, FakeEmbeddings, benchmark_data
 
 H = "\u2010"  # groff's hyphen, which ends a line where a word is split
 
@@ -349,6 +349,23 @@ def test_a_split_without_questions_is_an_error(tmp_path):
         M.run_manuals(Settings(), data_dir=folder, split="test", out=tmp_path / "out", embeddings=FakeEmbeddings())
 
 
+def test_bench_asks_a_question_file_of_ones_own_with_history(tmp_path):
+    folder = manuals_folder(tmp_path / "data")
+    own = tmp_path / "followups.jsonl"
+    row = {**QUESTIONS[0], "id": "fu-1", "question": "And how do I silence its headers?",
+           "history": [["How do I make frob print only the first 20 lines?", "Use -n, --lines=NUM [1]."]],
+           "evidence": ["-q, --quiet\n              never print headers"], "must_include_any": [["-q, --quiet"]],
+           "reference": "-q, --quiet"}
+    own.write_text(json.dumps(row) + "\n", encoding="utf-8")
+    out = tmp_path / "out"
+    result = M.run_manuals(Settings(), data_dir=folder, questions=own, out=out, embeddings=FakeEmbeddings())
+    assert result["figures"]["dev"]["cases"] == 1 and result["figures"]["dev"]["errors"] == 0
+    report = json.loads((out / "dev" / "report.json").read_text())
+    assert report["config"]["golden"] == [str(own)]
+    assert report["cases"][0]["history"] == row["history"]
+    assert report["cases"][0]["standalone_question"] != row["question"]  # condensed with its history
+
+
 # ---------------------------------------------------------------- the shared data
 
 
@@ -363,6 +380,19 @@ def test_manuals_benchmark_data_is_complete():
         if c.answerable:  # the comparison the bench makes finds every evidence and short answer in its page
             assert all(normalize(M.reflowed(e)) in texts[c.sources[0]] for e in c.evidence), c.id
             assert all(normalize(M.reflowed(a)) in texts[c.sources[0]] for g in c.must_include_any for a in g), c.id
+
+
+def test_manuals_followups_point_at_the_dev_documents():
+    data = benchmark_data("manuals")
+    _, ours = M.load_manuals(data, ROOT / "eval" / "golden" / "manuals-followups-dev.jsonl")
+    _, theirs = M.load_manuals(data)
+    dev_docs = {c.sources[0] for c in theirs if c.split == "dev"}
+    assert len(ours) >= 20 and all(c.history and c.split == "dev" and c.sources[0] in dev_docs for c in ours)
+    texts = {name: (data / "docs" / name).read_text(encoding="utf-8") for name in dev_docs}
+    for c in ours:
+        assert all(e in texts[c.sources[0]] for e in c.evidence), c.id  # verbatim, as the data's own
+        page = normalize(M.reflowed(texts[c.sources[0]]))
+        assert all(normalize(M.reflowed(a)) in page for g in c.must_include_any for a in g), c.id
 
 
 def tiny_real_data(folder: Path, names=("tee.txt", "uniq.txt", "cut.txt")) -> Path:
