@@ -44,6 +44,7 @@ ENTRY_INDENT = "    "
 _ROMAN = re.compile(r"\b(?=[ivxlcdm]+\b)m{0,3}(?:cm|cd|d?c{0,3})(?:xc|xl|l?x{0,3})(?:ix|iv|v?i{0,3})\b", re.IGNORECASE)
 _LEADER = re.compile(r"(?:\.\s?){4,}\s*(?:\d+|[ivxlcdm]+)\s*$|…\s*\d+\s*$", re.IGNORECASE)
 _PAGE_REFS = re.compile(r"(?:\s|,)(?:\d+|[ivxlcdm]+)(?:[-–]\d+)?(?:,\s*(?:\d+|[ivxlcdm]+)(?:[-–]\d+)?)*\s*$", re.IGNORECASE)
+_PAGE_NUMBER = re.compile(r"(?:page|p\.|seite|página|pagina)?\s*#(?:\s*(?:of|/|von|de|di)\s*#)?|[-–—]\s*#\s*[-–—]|\[\s*#\s*\]")
 _CONTENTS_TITLE = re.compile(r"(?:table of )?contents|index|general index|contents at a glance", re.IGNORECASE)
 _SENTENCE_END = re.compile(r"[.!?:;][\"'”’)\]]*$")
 _HYPHENS = ("-", "\u2010", "\u00ad")
@@ -115,8 +116,8 @@ def text_lines(text: str) -> list[Line]:
 def _key(text: str) -> str:
     """A line as furniture is compared: case, spacing and numbers (arabic or roman) aside."""
     text = " ".join(text.lower().split())
-    text = _ROMAN.sub("#", text)
-    return re.sub(r"\d+", "#", text)
+    text = re.sub(r"\d+", "#", _ROMAN.sub("#", text))
+    return "#" if _PAGE_NUMBER.fullmatch(text) else text
 
 
 def _edges(lines: list[Line]) -> set[int]:
@@ -195,18 +196,28 @@ def _kind(line: Line, style: Style) -> str:
     return "text"
 
 
-def _breaks(prev: Line, line: Line, style: Style) -> bool:
-    """Whether ``line`` starts a new paragraph after ``prev`` (lines of text of one page)."""
+def _short(line: Line, style: Style) -> bool:
+    return style.width > 0 and len(line.text.strip()) < SHORT_LINE * style.width
+
+
+def _breaks(prev: Line, line: Line, style: Style, first: bool) -> bool:
+    """Whether ``line`` starts a new paragraph after ``prev`` (lines of text of one page; ``first``:
+    ``prev`` is its paragraph's first line)."""
     if prev.y is not None and line.y is not None and style.spacing:
         gap = prev.y - line.y
         if gap > PARAGRAPH_GAP * style.spacing or gap < -style.spacing:  # a wide gap, or a new column
             return True
         if abs(prev.size - line.size) > 0.1 * max(prev.size, line.size):
             return True
+    if prev.x is not None and line.x is not None and style.size:
+        shift = line.x - prev.x
+        if shift >= style.size and _short(prev, style):
+            return True  # a short line, then one drawn deeper: a term and its description
+        if shift <= -style.size and not (first and not _short(prev, style)):
+            return True  # back out to the margin, but not after an indented paragraph's first line
     if _alone(prev) or _alone(line):
         return True
-    ended = _SENTENCE_END.search(prev.text.rstrip()) is not None
-    return ended and style.width > 0 and len(prev.text.strip()) < SHORT_LINE * style.width
+    return _SENTENCE_END.search(prev.text.rstrip()) is not None and _short(prev, style)
 
 
 def _alone(line: Line) -> bool:
@@ -256,7 +267,7 @@ def page_blocks(lines: list[Line], style: Style) -> list[Block]:
         last = blocks[-1] if blocks else None
         same = last is not None and last.kind == kind and kind != "gap"
         if same and kind == "text":
-            same = not _breaks(last.lines[-1], line, style)
+            same = not _breaks(last.lines[-1], line, style, len(last.lines) == 1)
         elif same and kind == "heading":
             same = abs(last.lines[-1].size - line.size) < 0.5
         if same:

@@ -60,6 +60,7 @@ class _Pending:
     reading: str  # how the file was read: the chunker's fingerprint, and the loader's version if any
     page_starts: tuple[int, ...] = ()  # a paged document's page offsets
     ocr_pages: tuple[int, ...] = ()  # its pages read by OCR (1-based)
+    page_labels: tuple[str, ...] = ()  # its pages' labels, when the PDF labels them otherwise than 1, 2, 3
 
 
 def discover(paths: Iterable[str | Path]) -> list[tuple[Path, list[Path], bool]]:
@@ -207,7 +208,8 @@ class _Run:
         meta = {"format": doc.meta.get("format", ""), "title": str(doc.meta.get("title", ""))[:200]}
         self.pending.append(_Pending(root_key, source, file_hash, chunks, meta, is_new=old is None, reading=reading,
                                      page_starts=tuple(doc.meta.get("page_starts") or ()),
-                                     ocr_pages=tuple(doc.meta.get("ocr_pages") or ())))
+                                     ocr_pages=tuple(doc.meta.get("ocr_pages") or ()),
+                                     page_labels=tuple(doc.meta.get("page_labels") or ())))
         self.n_pending += len(chunks)
         if self.n_pending >= self.flush_chunks:
             self.flush()
@@ -244,7 +246,7 @@ class _Run:
         return records.chunk_metadata(
             chunk,
             **p.meta,
-            **records.page_metadata(p.page_starts, chunk.start, chunk.end, p.ocr_pages),
+            **records.page_metadata(p.page_starts, chunk.start, chunk.end, p.ocr_pages, p.page_labels),
             root=p.root,
             chunk_index=i,
             file_hash=p.file_hash,

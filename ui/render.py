@@ -12,8 +12,7 @@ import re
 from datetime import datetime, timezone
 from typing import Callable
 
-from ingest.layout import PAGE_SEPARATOR
-from rag.records import page_label
+from rag.records import cited_page, page_label
 from rag.text import MARKER
 from rag.types import Answer, Citation, Passage, ShortAnswer
 
@@ -121,10 +120,11 @@ def passage_for(citation: Citation, retrieved: tuple[Passage, ...] | list[Passag
 
 
 def _page_window(page_starts: tuple[int, ...], lo: int, hi: int, n: int) -> tuple[int, int]:
-    """The text of the page(s) holding ``[lo, hi)``: from its first page's start to the next page's."""
+    """The text of the page(s) holding ``[lo, hi)``: from its first page's start to the next page's
+    (what parts two pages is a blank line, or a space where a paragraph runs on: it is not cut off)."""
     first = max(0, bisect.bisect_right(page_starts, lo) - 1)
     after = bisect.bisect_right(page_starts, max(lo, hi - 1))
-    end = page_starts[after] - len(PAGE_SEPARATOR) if after < len(page_starts) else n
+    end = page_starts[after] if after < len(page_starts) else n
     return page_starts[first], max(end, hi)
 
 
@@ -203,14 +203,15 @@ def passage_html(citations: list[Citation], passage: Passage | None, doc=None, s
     answer = (short.start, short.end) if short is not None and any(c.n == short.n for c in citations) else None
     numbers = "".join(f'<span class="rb-n">[{int(c.n)}]</span>' for c in citations)
     section = f'<span class="rb-section">§ {_e(first.section)}</span>' if first.section else ""
-    page = _page_tag(first.source, first.page)
+    shown_page = cited_page(first, [passage] if passage is not None else [])
+    page = f'<span class="rb-page">{_e(shown_page)}</span>' if shown_page else ""
     doc_text, page_starts = _text_and_pages(doc)
     if doc_text is None:
         context = '<p class="rb-muted">The document is not available to show this passage in context.</p>'
     else:
         context = context_html(doc_text, citations, passage, page_starts)
     if page_starts and first.page:
-        where = f" ({page_label(first.source, first.page)})"
+        where = f" ({shown_page})"
     else:
         where = f" (characters {int(passage.start)}–{int(passage.end)})" if passage is not None else ""
     return (
@@ -244,7 +245,7 @@ def sources_html(answer: Answer | None, load_text: Callable[[Citation], object] 
             parts.append('<p class="rb-muted">Closest passages searched:</p>')
             for p in answer.retrieved[:3]:
                 sec = f'<span class="rb-section">§ {_e(p.section)}</span>' if p.section else ""
-                sec = _page_tag(p.source, p.page) + sec
+                sec = _page_tag(p.source, p.page, p.page_labels[0] if p.page_labels else None) + sec
                 parts.append(
                     f'<div class="rb-source rb-dim"><div class="rb-source-head"><span class="rb-file">{_e(p.source)}</span>'
                     f'{sec}</div><div class="rb-passage">{_e(_clip(p.text, 400))}</div></div>'
@@ -260,9 +261,9 @@ def sources_html(answer: Answer | None, load_text: Callable[[Citation], object] 
     return "".join(parts)
 
 
-def _page_tag(source: str, page: int | None) -> str:
-    """"p. 7" (or "slide 7") for a passage or quote of a paged document; nothing otherwise."""
-    return f'<span class="rb-page">{_e(page_label(source, page))}</span>' if page else ""
+def _page_tag(source: str, page: int | None, label: str | None = None) -> str:
+    """"p. 7" (or "slide 7", "p. iv (PDF page 4)") for a passage of a paged document; nothing otherwise."""
+    return f'<span class="rb-page">{_e(page_label(source, page, label))}</span>' if page else ""
 
 
 def _clip(text: str, n: int) -> str:

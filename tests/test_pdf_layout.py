@@ -1,0 +1,245 @@
+"""PDFs as people have them: running headers, footers and page numbers, hard-wrapped paragraphs
+across pages, hyphenated line ends, code, option entries, contents and index pages, page labels.
+
+The test manual is drawn line by line with reportlab, as a typesetter lays a page out: the running
+header and the page number first (as page templates draw them), then the body."""
+from __future__ import annotations
+
+import bisect
+import io
+import textwrap
+
+import pytest
+
+from ingest import pdf_layout
+from ingest.loaders import load_bytes
+from rag import records
+
+HEADER = "The Widget Manual"
+INSTALL = ("The widget daemon installs from the package archive of your system and needs no compiler. "
+           "It reads its configuration file at start-up and again whenever it receives the hangup signal, "
+           "so that a change to the file takes effect without a restart of the daemon or of its clients.")
+RUNS_ON = ("Before it stops, the daemon waits for its children to finish the requests they are serving, "
+           "and when a child does not finish within the grace period it will send the follow")
+RUNS_ON_NEXT = ("ing signal to the child and wait again, until every child has ended or the second grace "
+                "period has passed as well.")
+CODE = ["widgetd --config /etc/widget.conf  --foreground", "if (status != 0) { return status; }"]
+OPTIONS = [("-r, --recursive", "remove directories and their contents recursively, one level at a time"),
+           ("-f, --force", "ignore nonexistent files and arguments, never prompt")]
+
+
+def _wrap(text: str, width: int = 84) -> list[str]:
+    return textwrap.wrap(text, width)
+
+
+def manual_pages() -> list[list[tuple]]:
+    """The pages of the test manual: (kind, content) items, in drawing order."""
+    contents = [("h", "Contents")] + [("line", f"{title} {'.' * 30} {page}") for title, page in
+                                      [("Preface", "ii"), ("Installing", "1"), ("Stopping", "2"), ("Options", "3"), ("Index", "4")]]
+    return [
+        contents,
+        [("h", "Preface"), ("p", _wrap("This manual covers the widget daemon, version 4, and the tools that come with it. "
+                                       "Read the part on installing first; the others may be read in any order."))],
+        [("h", "Installing"), ("p", _wrap(INSTALL)), ("p", _wrap("A start-up script is shipped for every common init system. "
+                                                                 "It is enabled by the package's post-installation step.")),
+         ("p", _wrap(RUNS_ON + "-", 90))],
+        [("p", _wrap(RUNS_ON_NEXT, 90)), ("code", CODE), ("p", _wrap("The daemon logs each of these steps to the system log."))],
+        [("h", "Options")] + [("entry", term, text) for term, text in OPTIONS]
+        + [("p", _wrap("Options may be combined, and the last one given wins where two of them disagree."))],
+        [("h", "Index")] + [("line", line) for line in ["daemon, 1, 2", "configuration file, 1", "grace period, 2",
+                                                        "hangup signal, 1", "options, 3", "start-up script, 1"]],
+    ]
+
+
+LABELS = ["i", "ii", "1", "2", "3", "4"]
+
+
+def manual_pdf(pages: list[list[tuple]] | None = None, labels: bool = True) -> bytes:
+    """The test manual as a PDF; its pages labelled i, ii, 1, 2, ... when ``labels``."""
+    from pypdf import PdfReader, PdfWriter
+    from reportlab.lib.pagesizes import A4
+    from reportlab.pdfgen import canvas
+
+    out = io.BytesIO()
+    pdf = canvas.Canvas(out, pagesize=A4)
+    for n, items in enumerate(pages or manual_pages()):
+        pdf.setFont("Helvetica", 9)
+        pdf.drawString(72, 810, f"{HEADER}, chapter {max(1, n - 1)}")  # page templates draw first
+        pdf.drawString(297, 30, LABELS[n] if labels else str(n + 1))
+        y = 770.0
+        for kind, *content in items:
+            if kind == "h":
+                pdf.setFont("Helvetica-Bold", 16)
+                pdf.drawString(72, y, content[0])
+                y -= 30
+            elif kind == "line":
+                pdf.setFont("Helvetica", 11)
+                pdf.drawString(72, y, content[0])
+                y -= 14
+            elif kind == "p":
+                pdf.setFont("Helvetica", 11)
+                for line in content[0]:
+                    pdf.drawString(72, y, line)
+                    y -= 14
+                y -= 10
+            elif kind == "code":
+                pdf.setFont("Courier", 10)
+                for line in content[0]:
+                    pdf.drawString(90, y, line)
+                    y -= 12
+                y -= 10
+            elif kind == "entry":
+                pdf.setFont("Helvetica", 11)
+                pdf.drawString(72, y, content[0])
+                y -= 14
+                for line in _wrap(content[1], 60):
+                    pdf.drawString(108, y, line)
+                    y -= 14
+                y -= 10
+        pdf.showPage()
+    pdf.save()
+    if not labels:
+        return out.getvalue()
+    writer = PdfWriter(clone_from=PdfReader(io.BytesIO(out.getvalue())))
+    writer.set_page_label(0, 1, style="/r")
+    writer.set_page_label(2, len(pages or manual_pages()) - 1, style="/D", start=1)
+    buf = io.BytesIO()
+    writer.write(buf)
+    return buf.getvalue()
+
+
+@pytest.fixture(scope="module")
+def manual():
+    return load_bytes(manual_pdf(), "manual.pdf", ".pdf")
+
+
+def _page_of(doc, offset: int) -> int:
+    return bisect.bisect_right(doc.meta["page_starts"], offset)
+
+
+def test_running_headers_and_page_numbers_are_left_out(manual):
+    assert HEADER not in manual.text
+    lines = manual.text.split("\n")
+    assert not any(line.strip() in LABELS for line in lines)  # no bare page number line
+    assert "# Installing" in lines and "# Options" in lines  # headings (a larger size) stay, as headings
+
+
+def test_hard_wrapped_lines_are_joined_into_their_paragraph(manual):
+    assert INSTALL in manual.text  # one line: no line break inside a sentence
+    assert "A start-up script is shipped for every common init system. It is enabled" in manual.text
+
+
+def test_a_paragraph_runs_on_across_a_page_break_with_its_hyphenated_word_mended(manual):
+    whole = RUNS_ON + RUNS_ON_NEXT  # "follow" + "ing": the line-break hyphen is gone
+    at = manual.text.find(whole)
+    assert at >= 0, manual.text
+    mended = at + whole.index("following")
+    assert _page_of(manual, mended) == 3 and _page_of(manual, mended + len("follow")) == 4  # each page's characters on their page
+    assert manual.text[manual.meta["page_starts"][3]:].startswith("ing signal to the child")
+
+
+def test_a_hyphen_the_document_writes_elsewhere_is_kept():
+    assert pdf_layout.join_lines(["its start-", "up script"], {"start-up"}) == "its start-up script"
+    assert pdf_layout.join_lines(["it will send the follow-", "ing signal"], {"start-up"}) == "it will send the following signal"
+    assert pdf_layout.join_lines(["it will send the follow\u2010", "ing signal"], set()) == "it will send the following signal"
+    assert pdf_layout.join_lines(["a value of -", "1 means none"], set()) == "a value of - 1 means none"  # not a word's end
+
+
+def test_code_in_a_monospace_font_is_a_fenced_block_kept_exactly(manual):
+    assert "```\n" + "\n".join(CODE) + "\n```" in manual.text
+
+
+def test_an_option_and_its_indented_description_are_an_entry(manual):
+    for term, text in OPTIONS:
+        assert f"{term}\n    {text}" in manual.text
+
+
+def test_contents_and_index_pages_are_left_out(manual):
+    assert "....." not in manual.text and "Preface" in manual.text  # the preface itself stays
+    assert "daemon, 1, 2" not in manual.text and "hangup signal, 1" not in manual.text
+    starts = manual.meta["page_starts"]
+    assert len(starts) == len(LABELS)  # a left-out page keeps its place: later pages keep their numbers
+    assert manual.text[starts[1]:].startswith("# Preface")
+
+
+def test_page_labels_are_kept_where_they_differ_from_the_numbers(manual):
+    assert manual.meta["page_labels"] == LABELS
+    plain = load_bytes(manual_pdf(labels=False), "plain.pdf", ".pdf")
+    assert "page_labels" not in plain.meta
+
+
+@pytest.mark.parametrize("lines, expected", [
+    (["Contents", "Installing ........ 1", "Stopping ........ 2", "Options ........ 7"], True),
+    (["Installing . . . . . . 1", "Stopping . . . . . . 12", "Options . . . . . . iv", "a line of text"], True),
+    (["Index", "daemon, 3, 5", "grace period, 12-14", "signal, 7"], True),
+    (["Results", "The daemon served 3", "requests in 12", "seconds on average."], False),  # numbers at line ends, no title
+    (["The daemon reads its file.", "It then waits."], False),
+])
+def test_a_contents_or_index_page_is_told_by_its_page_numbers(lines, expected):
+    assert pdf_layout.contents_page([pdf_layout.Line(t) for t in lines], after_contents=False) is expected
+
+
+def test_a_line_repeated_at_the_edges_is_furniture_whatever_its_number():
+    topics = ["apples", "boats", "clocks", "drums", "eels"]
+    pages = [[pdf_layout.Line(f"Widget Manual {n}"), pdf_layout.Line(f"Text about {topic}."), pdf_layout.Line("Same line."),
+              pdf_layout.Line("Same line."), pdf_layout.Line("Same line."), pdf_layout.Line(f"More on {topic}."),
+              pdf_layout.Line(f"Page {n} of 9" if n % 2 else "xiv")]
+             for n, topic in enumerate(topics, 1)]
+    gone = pdf_layout.furniture(pages)
+    assert gone == [{0, 6}] * 5  # "Widget Manual #" and "Page # of #" / "#" at the edges; nothing else
+    one_line = [[pdf_layout.Line("A page the engine read.")] for _ in range(3)]
+    assert pdf_layout.furniture(one_line) == [set(), set(), set()]  # a page's only line is its content
+
+
+def test_every_chunk_knows_the_label_of_its_pages(manual):
+    from ingest.chunking import split_document
+
+    labels = manual.meta["page_labels"]
+    for chunk in split_document(manual):
+        meta = records.page_metadata(manual.meta["page_starts"], chunk.start, chunk.end, page_labels=labels)
+        passage = records.to_passage(chunk.id, chunk.text, {**records.chunk_metadata(chunk), **meta})
+        for offset in (chunk.start, chunk.end - 1):
+            assert passage.page_label_at(offset) == labels[passage.page_at(offset) - 1]
+    assert records.page_metadata([0, 10], 0, 5, page_labels=["i", "ii"])[records.PAGE_LABEL] == "i"
+    assert records.PAGE_LABEL not in records.page_metadata([0, 10], 0, 5)  # no labels: the keys as before
+
+
+@pytest.mark.parametrize("source, page, label, shown", [
+    ("m.pdf", 4, "2", "p. 2 (PDF page 4)"),
+    ("m.pdf", 1, "i", "p. i (PDF page 1)"),
+    ("m.pdf", 7, "7", "p. 7"),
+    ("m.pdf", 7, None, "p. 7"),
+    ("deck.pptx", 3, None, "slide 3"),
+    ("m.pdf", None, "iv", ""),
+])
+def test_a_page_is_shown_by_its_label_with_the_physical_page_beside_it(source, page, label, shown):
+    assert records.page_label(source, page, label) == shown
+
+
+def test_a_citation_names_the_labelled_page_in_cli_and_app(tmp_path):
+    from ingest.pipeline import ingest
+    from rag import build_chain
+    from rag.cli import _print_answer
+    from rag.gate import Gate
+    from rag.settings import Settings
+    from ui.render import sources_html
+
+    from .conftest import FakeEmbeddings
+
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    (folder / "manual.pdf").write_bytes(manual_pdf())
+    settings = Settings(persist_dir=str(tmp_path / "chroma"), collection="labels")
+    emb = FakeEmbeddings()
+    ingest([folder], settings, embeddings=emb)
+    a = build_chain(settings, embeddings=emb, gate=Gate({}, 10.0, 0.5, {})).invoke(
+        {"question": "Where does the daemon log each of these steps?"})
+    cited = [c for c in a.citations if "system log" in c.quote]
+    assert cited and cited[0].page == 4, a.citations
+    assert records.cited_page(cited[0], a.retrieved) == "p. 2 (PDF page 4)"
+    out = io.StringIO()
+    _print_answer(a, out=out)
+    assert "manual.pdf, p. 2 (PDF page 4)" in out.getvalue()
+    assert '<span class="rb-page">p. 2 (PDF page 4)</span>' in sources_html(a)
+    retrieved = a.to_dict()["retrieved"]
+    assert {p["page_label"] for p in retrieved if p["page"] == 4} == {"2"}
