@@ -7,7 +7,10 @@ from .benches import ALL, BENCHES, help_lines
 
 
 def add_commands(sub, options) -> None:
-    p = sub.add_parser("eval", help="run golden sets and write reports")
+    p = sub.add_parser("eval", help="run a golden set and write reports",
+                       description="Run golden sets (JSONL, one case a line) through the chain over the index (default "
+                                   "data/chroma under the current folder) and write report.json, report.md and report.html "
+                                   "to --out. See docs/evaluation.md.")
     p.add_argument("golden", nargs="*", metavar="GOLDEN.jsonl")
     p.add_argument("--out", help="report folder")
     p.add_argument("--split", help="only cases of this split (dev or test)")
@@ -19,6 +22,9 @@ def add_commands(sub, options) -> None:
     p.set_defaults(handler=cmd_eval)
 
     p = sub.add_parser("bench", help="benchmarks that print figures", formatter_class=argparse.RawDescriptionHelpFormatter,
+                       description="Benchmarks that print figures and write them to --out (default bench-out/). Their data\n"
+                                   "is read from --data, else $RAGBOT_BENCHMARKS_DIR/NAME, else ../shared/benchmarks/NAME\n"
+                                   "beside the checkout. See docs/evaluation.md and docs/speed.md.",
                        epilog="benchmarks:\n" + help_lines())
     p.add_argument("what", nargs="?", default=ALL, help=f"{', '.join(BENCHES)} or {ALL} (default {ALL})")
     p.add_argument("--data", metavar="PATH", default=None,

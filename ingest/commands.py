@@ -7,15 +7,21 @@ from pathlib import Path
 
 
 def add_commands(sub, options) -> None:
-    p = sub.add_parser("ingest", help="index files and folders (default data/corpus), incrementally")
-    p.add_argument("paths", nargs="*", metavar="PATH")
+    p = sub.add_parser("ingest", help="index files and folders (default data/corpus), incrementally",
+                       description="Index files and folders into the index (default data/chroma under the current "
+                                   "folder). Unchanged files are skipped, changed ones replaced, removed ones deleted; "
+                                   "a bad file in a folder is reported and skipped. See docs/ingesting.md.")
+    p.add_argument("paths", nargs="*", metavar="PATH",
+                   help="files and folders to index (default data/corpus, env RAGBOT_CORPUS_DIR)")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     p.add_argument("-v", "--verbose", action="store_true", help="log each batch written to stderr")
     p.add_argument("--watch", action="store_true",
                    help="keep running: ingest again whenever files under PATH change (Ctrl-C stops)")
     options.common(p)
     p.set_defaults(handler=cmd_ingest)
-    c = sub.add_parser("collections", help="list the index's collections, or delete one (--delete NAME --yes)")
+    c = sub.add_parser("collections", help="the document sets in the index, with their chunk counts; --delete NAME --yes removes one",
+                       description="The document sets (collections) in the index (default data/chroma), each made with "
+                                   "`ragbot ingest --collection NAME`, with their chunk counts.")
     c.add_argument("--delete", metavar="NAME", help="delete this collection: its chunks and its lexical index")
     c.add_argument("--yes", action="store_true", help="confirm --delete")
     c.add_argument("--json", action="store_true", help="print JSON")

@@ -26,16 +26,16 @@ class Options:
 
     @staticmethod
     def common(p: argparse.ArgumentParser) -> None:
-        p.add_argument("--persist-dir", help="index folder (env RAGBOT_PERSIST_DIR, default data/chroma)")
-        p.add_argument("--collection", help="collection name (env RAGBOT_COLLECTION, default ragbot)")
-        p.add_argument("--chroma-host", help="Chroma server host: server mode (env RAGBOT_CHROMA_HOST)")
+        p.add_argument("--persist-dir", help="the index folder (default data/chroma under the current folder; env RAGBOT_PERSIST_DIR)")
+        p.add_argument("--collection", help="the document set in the index (default ragbot; env RAGBOT_COLLECTION)")
+        p.add_argument("--chroma-host", help="a Chroma server's host instead of the index folder: server mode (env RAGBOT_CHROMA_HOST)")
         p.add_argument("--chroma-port", type=int, help="Chroma server port (env RAGBOT_CHROMA_PORT, default 8000)")
-        p.add_argument("--embedding-backend", help="torch, onnx, onnx-int8 or openvino (env RAGBOT_EMBEDDING_BACKEND)")
+        p.add_argument("--embedding-backend", help="torch, onnx, onnx-int8 (default) or openvino (env RAGBOT_EMBEDDING_BACKEND)")
 
     @staticmethod
     def answer(p: argparse.ArgumentParser) -> None:
-        p.add_argument("--mode", help="extractive, local, ollama or openai (env RAGBOT_MODE)")
-        p.add_argument("--k", type=int, help="passages handed to the answer step (default 5)")
+        p.add_argument("--mode", help="who writes the answer: extractive (default), local, ollama or openai (env RAGBOT_MODE)")
+        p.add_argument("--k", type=int, help="passages handed to the answer step (default 5; env RAGBOT_K)")
 
 
 def command_sources() -> list[str]:
@@ -59,18 +59,27 @@ def _load(source: str):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="ragbot", description="Offline Q&A over your documents, with verified citations.")
+    parser = argparse.ArgumentParser(
+        prog="ragbot", description="Offline Q&A over your documents, with verified citations.",
+        epilog="Documents are read from data/corpus and the index is kept in data/chroma, both under the current "
+               "folder, unless PATH, --persist-dir, RAGBOT_CORPUS_DIR or RAGBOT_PERSIST_DIR say otherwise. "
+               "`ragbot COMMAND --help` tells each command's options; docs/getting-started.md the rest.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    p = sub.add_parser("ask", help="answer one question")
-    p.add_argument("question")
+    p = sub.add_parser("ask", help="answer one question, with citations",
+                       description="Answer one question from the index (default data/chroma under the current folder): "
+                                   "the short answer first, then the quoted sentences, each with its [n] citation; when "
+                                   "the documents do not answer, it says so. See docs/asking.md.")
+    p.add_argument("question", help="the question, in quotes")
     p.add_argument("--json", action="store_true", help="print the full answer as JSON")
     p.add_argument("--history", metavar="FILE", help="JSON list of [user, assistant] pairs")
     Options.answer(p)
     Options.common(p)
     p.set_defaults(handler=cmd_ask)
 
-    p = sub.add_parser("chat", help="ask questions in a terminal loop, keeping history")
+    p = sub.add_parser("chat", help="a conversation in the terminal, with follow-ups",
+                       description="Ask questions in a loop, keeping the conversation so that follow-ups work; an empty "
+                                   "line or Ctrl-D ends. Answers from the index (default data/chroma under the current folder).")
     Options.answer(p)
     Options.common(p)
     p.set_defaults(handler=cmd_chat)

@@ -8,22 +8,30 @@ HOST_HELP = "bind address (default 127.0.0.1)"
 
 
 def add_commands(sub, options) -> None:
-    def command(name: str, help: str, handler, *arguments: tuple[tuple, dict]) -> None:
-        p = sub.add_parser(name, help=help)
+    def command(name: str, help: str, handler, *arguments: tuple[tuple, dict], description: str | None = None) -> None:
+        p = sub.add_parser(name, help=help, description=description)
         for args, kwargs in arguments:
             p.add_argument(*args, **kwargs)
         options.answer(p)
         options.common(p)
         p.set_defaults(handler=handler)
 
-    command("ui", "serve the Gradio app", cmd_ui,
+    command("ui", "the Gradio app (default http://127.0.0.1:7860)", cmd_ui,
             (("--host",), {"default": None, "help": HOST_HELP}),
-            (("--port",), {"type": int, "default": None, "help": "port (default 7860)"}))
+            (("--port",), {"type": int, "default": None, "help": "port (default 7860)"}),
+            description="Serve the Gradio app. It answers from the index (default data/chroma under the current folder) "
+                        "and, on first start with an empty index, indexes data/corpus (env RAGBOT_CORPUS_DIR), where "
+                        "its uploads go too. See docs/app.md.")
     command("serve", "the app, the HTTP API (OpenAI-compatible) and MCP in one process", cmd_serve,
             (("--host",), {"default": None, "help": HOST_HELP + "; any other needs RAGBOT_API_KEYS"}),
             (("--port",), {"type": int, "default": None, "help": "port (default 8765)"}),
-            (("--no-page",), {"action": "store_true", "help": "serve the API and MCP only, not the Gradio page"}))
-    command("mcp", "the MCP tools search and ask over stdio", cmd_mcp)
+            (("--no-page",), {"action": "store_true", "help": "serve the API and MCP only, not the Gradio page"}),
+            description="The Gradio page at /, the HTTP API under /v1 and MCP at /mcp/ in one process (default "
+                        "http://127.0.0.1:8765), over the index (default data/chroma under the current folder); on first "
+                        "start with an empty index it indexes data/corpus (env RAGBOT_CORPUS_DIR). See docs/api.md.")
+    command("mcp", "the MCP tools search and ask over stdio", cmd_mcp,
+            description="The MCP tools search and ask, and the documents as resources, over stdio, from the index "
+                        "(default data/chroma under the current folder). See docs/api.md.")
     keys = sub.add_parser("keys", help="scoped API keys in the key file ($RAGBOT_API_KEYS_FILE or --file)")
     keys.add_argument("--file", default=None, help="the key file (default: $RAGBOT_API_KEYS_FILE)")
     actions = keys.add_subparsers(dest="keys_action", required=True)

@@ -1,0 +1,116 @@
+"""Web pages as documentation sites write them: the content kept, the site around it left out, code
+kept character for character, definition lists as entries."""
+from __future__ import annotations
+
+import pytest
+
+from ingest.loaders import load_bytes
+
+# A page laid out as Sphinx's Read the Docs theme lays one out: the content column's class has
+# "nav" in it, the page's navigation, breadcrumbs, "Edit on GitHub" and footer around it.
+SPHINX_PAGE = """<!DOCTYPE html><html><head><title>paths — widget 4.2 documentation</title>
+<script>var x = 1;</script><style>.a{}</style></head><body>
+<a class="skip-link screen-reader-text" href="#content">Skip to main content</a>
+<div class="wy-grid-for-nav">
+<nav data-toggle="wy-nav-shift" class="wy-nav-side"><div class="wy-side-scroll"><div class="wy-menu wy-menu-vertical" role="navigation">
+<p class="caption"><span class="caption-text">Contents:</span></p><ul><li class="toctree-l1"><a href="install.html">Installing</a></li>
+<li class="toctree-l1 current"><a href="#">paths</a></li></ul></div></div></nav>
+<section data-toggle="wy-nav-shift" class="wy-nav-content-wrap"><div class="wy-nav-content"><div class="rst-content">
+<div role="navigation" aria-label="Page navigation"><ul class="wy-breadcrumbs"><li><a href="index.html">Docs</a> &raquo;</li>
+<li>paths</li><li class="wy-breadcrumbs-aside"><a href="https://github.com/x/y/blob/main/paths.rst">Edit on GitHub</a></li></ul><hr/></div>
+<div role="main" class="document"><div itemprop="articleBody">
+<section id="paths"><h1>paths<a class="headerlink" href="#paths" title="Permalink to this heading">\u00b6</a></h1>
+<p>The <code class="docutils literal notranslate"><span class="pre">paths</span></code> module joins <em>and</em> splits file names.
+Use <code class="xref py py-func"><span class="pre">join()</span></code> for <b>portable</b> names.</p>
+<div class="highlight-python notranslate"><div class="highlight"><pre><span></span><span class="kn">from</span> <span class="nn">widget</span> <span class="kn">import</span> <span class="n">paths</span>
+<span class="n">paths</span><span class="o">.</span><span class="n">join</span><span class="p">(</span><span class="s2">&quot;a&quot;</span><span class="p">,</span>  <span class="s2">&quot;b.txt&quot;</span><span class="p">)</span>
+</pre></div></div>
+<dl class="py function"><dt class="sig sig-object py" id="paths.join"><span class="sig-prename descclassname"><span class="pre">paths.</span></span><span class="sig-name descname"><span class="pre">join</span></span><span class="sig-paren">(</span><em class="sig-param"><span class="n"><span class="pre">path</span></span></em>, <em class="sig-param"><span class="o"><span class="pre">*</span></span><span class="n"><span class="pre">paths</span></span></em><span class="sig-paren">)</span><a class="headerlink" href="#paths.join" title="Link to this definition">\u00b6</a></dt>
+<dd><p>Join one or more path segments.</p>
+<p>Returns a <code class="docutils literal"><span class="pre">str</span></code>.</p></dd></dl>
+<dl><dt>-r, --recursive</dt><dd>remove directories and their contents recursively</dd>
+<dt>-f</dt><dt>--force</dt><dd><p>ignore nonexistent files</p><p>never prompt</p></dd></dl>
+<ul><li>a list item with <a href="x.html">a link</a> in it</li><li><a href="y.html">a link alone is content in a list of text</a></li></ul>
+<table><tr><th>Name</th><th>Default</th></tr><tr><td><code>sep</code></td><td><code>"/"</code></td></tr></table>
+</section></div></div>
+<footer><div class="rst-footer-buttons" role="navigation" aria-label="Footer"><a href="install.html" class="btn" rel="prev">Previous</a>
+<a href="api.html" class="btn" rel="next">Next</a></div><hr/><div role="contentinfo"><p>&#169; Copyright 2026, Widget authors.</p></div>
+Built with <a href="https://www.sphinx-doc.org/">Sphinx</a>.</footer>
+</div></div></section></div>
+<div class="cookie-consent"><p>This site uses cookies. <a href="#">Accept</a></p></div>
+</body></html>"""
+
+
+@pytest.fixture(scope="module")
+def sphinx():
+    return load_bytes(SPHINX_PAGE.encode(), "paths.html", ".html")
+
+
+def test_the_content_is_kept_and_its_headings_are_markdown_headings(sphinx):
+    assert sphinx.text.startswith("# paths\n\n")  # the headerlink's pilcrow is not part of the heading
+    assert "The paths module joins and splits file names. Use join() for portable names." in sphinx.text
+    assert sphinx.meta["title"] == "paths — widget 4.2 documentation"
+
+
+@pytest.mark.parametrize("furniture", [
+    "Skip to main content", "Installing", "Contents:", "Docs", "Edit on GitHub", "Previous", "Next",
+    "Copyright", "Sphinx", "cookies", "Accept", "\u00b6", "var x", ".a{}",
+])
+def test_the_site_around_the_content_is_left_out(sphinx, furniture):
+    assert furniture not in sphinx.text
+
+
+def test_a_pre_block_is_a_fence_with_its_characters_kept(sphinx):
+    code = 'from widget import paths\npaths.join("a",  "b.txt")'  # two spaces kept, no space around the brackets
+    assert f"```\n{code}\n```" in sphinx.text
+
+
+def test_a_definition_list_is_entries_of_term_and_indented_description(sphinx):
+    assert "paths.join(path, *paths)\n    Join one or more path segments.\n    Returns a str." in sphinx.text
+    assert "-r, --recursive\n    remove directories and their contents recursively" in sphinx.text
+    assert "-f, --force\n    ignore nonexistent files\n    never prompt" in sphinx.text  # two terms, one description
+    blocks = sphinx.text.split("\n\n")
+    assert "-r, --recursive\n    remove directories and their contents recursively" in blocks  # an entry is one block
+
+
+def test_lists_and_tables_of_content_stay(sphinx):
+    assert "- a list item with a link in it" in sphinx.text
+    assert "- a link alone is content in a list of text" in sphinx.text
+    assert 'Name: sep | Default: "/"' in sphinx.text
+
+
+@pytest.mark.parametrize("html, kept, dropped", [
+    # by tag
+    ("<header><p>Site name</p></header><main><p>Body text.</p></main><aside><p>Related posts</p></aside>",
+     "Body text.", "Site name"),
+    # by class name: a table of contents, a sidebar, an "on this page" box
+    ('<div class="md-sidebar md-sidebar--secondary"><p>Table of contents</p><ul><li><a href="#a">Usage</a></li></ul></div>'
+     '<article><h1>Usage</h1><p>Run it.</p></article>', "# Usage\n\nRun it.", "Table of contents"),
+    ('<div id="toc"><a href="#a">Usage</a></div><p>Run it.</p>', "Run it.", "Usage"),
+    # a list of links alone, outside any named block: a menu
+    ('<ul><li><a href="/">Home</a></li><li><a href="/blog">Blog</a></li><li><a href="/about">About us</a></li></ul><p>Body.</p>',
+     "Body.", "Blog"),
+    # a short paragraph of links alone
+    ('<p>Body.</p><p><a href="p">« Previous</a> | <a href="n">Next »</a></p>', "Body.", "Previous"),
+    # a block that holds the content is kept though its name looks like furniture
+    ('<div class="nav-content"><main><p>Body.</p></main></div>', "Body.", "nothing"),
+    # the role of a block
+    ('<div role="banner"><p>Brand</p></div><div role="complementary"><p>Ads</p></div><p>Body.</p>', "Body.", "Brand"),
+])
+def test_site_furniture_is_found_by_tag_role_name_and_shape(html, kept, dropped):
+    text = load_bytes(f"<html><body>{html}</body></html>".encode(), "p.html", ".html").text
+    assert kept in text and dropped not in text, text
+
+
+def test_inline_elements_are_joined_without_spaces_of_their_own():
+    html = "<p>Hello <b>world</b>. Call <code>f(<span>x</span>)</code>, then <a href='#'>g</a>!</p>"
+    assert load_bytes(html.encode(), "p.html", ".html").text == "Hello world. Call f(x), then g!"
+
+
+def test_a_fence_is_longer_than_the_backticks_inside_the_code():
+    text = load_bytes(b"<pre>\nuse ``` to fence\n</pre>", "p.html", ".html").text
+    assert text == "````\nuse ``` to fence\n````"
+
+
+def test_text_without_block_tags_is_kept():
+    assert load_bytes(b"<html><body>Just some text.</body></html>", "p.html", ".html").text == "Just some text."
