@@ -22,9 +22,10 @@ def add_commands(sub, options) -> None:
     p.set_defaults(handler=cmd_eval)
 
     p = sub.add_parser("bench", help="benchmarks that print figures", formatter_class=argparse.RawDescriptionHelpFormatter,
-                       description="Benchmarks that print figures and write them to --out (default bench-out/). Their data\n"
-                                   "is read from --data, else $RAGBOT_BENCHMARKS_DIR/NAME, else ../shared/benchmarks/NAME\n"
-                                   "beside the checkout. See docs/evaluation.md and docs/speed.md.",
+                       description="Benchmarks that print figures and write them to --out (default bench-out/).\n"
+                                   "Their data is read from --data, else $RAGBOT_BENCHMARKS_DIR/NAME, else\n"
+                                   "../shared/benchmarks/NAME beside the checkout. See docs/evaluation.md\n"
+                                   "and docs/speed.md.",
                        epilog="benchmarks:\n" + help_lines())
     p.add_argument("what", nargs="?", default=ALL, help=f"{', '.join(BENCHES)} or {ALL} (default {ALL})")
     p.add_argument("--data", metavar="PATH", default=None,
