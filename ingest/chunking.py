@@ -7,8 +7,10 @@ import re
 from dataclasses import asdict, dataclass
 from functools import cached_property
 
+from rag.origin import Origin, shift_origin, source_span
 from rag.text import BULLET
 
+from .structure import Block, is_laid_out, read_blocks
 from .types import Chunk, Document
 
 _MD_HEADING = re.compile(r"^\s{0,3}(#{1,6})\s+(.+?)\s*#*\s*$")
@@ -20,7 +22,7 @@ class ChunkerConfig:
 
     chunk_size: int = 800
     chunk_overlap: int = 80
-    version: int = 1  # bump when the splitting logic changes
+    version: int = 2  # bump when the splitting logic changes (2: laid-out text read by ingest/structure.py)
 
     def __post_init__(self) -> None:
         if self.chunk_size < 50:
@@ -162,7 +164,11 @@ def place_pieces(text: str, pieces: list[str], overlap: int) -> list[int]:
 
 
 def split_document(doc: Document, config: ChunkerConfig = ChunkerConfig()) -> list[Chunk]:
-    """Split one document; every chunk satisfies ``doc.text[c.start:c.end] == c.text``."""
+    """Split one document; every chunk satisfies ``doc.text[c.start:c.end] == c.text``, or, for a
+    laid-out text (hard-wrapped, indented, with page furniture: ``is_laid_out``), is that span read
+    reflowed, with its ``origin``."""
+    if is_laid_out(doc.text):
+        return split_laid_out(doc, config)
     splitter = _splitter(config)
     chunks: list[Chunk] = []
     for heading, sec_start, sec_end in find_sections(doc.text):
@@ -183,6 +189,54 @@ def split_document(doc: Document, config: ChunkerConfig = ChunkerConfig()) -> li
                 )
             )
     return chunks
+
+
+def split_laid_out(doc: Document, config: ChunkerConfig = ChunkerConfig()) -> list[Chunk]:
+    """Chunks of a laid-out text, from its blocks as read (ingest/structure.py): a definition-list
+    entry is a chunk of its own, named by its term in its section (a longer one is split, its
+    term kept in every piece's section); paragraphs and code of one section are packed up to the
+    chunk size; headings name sections and are not content; page furniture is not read at all."""
+    chunks: list[Chunk] = []
+    group: list[Block] = []
+
+    def emit(text: str, origin: Origin, section: str) -> None:
+        start, end = source_span(origin, 0, len(text))
+        chunks.append(Chunk(chunk_id(doc.source, start, text, config), text, doc.source, section, start, end, origin))
+
+    def flush() -> None:
+        if group:
+            text, origin = join_blocks(group)
+            emit(text, origin, group[0].section)
+            group.clear()
+
+    splitter = _splitter(config)
+    for block in read_blocks(doc.text):
+        if block.kind == "heading":
+            flush()
+            continue
+        if block.kind == "entry" or len(block.text) > config.chunk_size:
+            flush()
+            pieces = [p for p in splitter.split_text(block.text) if p.strip()] if len(block.text) > config.chunk_size \
+                else [block.text]
+            for piece, at in zip(pieces, place_pieces(block.text, pieces, config.chunk_overlap)):
+                emit(piece, shift_origin(block.origin, at, at + len(piece)), block.section)
+            continue
+        if group and (block.section != group[0].section
+                      or sum(len(b.text) + 1 for b in group) + len(block.text) > config.chunk_size):
+            flush()
+        group.append(block)
+    flush()
+    return chunks
+
+
+def join_blocks(blocks: list[Block]) -> tuple[str, Origin]:
+    """Blocks as one text, a line each, with the origin of every run."""
+    parts, origin, at = [], [], 0
+    for block in blocks:
+        origin += [(t + at, s) for t, s in block.origin]
+        parts.append(block.text)
+        at += len(block.text) + 1
+    return "\n".join(parts), tuple(origin)
 
 
 def split_documents(docs: list[Document], config: ChunkerConfig = ChunkerConfig()) -> list[Chunk]:

@@ -15,7 +15,9 @@ class Document:
 
 @dataclass(frozen=True)
 class Chunk:
-    """A slice of a document: ``document.text[start:end] == text``."""
+    """A slice of a document: ``document.text[start:end] == text``, or, for a laid-out text read
+    reflowed (ingest/structure.py), ``text`` is that span as read and ``origin`` maps each of its
+    runs back to the document (rag/origin.py)."""
 
     id: str
     text: str
@@ -23,6 +25,7 @@ class Chunk:
     section: str
     start: int
     end: int
+    origin: tuple[tuple[int, int], ...] = ()
 
     def embedding_text(self) -> str:
         """The text the encoder sees: the section heading gives a passage its topic."""

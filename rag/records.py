@@ -7,11 +7,13 @@ from __future__ import annotations
 import bisect
 from typing import Any, Mapping
 
+from .origin import decode_origin, encode_origin
 from .types import Passage
 
 SOURCE, SECTION, START, END, ROOT, INDEX = "source", "section", "start", "end", "root", "chunk_index"
 PAGE, PAGE_BREAKS = "page", "page_breaks"  # a paged document's page at the chunk's start; later pages' starts
 OCR = "ocr"  # True on a chunk whose text (some of it) was read by OCR
+ORIGIN = "origin"  # a reflowed chunk's runs in its source text (rag/origin.py); absent when the text is the source's
 # The page's label as the PDF numbers it ("iv", "12") at the chunk's start, and the labels of every
 # page the chunk spans, tab-separated: set only for a document whose labels differ from its page numbers.
 PAGE_LABEL, PAGE_LABELS = "page_label", "page_labels"
@@ -63,7 +65,10 @@ def cited_page(citation: Any, passages: Any = ()) -> str:
 
 def chunk_metadata(chunk: Any, **extra: Any) -> dict:
     """The metadata stored with a chunk (an ``ingest.types.Chunk`` or alike), plus ``extra`` keys."""
-    return {SOURCE: chunk.source, SECTION: chunk.section, START: chunk.start, END: chunk.end, **extra}
+    meta = {SOURCE: chunk.source, SECTION: chunk.section, START: chunk.start, END: chunk.end, **extra}
+    if getattr(chunk, "origin", ()):
+        meta[ORIGIN] = encode_origin(chunk.origin)
+    return meta
 
 
 def source_of(meta: Mapping | None) -> str:
@@ -100,5 +105,6 @@ def to_passage(chunk_id: str, text: str, meta: Mapping | None, score: float = 0.
         score=score,
         page=int(meta[PAGE]) if meta.get(PAGE) else None,
         page_breaks=tuple(int(o) for o in str(meta.get(PAGE_BREAKS) or "").split(",") if o),
+        origin=decode_origin(meta.get(ORIGIN)),
         page_labels=tuple(str(meta[PAGE_LABELS]).split("\t")) if meta.get(PAGE_LABELS) else (),
     )

@@ -75,6 +75,17 @@ def records(text: str) -> list[tuple[int, int, bool]]:
     return out + [prose] if prose else out
 
 
+# A reflowed laid-out text (ingest/structure.py) writes a definition-list entry as its term, two
+# spaces and its description ("-r, --recursive  remove directories ..."), and a line of code indented.
+ENTRY_GAP = "  "
+CODE_INDENT = "    "
+
+
+def _indent(text: str, s: int) -> int:
+    """How far the line holding offset ``s`` is indented before it."""
+    return s - (text.rfind("\n", 0, s) + 1)
+
+
 @lru_cache(maxsize=8192)
 def sentence_spans(text: str) -> tuple[tuple[int, int], ...]:
     """``(start, end)`` of each sentence in ``text``. Title lines are left out; a line ending in ':'
@@ -104,8 +115,10 @@ def sentence_spans(text: str) -> tuple[tuple[int, int], ...]:
             units.extend(parts if len(parts) > 1 else [(s, e)])
         elif TABLE_ROW.match(line):
             units.append((s, e))  # a row is one fact, quoted whole with its headers
-        elif line[-1] not in _TERMINAL and len(line) <= 90 and len(line.split()) <= 12:
-            pass  # a title line: context, not a claim
+        elif _indent(text, s) >= len(CODE_INDENT):
+            units.append((s, e))  # a line of code (ingest/structure.py indents it): whole, never cut at a dot
+        elif line[-1] not in _TERMINAL and len(line) <= 90 and len(line.split()) <= 12 and ENTRY_GAP not in line:
+            pass  # a title line: context, not a claim (an entry's term and its short description are a claim)
         else:
             units.extend(segment(text, s, e))
         i += 1
@@ -121,7 +134,10 @@ def segment(text: str, s: int, e: int) -> list[tuple[int, int]]:
         a = s + span.start + lead
         b = a + len(seg.strip())
         if b > a:
-            out.append((a, b))
+            if out and a == out[-1][1]:  # no space between: a dot inside a name or file name (".wgetrc", "os.path")
+                out[-1] = (out[-1][0], b)
+            else:
+                out.append((a, b))
     return out
 
 

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
+from .origin import source_span, text_offset
+
 
 @dataclass(frozen=True)
 class Passage:
@@ -17,7 +19,16 @@ class Passage:
     score: float = 0.0
     page: int | None = None  # a paged document's (PDF) page at ``start``, 1-based
     page_breaks: tuple[int, ...] = ()  # offsets in the source text where later pages of this passage begin
+    origin: tuple[tuple[int, int], ...] = ()  # a reflowed text's runs in the source (rag/origin.py); () when text is the source's
     page_labels: tuple[str, ...] = ()  # the PDF's labels of its pages ("iv", "12"), one a page, when they differ from the numbers
+
+    def source_span(self, a: int, b: int) -> tuple[int, int]:
+        """The span of the source text that ``text[a:b]`` was read from."""
+        return source_span(self.origin, a, b, self.start)
+
+    def text_offset(self, source: int) -> int:
+        """The offset in ``text`` of a source text offset inside this passage."""
+        return text_offset(self.origin, source, self.start)
 
     def page_at(self, offset: int) -> int | None:
         """The page of a character offset of the source text inside this passage, if it has pages."""
@@ -34,6 +45,7 @@ class Passage:
     def to_dict(self) -> dict:
         d = asdict(self)
         d.pop("page_breaks")
+        d.pop("origin")
         labels = d.pop("page_labels")
         if labels:
             d["page_label"] = labels[0]
@@ -68,10 +80,16 @@ class Citation:
     passage: str = ""  # the whole passage text, for display
     page: int | None = None  # the page the quote starts on, for a paged document (PDF)
     page_label: str | None = None  # that page's label, when the PDF labels its pages otherwise ("iv", "12")
+    origin: tuple[tuple[int, int], ...] = ()  # a reflowed quote's runs in the source (rag/origin.py)
+
+    def source_span(self, a: int, b: int) -> tuple[int, int]:
+        """The span of the source text that ``quote[a:b]`` was read from."""
+        return source_span(self.origin, a, b, self.start)
 
     def to_dict(self) -> dict:
         d = asdict(self)
         d.pop("passage")
+        d.pop("origin")
         if d["page_label"] is None:
             d.pop("page_label")
         return d

@@ -300,12 +300,12 @@ class AnswerChain(Runnable[dict, Answer]):
         if best is None or best.margin < self.reader_gate.span_threshold:
             return None
         p = turn.passages[best.passage]
-        a = p.start + best.start
+        a = p.source_span(best.start, best.end)[0]
         for c in cites:
             if c.chunk_id == p.chunk_id and c.start <= a < c.end:
-                text = p.text[best.start : min(p.start + best.end, c.end) - p.start].rstrip(" .,;:")
+                text = p.text[best.start : min(best.end, p.text_offset(c.end))].rstrip(" .,;:")
                 if text:
-                    return ShortAnswer(text, c.n, a, a + len(text), round(best.margin, 4))
+                    return ShortAnswer(text, c.n, *p.source_span(best.start, best.start + len(text)), round(best.margin, 4))
         return None
 
     def generate(self, turn: Turn) -> Iterator[str]:

@@ -1,6 +1,7 @@
 """Composing an answer: sentences joined with their [n] markers, one citation per distinct quote; the LLM's passages."""
 from __future__ import annotations
 
+from ..origin import shift_origin
 from ..types import Citation, Passage, ScoredSentence
 
 
@@ -22,17 +23,19 @@ def prompt_passages(scored: list[ScoredSentence], passages: list[Passage], limit
 
 
 def _citation(n: int, p: Passage, qs: int, qe: int) -> Citation:
+    start, end = p.source_span(qs, qe)  # the quote as read; its span, the source lines it was read from
     return Citation(
         n=n,
         chunk_id=p.chunk_id,
         source=p.source,
         section=p.section,
         quote=p.text[qs:qe],
-        start=p.start + qs,
-        end=p.start + qe,
+        start=start,
+        end=end,
         score=p.score,
         passage=p.text,
-        page=p.page_at(p.start + qs),
+        page=p.page_at(start),
+        origin=shift_origin(p.origin, qs, qe, p.start) if p.origin else (),
     )
 
 

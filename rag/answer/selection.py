@@ -130,7 +130,7 @@ def _side_picks(scored: list[ScoredSentence], passages: list[Passage], sides: li
 
 
 def _abs(p: Passage, a: int, b: int) -> tuple[str, int, int]:
-    return (p.source, p.start + a, p.start + b)
+    return (p.source, *p.source_span(a, b))
 
 
 def _overlaps(a: tuple[str, int, int], b: tuple[str, int, int]) -> bool:

@@ -153,7 +153,7 @@ def short_answer(finder, question: str, citations: list[Citation], lead: list[st
         return None
     span, cite = best
     text = cite.quote[span.start : span.end]
-    return ShortAnswer(text, cite.n, cite.start + span.start, cite.start + span.end, round(span.score, 4))
+    return ShortAnswer(text, cite.n, *cite.source_span(span.start, span.end), round(span.score, 4))
 
 
 def lead_with(short: ShortAnswer | None, text: str) -> str:
