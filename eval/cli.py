@@ -32,6 +32,8 @@ def print_metrics(report: dict, file=None) -> None:
         interval = fmt_ci(name, ci.get(name))
         line = f"  {name:<{width}}  {fmt(name, report['metrics'].get(name)):>8}"
         print(f"{line}  (95% CI {interval})" if interval else line, file=file)
+    for name in sorted(set(report["metrics"]) - set(METRIC_NAMES)):  # confidence_ece, when answers carry one
+        print(f"  {name:<{width}}  {fmt(name, report['metrics'][name]):>8}", file=file)
 
 
 def _check_thresholds(metrics: dict, thresholds: dict | None) -> int:
@@ -64,25 +66,43 @@ def cmd_eval(args, settings) -> int:
     if not args.golden:
         raise InputError("name a golden set, e.g. `ragbot eval eval/golden/military-diplomacy.jsonl --out out/eval`")
     split = args.split
-    if getattr(args, "calibrate", None) and not split:
+    gate_out = getattr(args, "calibrate_gate", None)
+    calibrating = bool(getattr(args, "calibrate", False) or gate_out)
+    if calibrating and not split:
         everything = load_golden(args.golden)
         split = "dev" if any(c.split == "dev" for c in everything) else None  # fit on dev, keep test unseen
     cases = load_golden(args.golden, split)
     chain = _build_chain(settings)
     config = collect_config(settings, args.golden, split)
     report = evaluate(chain, cases, config)
-    if args.out or not getattr(args, "calibrate", None):
+    if args.out or not calibrating:
         from .report import write_reports
 
         paths = write_reports(report, args.out or DEFAULT_OUT)
         print(f"wrote {paths['json']}, {paths['md'].name}, {paths['html'].name}", file=sys.stderr)
     print_metrics(report)
-    if getattr(args, "calibrate", None):
+    source = f"{', '.join(args.golden)} split {split or 'all'}"
+    if gate_out:
         from .calibrate import calibrate_gate
 
-        summary = calibrate_gate(cases, report["cases"], args.calibrate, source=f"{', '.join(args.golden)} split {split or 'all'}")
-        print(summary)
+        print(calibrate_gate(cases, report["cases"], gate_out, source=source))
+    if getattr(args, "calibrate", False):
+        _calibrate_collection(settings, cases, report["cases"], source)
     return _check_thresholds(report["metrics"], thresholds)
+
+
+def _calibrate_collection(settings, cases, answers, source: str) -> None:
+    """Fit and store the collection's decision; with too few questions, one line and no change."""
+    from rag.answer.decision import read_decision
+
+    from .calibrate import TooFewCases, calibrate_collection
+
+    try:
+        print(calibrate_collection(settings, cases, answers, source=source))
+    except TooFewCases as exc:
+        kept = read_decision(settings)
+        whose = f"the decision stored on {kept.get('created', '?')}" if kept else "the shipped decision"
+        print(f"ragbot: calibration: not fitted: {exc}; collection {settings.collection!r} keeps {whose}", file=sys.stderr)
 
 
 def cmd_bench(args, settings) -> int:

@@ -16,7 +16,11 @@ def add_commands(sub, options) -> None:
     p.add_argument("--split", help="only cases of this split (dev or test)")
     p.add_argument("--compare", nargs=2, metavar=("OLD", "NEW"), help="compare two report.json files")
     p.add_argument("--thresholds", help="fail (exit 1) when a metric falls below the floor in this JSON file")
-    p.add_argument("--calibrate", metavar="GATE_JSON", help="fit the refusal gate on the cases and write it here")
+    p.add_argument("--calibrate", action="store_true",
+                   help="fit the reader's decision for the collection (each refusal level's threshold and the confidence) "
+                        "on these labelled questions (the dev split when they have one) and store it with the collection")
+    p.add_argument("--calibrate-gate", metavar="GATE_JSON",
+                   help="fit the old evidence gate (answer core 'gate') on the cases and write it here")
     options.answer(p)
     options.common(p)
     p.set_defaults(handler=cmd_eval)

@@ -15,14 +15,23 @@ the answer would lead with. Then:
   false refusals stay within each set's bound (``--max-false-refusal SET=SHARE``, 0.08 each by
   default);
 * the span margin a short answer needs is the one with the best mean token F1 of the three sets
-  (below it the quoted sentences stand alone).
+  (below it the quoted sentences stand alone);
+* the refusal levels (``--refusal``): ``balanced`` is the threshold above; ``strict`` and ``lenient``
+  are found the same way with every set's bound at their aim (``--level NAME=SHARE``; 0.15 and 0.03
+  by default), so each level is named by the most answerable dev questions it refuses on any set;
+* the confidence: Platt scaling of the decision's out-of-fold score (its logit) to the probability
+  that a question is answerable, fitted on the sets (each weighted as a whole, as above), with
+  each set's expected calibration error over ten bins.
 
-The result is written to ``rag/data/reader.json``. ``test`` splits are never read here.
+The result is written to ``rag/data/reader.json``. ``test`` splits are never read here. With
+``--cache FILE`` the rows the chain produced are kept and read back by the next run (for the same
+reader model only), so refitting costs seconds.
 """
 from __future__ import annotations
 
 import argparse
 import json
+import sys
 import tempfile
 import zlib
 from datetime import datetime, timezone
@@ -44,6 +53,8 @@ MAX_FALSE_REFUSAL = {"squad2": 0.08, "squad2-missing": 0.08, "essay": 0.08}
 # passages the reader reads: all five retrieved. Against the first three (2026-12-06, same reader, dev
 # out of fold): the same mean AUC, better span F1 on all three sets, fewer essay false refusals.
 PASSAGES = 5
+# the refusal levels besides balanced (whose bounds are MAX_FALSE_REFUSAL): each one's bound on every set
+LEVEL_AIMS = {"strict": 0.15, "lenient": 0.03}
 FEATURE_SETS = {
     "reader": ("reader_answerable", "reader_margin", "reader_first_answerable", "reader_first_margin"),
     "reader+evidence": ("reader_answerable", "reader_margin", "reader_first_answerable", "reader_first_margin",
@@ -96,10 +107,28 @@ def row_of(case, answer: dict) -> dict:
     }
 
 
+def read_cache(cache: Path, reader: str, passages: int, limit: int | None) -> dict[str, list[dict]]:
+    """The rows kept in ``cache``, when they were collected the same way with the same reader model."""
+    from rag.errors import InputError
+
+    kept = json.loads(cache.read_text())
+    if "sets" not in kept:  # kept before caches said what they were collected with
+        print(f"fit_reader: {cache} does not say which reader it was collected with; using it as it is", file=sys.stderr)
+        return kept
+    wanted = {"reader": reader, "passages": passages, "limit": limit}
+    if {k: kept.get(k) for k in wanted} != wanted:
+        raise InputError(f"{cache} was collected with another reader model, passage count or --limit; "
+                         "delete it or name another --cache")
+    return kept["sets"]
+
+
 def collect(settings, passages: int, cache: Path | None = None, limit: int | None = None) -> dict[str, list[dict]]:
     """``{"squad2": rows, "essay": rows}`` of the dev questions (read from ``cache`` when there)."""
+    from rag.answer.decision import model_sha
+
+    reader = model_sha(settings.reader_file)
     if cache and cache.exists():
-        return json.loads(cache.read_text())
+        return read_cache(cache, reader, passages, limit)
     from rag.embeddings import SentenceEmbeddings
 
     from .golden import load_golden
@@ -124,7 +153,7 @@ def collect(settings, passages: int, cache: Path | None = None, limit: int | Non
         }
     if cache:
         cache.parent.mkdir(parents=True, exist_ok=True)
-        cache.write_text(json.dumps(rows))
+        cache.write_text(json.dumps({"reader": reader, "passages": passages, "limit": limit, "sets": rows}))
     return rows
 
 
@@ -191,11 +220,49 @@ def span_f1(rows: list[dict], t: float) -> float:
     return float(np.mean(out)) if out else 0.0
 
 
+def fit_levels(oof: dict[str, np.ndarray], labels: dict[str, np.ndarray], threshold: float,
+               max_fr: dict[str, float], aims: dict[str, float]) -> dict[str, dict]:
+    """Each refusal level's aim, threshold and out-of-fold dev figures; balanced is ``threshold``
+    (bounds ``max_fr``), the others refuse most with every set's false refusals within their aim."""
+    def figures(t: float) -> dict:
+        return {n: dict(zip(("refusal", "false_refusal"), (round(v, 4) for v in rates(oof[n], labels[n], t)))) for n in oof}
+
+    found = {name: choose_threshold(oof, labels, {n: aim for n in oof}) for name, aim in aims.items()}
+    found["balanced"] = threshold
+    bounds = {**aims, "balanced": max(max_fr.values())}
+    order = sorted(found, key=lambda name: -found[name])  # strictest first
+    return {name: {"aim": bounds[name], "threshold": round(found[name], 6), "dev_out_of_fold": figures(found[name])}
+            for name in order}
+
+
+def fit_confidence(oof: dict[str, np.ndarray], labels: dict[str, np.ndarray]) -> dict:
+    """Platt scaling of the out-of-fold scores (each set weighted as a whole), with each set's
+    expected calibration error over ten bins."""
+    from rag.answer.reader import platt
+
+    from .calibrate import fit_platt
+    from .reliability import reliability
+
+    total = sum(len(v) for v in oof.values())
+    weights = np.concatenate([np.full(len(v), total / (len(oof) * len(v))) for v in oof.values()])
+    a, b = fit_platt(np.concatenate(list(oof.values())), np.concatenate(list(labels.values())), weights)
+    ece = {n: reliability([platt(s, a, b) for s in oof[n]], list(labels[n]))["ece"] for n in oof}
+    return {"method": "platt", "a": a, "b": b, "dev_ece": ece}
+
+
 def _bound(text: str) -> tuple[str, float]:
     """``squad2=0.09`` as ("squad2", 0.09)."""
     name, _, share = text.partition("=")
     if name not in MAX_FALSE_REFUSAL or not share:
         raise argparse.ArgumentTypeError(f"expected SET=SHARE with SET one of {', '.join(MAX_FALSE_REFUSAL)}: {text!r}")
+    return name, float(share)
+
+
+def _level(text: str) -> tuple[str, float]:
+    """``strict=0.2`` as ("strict", 0.2)."""
+    name, _, share = text.partition("=")
+    if name not in LEVEL_AIMS or not share:
+        raise argparse.ArgumentTypeError(f"expected LEVEL=SHARE with LEVEL one of {', '.join(LEVEL_AIMS)}: {text!r}")
     return name, float(share)
 
 
@@ -210,6 +277,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-false-refusal", type=_bound, action="append", default=[], metavar="SET=SHARE",
                         help="the most answerable dev questions of a set the threshold may refuse "
                              f"(default: {', '.join(f'{k}={v}' for k, v in MAX_FALSE_REFUSAL.items())})")
+    parser.add_argument("--level", type=_level, action="append", default=[], metavar="LEVEL=SHARE",
+                        help="a refusal level's aim: the most answerable dev questions of any set it may refuse "
+                             f"(default: {', '.join(f'{k}={v}' for k, v in LEVEL_AIMS.items())}; balanced keeps --max-false-refusal)")
     parser.add_argument("--cache", default=None, help="keep the collected rows here, and read them back when present")
     parser.add_argument("--limit", type=int, default=None, help="about this many questions per set (a quick check, not a fit to ship)")
     args = parser.parse_args(argv)
@@ -231,6 +301,8 @@ def main(argv: list[str] | None = None) -> int:
     threshold = choose_threshold(oof, labels, max_fr)
     grid = [round(t, 2) for t in np.arange(-4.0, 8.01, 0.25)]
     span_threshold = max(grid, key=lambda t: (round(np.mean([span_f1(s, t) for s in sets.values()]), 6), -t))
+    levels = fit_levels(oof, labels, threshold, max_fr, {**LEVEL_AIMS, **dict(args.level)})
+    confidence = fit_confidence(oof, labels)
     info = {
         "feature_set": name, "fitted_on": "squad2 dev (../shared/benchmarks/squad2) and the essay golden set dev",
         "cases": {n: len(s) for n, s in sets.items()}, "feature_sets": report,
@@ -238,10 +310,12 @@ def main(argv: list[str] | None = None) -> int:
                             for n in sets},
         "dev_span_f1": {n: round(span_f1(s, span_threshold), 4) for n, s in sets.items()},
         "max_false_refusal": max_fr,
+        "confidence": confidence,
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
     weights = {f: round(float(w), 6) for f, w in zip(names, model.coef_[0])}
-    gate = ReaderGate(weights, round(float(model.intercept_[0]), 6), round(threshold, 6), span_threshold, args.passages, info)
+    gate = ReaderGate(weights, round(float(model.intercept_[0]), 6), round(threshold, 6), span_threshold, args.passages, info,
+                      levels, (confidence["a"], confidence["b"]))
     Path(args.out).write_text(json.dumps(gate.to_dict(), indent=1) + "\n")
     print(json.dumps(gate.to_dict(), indent=1))
     return 0

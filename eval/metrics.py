@@ -469,10 +469,12 @@ def risk_coverage(cases: Sequence[GoldenCase], answers: Sequence[Mapping]) -> di
     are wrong: an unanswerable case answered, or an answerable case failing answer_pass. A case
     answered only below the run's threshold has no answer to judge, so an answerable one counts
     as wrong (pessimistic); an unanswerable one is wrong by definition. Coverage is over all
-    cases with a gate score.
+    cases with a gate score. ``levels`` is where each refusal level's threshold (the answers'
+    ``support.refusal_levels``) puts the run on the curve.
     """
     scored = []
     thresholds = []
+    marks: dict = {}
     for case, answer in zip(cases, answers):
         support = answer.get("support") or {}
         score = support.get("gate_score")
@@ -481,9 +483,11 @@ def risk_coverage(cases: Sequence[GoldenCase], answers: Sequence[Mapping]) -> di
             thr = support.get("gate_threshold")
             if isinstance(thr, (int, float)):
                 thresholds.append(float(thr))
+            marks = marks or dict(support.get("refusal_levels") or {})
     current = Counter(thresholds).most_common(1)[0][0] if thresholds else None
     n = len(scored)
-    result: dict = {"n_scored": n, "n_cases": len(cases), "threshold": current, "points": [], "current": None}
+    result: dict = {"n_scored": n, "n_cases": len(cases), "threshold": current, "points": [], "current": None,
+                    "levels": {}}
     if not n:
         return result
 
@@ -506,6 +510,7 @@ def risk_coverage(cases: Sequence[GoldenCase], answers: Sequence[Mapping]) -> di
             result["points"].append(p)
     if current is not None:
         result["current"] = point(current)
+    result["levels"] = {name: point(float(t)) for name, t in marks.items()}
     for p in result["points"]:
         if p["threshold"] == float("-inf"):
             p["threshold"] = None  # JSON has no -inf: None means "answer everything"

@@ -80,8 +80,12 @@ def latency_histogram(latencies_ms: Sequence[float], p50: float | None, p95: flo
     return _png(fig)
 
 
+LEVEL_MARKERS = {"strict": "s", "balanced": "D", "lenient": "^"}
+
+
 def risk_coverage_plot(rc: Mapping) -> bytes:
-    """Risk (wrong share of answered cases) against coverage (answered share) as the gate threshold moves."""
+    """Risk (wrong share of answered cases) against coverage (answered share) as the gate threshold
+    moves; the run's threshold as a dot, and each refusal level's as an open marker."""
     fig = _figure(6.4, 3.6)
     ax = fig.add_subplot()
     points = rc.get("points") or []
@@ -92,6 +96,12 @@ def risk_coverage_plot(rc: Mapping) -> bytes:
     if current and current.get("risk") is not None:
         ax.plot([current["coverage"]], [current["risk"]], marker="o", markersize=9, color="#c0504d",
                 label=f"current threshold {rc.get('threshold'):.3g}")
+    for name, mark in (rc.get("levels") or {}).items():  # where each refusal level sits
+        if mark.get("risk") is None:
+            continue
+        ax.plot([mark["coverage"]], [mark["risk"]], marker=LEVEL_MARKERS.get(name, "D"), markersize=7, linestyle="none",
+                markerfacecolor="none", markeredgecolor="#333333", label=f"{name} ({mark['threshold']:.3g})")
+    if ax.get_legend_handles_labels()[0]:
         ax.legend(fontsize=8)
     if not points:
         ax.text(0.5, 0.5, "no gate scores in the answers' support", ha="center", va="center", transform=ax.transAxes)
@@ -100,4 +110,28 @@ def risk_coverage_plot(rc: Mapping) -> bytes:
     ax.set_xlabel("coverage (share of cases answered)", fontsize=9)
     ax.set_ylabel("risk (share of answered cases wrong)", fontsize=9)
     ax.set_title("Refusal gate: risk-coverage", fontsize=10)
+    return _png(fig)
+
+
+def reliability_plot(rel: Mapping) -> bytes:
+    """Each confidence bin's share of answerable questions against its mean confidence, beside the
+    diagonal a calibrated confidence would follow; the bins' sizes as bars below."""
+    fig = _figure(6.4, 3.6)
+    ax = fig.add_subplot()
+    bins = rel.get("bins") or []
+    ax.plot([0, 1], [0, 1], color="#999999", linestyle="--", linewidth=1, label="calibrated")
+    if bins:
+        n = max(b["n"] for b in bins)
+        ax.bar([(b["lo"] + b["hi"]) / 2 for b in bins], [0.25 * b["n"] / n for b in bins], width=0.09,
+               color="#dbe5f1", label="questions (scaled)")
+        ax.plot([b["confidence"] for b in bins], [b["answerable"] for b in bins], color="#4f81bd", marker="o",
+                markersize=5, label=f"ECE {rel.get('ece'):.3f} over {rel.get('n')} answers")
+        ax.legend(fontsize=8, loc="upper left")
+    else:
+        ax.text(0.5, 0.5, "no confidence in the answers", ha="center", va="center", transform=ax.transAxes)
+    ax.set_xlim(0, 1.0)
+    ax.set_ylim(0, 1.02)
+    ax.set_xlabel("confidence (mean of the bin)", fontsize=9)
+    ax.set_ylabel("share answerable", fontsize=9)
+    ax.set_title("Confidence: reliability", fontsize=10)
     return _png(fig)

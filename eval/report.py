@@ -55,6 +55,12 @@ def _config_value(value) -> str:
     return str(value)
 
 
+def level_lines(rc: Mapping) -> list[str]:
+    """A line per refusal level: where its threshold puts the run's coverage and risk."""
+    return [f"- Refusal level {name} (threshold {m['threshold']:.3g}): coverage {m['coverage']:.3f}, "
+            f"risk {fmt('risk', m['risk'])}." for name, m in (rc.get("levels") or {}).items()]
+
+
 def failing(report: Mapping) -> list[dict]:
     """The cases with a failure reason."""
     return [c for c in report.get("cases", []) if c.get("failures")]
@@ -84,6 +90,10 @@ def render_markdown(report: Mapping) -> str:
             f"- Refusal gate at threshold {rc['threshold']:.3g}: coverage {cur['coverage']:.3f}, "
             f"risk {fmt('risk', cur['risk'])} ({rc['n_scored']} cases with a gate score)."
         )
+    out += level_lines(rc)
+    rel = report.get("reliability") or {}
+    if rel.get("n"):
+        out.append(f"- Confidence: expected calibration error {rel['ece']:.3f} over {rel['n']} answers (ten bins).")
     for key, title in (("type", "By type"), ("split", "By split")):
         table = (report.get("breakdown") or {}).get(key) or {}
         if not table:
@@ -180,6 +190,8 @@ def _html_figures(report: Mapping) -> list[str]:
         ("latency histogram", plots.latency_histogram(latencies, metrics.get("latency_p50_ms"), metrics.get("latency_p95_ms"))),
         ("risk-coverage curve of the refusal gate", plots.risk_coverage_plot(report.get("risk_coverage") or {})),
     ]
+    if (report.get("reliability") or {}).get("n"):
+        figures.append(("reliability of the confidence", plots.reliability_plot(report["reliability"])))
     if type_table:
         figures.insert(1, ("results by case type", plots.type_bars(type_table)))
     return [
@@ -188,7 +200,9 @@ def _html_figures(report: Mapping) -> list[str]:
         "</div>",
         "<p class='small'>Risk-coverage: each point is a gate threshold; coverage is the share of cases answered, "
         "risk the share of answered cases that are wrong. Cases the run refused at its own threshold but a lower "
-        "threshold would answer count as wrong (their answer is unknown).</p>",
+        "threshold would answer count as wrong (their answer is unknown). Open markers: where each refusal level "
+        "(strict, balanced, lenient) puts the threshold. Reliability: answers binned by confidence; a calibrated "
+        "confidence keeps to the diagonal.</p>",
     ]
 
 

@@ -10,6 +10,7 @@ from typing import Any, Mapping, Sequence
 from rag.errors import ConfigError, IndexMissingError
 
 from . import metrics
+from .reliability import answer_reliability
 from .stats import bootstrap_intervals
 from .golden import GoldenCase
 
@@ -27,6 +28,9 @@ NOTES = (
     "passages it cites; a sentence without an [n] marker is unsupported; refusals are not judged.",
     "metrics_ci: 95% percentile-bootstrap intervals, 1000 resamples of the cases with a fixed seed.",
 )
+ECE_NOTE = ("confidence_ece: expected calibration error of the answers' confidence (the calibrated probability that "
+            "the documents answer the question) against whether each question is answerable, over ten equal bins of "
+            "confidence, over every case that carries one (refused ones too).")
 
 
 def answer_to_dict(result: Any) -> dict:
@@ -118,6 +122,10 @@ def build_report(
         if error:
             row["error"] = error
         rows.append(row)
+    aggregate = metrics.aggregate(cases, per_case)
+    reliability = answer_reliability([c.answerable for c in cases], answers)
+    if reliability["n"]:  # answers that carry a confidence (the reader decided them)
+        aggregate["confidence_ece"] = reliability["ece"]
     return {
         "config": dict(config or {}),
         "counts": {
@@ -127,14 +135,15 @@ def build_report(
             "failed": sum(bool(r["failures"]) for r in rows),
             "errors": sum(bool(r.get("error")) for r in rows),
         },
-        "metrics": metrics.aggregate(cases, per_case),
+        "metrics": aggregate,
         "metrics_ci": bootstrap_intervals(rows),
         "breakdown": {
             "type": metrics.breakdown(cases, per_case, "type"),
             "split": metrics.breakdown(cases, per_case, "split"),
         },
         "risk_coverage": metrics.risk_coverage(cases, answers),
-        "notes": list(NOTES),
+        "reliability": reliability,
+        "notes": list(NOTES) + ([ECE_NOTE] if reliability["n"] else []),
         "cases": rows,
     }
 

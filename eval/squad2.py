@@ -217,7 +217,8 @@ def split_figures(report: Mapping) -> dict:
         "errors": counts.get("errors", 0),
         **{name: _round(report["metrics"].get(name)) for name in HEADLINE},
         "ci95": {name: ci.get(name) for name in HEADLINE},
-        "risk_coverage": {"threshold": rc.get("threshold"), "current": rc.get("current"),
+        "confidence_ece": _round(report["metrics"].get("confidence_ece")),
+        "risk_coverage": {"threshold": rc.get("threshold"), "current": rc.get("current"), "levels": rc.get("levels") or {},
                           "points": thin_curve(rc.get("points") or [])},
         "by_type": {kind: {"cases": b.get("n"), **{name: _round(b.get(name)) for name in BY_TYPE}}
                     for kind, b in ((report.get("breakdown") or {}).get("type") or {}).items()},
@@ -344,7 +345,9 @@ def format_table(result: Mapping) -> str:
 
 
 def plot_curves(result: Mapping, ax) -> None:
-    """The refusal gate's risk-coverage curve of each split, the run's threshold marked."""
+    """The refusal gate's risk-coverage curve of each split, the run's threshold and each refusal level marked."""
+    from .plots import LEVEL_MARKERS
+
     for split, colour in zip(SPLITS, ("#4a7ab5", "#c0504d")):
         fig = result["figures"].get(split)
         if not fig:
@@ -355,11 +358,15 @@ def plot_curves(result: Mapping, ax) -> None:
         cur = rc.get("current")
         if cur and cur.get("risk") is not None:
             ax.plot([cur["coverage"]], [cur["risk"]], "o", color=colour)
+        for name, mark in (rc.get("levels") or {}).items():  # open markers: the refusal levels
+            if mark.get("risk") is not None:
+                ax.plot([mark["coverage"]], [mark["risk"]], LEVEL_MARKERS.get(name, "D"), color=colour, fillstyle="none")
     ax.set_xlim(0, 1.02)
     ax.set_ylim(0, 1.02)
     ax.set_xlabel("coverage (share of questions answered)")
     ax.set_ylabel("risk (share of answered wrong)")
-    ax.set_title("SQuAD 2.0: refusal gate risk-coverage (dot: current threshold)")
+    ax.set_title("SQuAD 2.0: risk-coverage (dot: current threshold; square, diamond, triangle: strict, balanced, lenient)",
+                 fontsize=9)
     ax.legend(fontsize=8)
 
 

@@ -15,6 +15,10 @@ OCR_ENGINES = ("auto", "tesseract", "rapidocr", "none")  # ingest/ocr.py
 # or the evidence-feature gate and span model it replaced (kept for `ragbot eval --compare`).
 ANSWER_CORES = ("reader", "gate")
 MAX_K = 50  # passages a question may ask for
+# How strict refusal is (rag/answer/decision.py): each level is a threshold of the reader's
+# decision, named by the share of answerable questions it aims to refuse on `dev`.
+REFUSAL_LEVELS = ("strict", "balanced", "lenient")
+DEFAULT_REFUSAL = "balanced"  # the decision fit_reader has always shipped
 
 
 def check_k(k) -> int:
@@ -26,6 +30,13 @@ def check_k(k) -> int:
     if not 1 <= value <= MAX_K:
         raise ConfigError(f"k must be between 1 and {MAX_K}, got {k}")
     return value
+
+
+def check_refusal(level) -> str:
+    """``level`` when it is a known refusal level, or the one error every entry point gives."""
+    if level not in REFUSAL_LEVELS:
+        raise unknown_name("refusal level", str(level), REFUSAL_LEVELS)
+    return level
 
 
 DEFAULT_MODE = "extractive"  # chosen by the golden-set evaluation: see README "Modes"
@@ -67,6 +78,7 @@ class Settings:
     answer_core: str = "reader"  # reader | gate (see ANSWER_CORES)
     reader_file: str | None = None  # the reader model (default: the packaged rag/data/reader.onnx)
     reader_gate_file: str | None = None  # its fitted decision (default: the packaged rag/data/reader.json)
+    refusal: str = DEFAULT_REFUSAL  # how strict refusal is (REFUSAL_LEVELS); env RAGBOT_REFUSAL
     wording_rules: str = "english"  # rules about question wording: rag/wording.py (english, none)
     ocr: str = "auto"  # OCR of scanned pages and images: ingest/ocr.py (auto, tesseract, rapidocr, none)
     max_pending: int = 8  # `ragbot serve`: questions in progress at once; the next gets 503
@@ -94,6 +106,7 @@ class Settings:
         load_wording(self.wording_rules)  # an unknown name, or family, is the error it raises
         if self.answer_core not in ANSWER_CORES:
             raise unknown_name("answer core", self.answer_core, list(ANSWER_CORES))
+        check_refusal(self.refusal)
         if self.ocr not in OCR_ENGINES:
             raise unknown_name("OCR engine", self.ocr, list(OCR_ENGINES))
         if not self.collection or len(self.collection) < 3:

@@ -124,6 +124,7 @@ class Answer:
     notice: str = ""  # e.g. "the local model failed; this is the extractive answer"
     support: dict = field(default_factory=dict)  # gate score and verification figures
     short_answer: ShortAnswer | None = None  # extractive answers to factoid questions
+    confidence: float | None = None  # calibrated probability that the documents answer the question
 
     def to_dict(self) -> dict:
         return {
@@ -131,6 +132,7 @@ class Answer:
             "standalone_question": self.standalone_question,
             "answer": self.answer,
             "refused": self.refused,
+            "confidence": self.confidence,
             "mode": self.mode,
             "citations": [c.to_dict() for c in self.citations],
             "retrieved": [p.to_dict() for p in self.retrieved],

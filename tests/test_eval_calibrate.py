@@ -89,7 +89,7 @@ def test_cli_calibrate_fits_on_the_dev_split_by_default(tmp_path, monkeypatch, c
     monkeypatch.setattr("eval.cli._build_chain", lambda settings: Chain())
     monkeypatch.setattr("eval.runner.index_fingerprint", lambda settings: {})
     monkeypatch.chdir(tmp_path)
-    code = main(["eval", str(golden), "--calibrate", str(tmp_path / "gate.json")])
+    code = main(["eval", str(golden), "--calibrate-gate", str(tmp_path / "gate.json")])
     out, err = capsys.readouterr()
     assert code == 0, err
     assert "test 0" not in asked  # the test split stays unseen

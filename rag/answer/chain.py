@@ -20,11 +20,12 @@ from langchain_core.runnables import Runnable, RunnableConfig
 from ..errors import ConfigError, InputError, RagbotError
 from ..gate import Gate, features, load_gate, vetoed
 from ..retrieval.protocols import Retriever, Searcher, as_retriever
-from ..settings import MODES, Settings, check_k
+from ..settings import MODES, Settings, check_k, check_refusal
 from ..types import Answer, Citation, Passage, ScoredSentence, ShortAnswer
 from ..wording import WordingRules, load_wording
 from .compose import compose, compose_claims, prompt_passages
 from .condense import condense, is_follow_up
+from .decision import CollectionDecision
 from .scoring import score_sentences
 from .reader import Reader, ReaderGate, best_reading, load_reader, load_reader_gate, reading_features
 from .spans import NoSpans, SpanFinder, lead_with, load_spans, short_answer
@@ -101,6 +102,8 @@ class AnswerChain(Runnable[dict, Answer]):
         if settings.answer_core == "reader":
             self.reader_gate = reader_gate or load_reader_gate(settings.reader_gate_file)
             self.reader = reader or load_reader(settings.reader_file, settings.n_threads)
+        # the collection's own decision (`ragbot eval --calibrate`) when it has one, else the shipped one
+        self.decisions = CollectionDecision(settings, self.reader_gate) if self.reader_gate is not None else None
         self.steps: list[Step] = [self.understand, self.retrieve, self.evidence, self.read, self.decide, self.draft]
 
     # -- Runnable ---------------------------------------------------------------------------
@@ -152,8 +155,9 @@ class AnswerChain(Runnable[dict, Answer]):
         if mode not in MODES:
             raise ConfigError(f"unknown mode {mode!r}; known: {', '.join(MODES)}")
         k = self.settings.k if input.get("k") is None else check_k(input["k"])
+        refusal = check_refusal(input.get("refusal") or self.settings.refusal)
         question = clean_question(input.get("question"), self.settings.max_question_chars)
-        return Turn(question, tuple(clean_history(input.get("history"))), mode, k, t0)
+        return Turn(question, tuple(clean_history(input.get("history"))), mode, k, t0, refusal=refusal)
 
     def understand(self, turn: Turn) -> Turn:
         """What the wording rules say of the question, once: a follow-up made standalone, the
@@ -212,11 +216,16 @@ class AnswerChain(Runnable[dict, Answer]):
         if not turn.readings:
             return turn
         read = reading_features(list(turn.readings), turn.evidence_score)
-        ok, score = self.reader_gate.answerable({**turn.evidence, **read})
+        gate, whose = self.decisions.current()
+        ok, score = gate.answerable({**turn.evidence, **read}, turn.refusal)
+        confidence = gate.probability(score)
         # The reader decides: its score is the gate score that reports and curves read.
         support = {**turn.support, "evidence_gate_score": turn.support["gate_score"], "gate_score": round(score, 4),
-                   "gate_threshold": self.reader_gate.threshold, "reader": {k: round(v, 4) for k, v in read.items()}}
-        return replace(turn, answerable=ok and bool(turn.scored), support=support)
+                   "gate_threshold": gate.threshold_for(turn.refusal), "refusal": turn.refusal, "decision": whose,
+                   "refusal_levels": {name: round(float(v["threshold"]), 6) for name, v in gate.levels.items()},
+                   "reader": {k: round(v, 4) for k, v in read.items()}}
+        return replace(turn, answerable=ok and bool(turn.scored), support=support,
+                       confidence=None if confidence is None else round(confidence, 4))
 
     def draft(self, turn: Turn) -> Turn:
         """The sentences of an extractive answer; a follow-up that adds nothing new is refused here."""
@@ -388,6 +397,7 @@ class AnswerChain(Runnable[dict, Answer]):
             notice=turn.notice,
             support=turn.support,
             short_answer=turn.short_answer,
+            confidence=turn.confidence,
         )
 
 

@@ -9,13 +9,14 @@ embedding package's own, so nothing is downloaded.
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import ConfigError
+from ..settings import DEFAULT_REFUSAL, check_refusal
 from ..text import records
 
 MAX_LENGTH = 384  # tokens of question and passage; a longer passage is read in overlapping windows
@@ -204,7 +205,13 @@ def best_reading(readings: list[Reading]) -> Reading | None:
 class ReaderGate:
     """A logistic model over the reader's features (and any evidence features it was fitted with),
     the answer threshold, and the span margin a short answer needs; fitted on the ``dev`` splits
-    (``python -m eval.fit_reader``) and shipped in ``rag/data/reader.json``."""
+    (``python -m eval.fit_reader``) and shipped in ``rag/data/reader.json``.
+
+    ``threshold`` is the balanced level's; ``levels`` holds every refusal level's aim (the share of
+    answerable questions it refuses on the questions it was fitted on) and threshold; ``confidence``
+    is ``(a, b)`` of the Platt scaling that turns the score into a probability of answerable
+    (``sigmoid(a * logit(score) + b)``). ``source`` says whose decision it is: ``shipped`` or
+    ``collection`` (fitted by ``ragbot eval --calibrate``)."""
 
     weights: dict
     bias: float
@@ -212,18 +219,55 @@ class ReaderGate:
     span_threshold: float
     passages: int  # how many of the retrieved passages the reader reads
     info: dict
+    levels: dict = field(default_factory=dict)  # level -> {"aim": share, "threshold": score}
+    confidence: tuple[float, float] | None = None
+    source: str = "shipped"
 
     def score(self, feats: dict[str, float]) -> float:
         z = self.bias + sum(w * feats.get(f, 0.0) for f, w in self.weights.items())
         return float(1 / (1 + np.exp(-np.clip(z, -50, 50))))
 
-    def answerable(self, feats: dict[str, float]) -> tuple[bool, float]:
+    def threshold_for(self, level: str = DEFAULT_REFUSAL) -> float:
+        """The score a question needs to be answered at refusal ``level``."""
+        check_refusal(level)
+        if level in self.levels:
+            return float(self.levels[level]["threshold"])
+        if level == DEFAULT_REFUSAL:
+            return self.threshold
+        raise ConfigError(f"the reader's decision has no {level!r} refusal level (fitted before levels existed); "
+                          "refit it with `python -m eval.fit_reader`")
+
+    def answerable(self, feats: dict[str, float], level: str = DEFAULT_REFUSAL) -> tuple[bool, float]:
         s = self.score(feats)
-        return s >= self.threshold, s
+        return s >= self.threshold_for(level), s
+
+    def probability(self, score: float) -> float | None:
+        """The calibrated probability that a question with this score is answerable (None when the
+        decision carries no calibration)."""
+        if self.confidence is None:
+            return None
+        a, b = self.confidence
+        return platt(score, a, b)
 
     def to_dict(self) -> dict:
-        return {"weights": self.weights, "bias": self.bias, "threshold": self.threshold,
-                "span_threshold": self.span_threshold, "passages": self.passages, **self.info}
+        d = {"weights": self.weights, "bias": self.bias, "threshold": self.threshold,
+             "span_threshold": self.span_threshold, "passages": self.passages, **self.info}
+        if self.levels:
+            d["levels"] = self.levels
+        if self.confidence is not None:
+            d["confidence"] = {**d.get("confidence", {}), "a": self.confidence[0], "b": self.confidence[1]}
+        return d
+
+
+def logit(p: float | np.ndarray) -> float | np.ndarray:
+    """log(p / (1 - p)), with p kept off 0 and 1."""
+    p = np.clip(p, 1e-6, 1 - 1e-6)
+    return np.log(p / (1 - p))
+
+
+def platt(score: float, a: float, b: float) -> float:
+    """Platt scaling of a decision score: ``sigmoid(a * logit(score) + b)``."""
+    return float(1 / (1 + np.exp(-np.clip(a * logit(score) + b, -50, 50))))
 
 
 def load_reader_gate(path: str | Path | None = None) -> ReaderGate:
@@ -236,5 +280,8 @@ def _load_gate(path: str | None) -> ReaderGate:
     from ..packaged import read_fitted
 
     d, info = read_fitted(path, "reader.json", ("weights", "bias", "threshold", "span_threshold", "passages"))
+    levels = info.pop("levels", None) or {}
+    calibration = info.get("confidence") or {}
+    confidence = (float(calibration["a"]), float(calibration["b"])) if "a" in calibration and "b" in calibration else None
     return ReaderGate(dict(d["weights"]), float(d["bias"]), float(d["threshold"]), float(d["span_threshold"]),
-                      int(d["passages"]), info)
+                      int(d["passages"]), info, levels, confidence)

@@ -34,6 +34,7 @@ class Turn:
     mode: str
     k: int
     t0: float  # perf_counter at the start: every timing is measured from here
+    refusal: str = "balanced"  # how strict refusal is (rag/settings.py REFUSAL_LEVELS)
     # understand
     facts: QuestionFacts | None = None
     # retrieve: the passages handed to the answer step (a named section's first), best first
@@ -49,6 +50,7 @@ class Turn:
     readings: tuple = ()
     # decide
     answerable: bool = False
+    confidence: float | None = None  # the calibrated probability that the question is answerable
     # draft: the sentences an extractive answer quotes
     chosen: tuple[ScoredSentence, ...] = ()
     # answer (extract or generate)
