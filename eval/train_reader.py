@@ -52,13 +52,15 @@ OUT = ROOT / "rag" / "data" / "reader.onnx"
 # How negatives are made. v1 (the reader shipped first): a third of the time the own paragraph
 # without the answer's sentences, else a retrieval negative. v2: kinds drawn by NEGATIVE_KINDS,
 # changed questions among them. v3: a second stage after v2 (the shipped reader: see the model card).
-RECIPES = ("v1", "v2", "v3", "v6", "v10")
+RECIPES = ("v1", "v2", "v3", "v6", "v10", "v11")
 REPLAY = 3  # v3: v2 pairs replayed per SQuAD 2.0 dev negative
 FIRST_STAGE = 100_000  # pairs of the v2 list the shipped first stage trained on
 MORE = 30_000  # v6: v2 pairs after those, which no stage saw
 WRITTEN_UNANSWERABLE = ROOT.parent / "shared" / "datasets" / "squad-train-unanswerable" / "unanswerable.jsonl.gz"
 WRITTEN = 12_000  # v10: written unanswerable questions, each beside an answerable one of its paragraph
 UNSEEN = 12_000  # v10: v2 pairs after v6's, which no stage saw
+MANUALS_TRAIN = ROOT.parent / "shared" / "datasets" / "manuals-train"
+MANUALS_REPEAT = 2  # v11: each manuals pair twice (13,000 pairs beside v10's 38,000)
 WINDOW = (300, 800)  # characters of a training passage: ragbot's chunks are at most 800
 NEGATIVE_KINDS = (("retrieved", 0.4), ("cut", 0.25), ("changed", 0.35))  # shares of each negative kind
 _YEAR = r"(?<![\w-])(?:1[0-9]{3}|20[0-9]{2})s?(?![\w-])"
@@ -278,6 +280,52 @@ def written_stage_examples(first_stage: list[Example], paragraphs: list[dict], b
     return out
 
 
+def manuals_examples(folder: Path, seed: int) -> list[Example]:
+    """Recipe v11's manuals pairs (``../shared/datasets/manuals-train``), on the chunks ragbot's own
+    ingestion makes of each document (reflowed, an option's entry a chunk): an answerable question
+    against the chunk that holds its short answer (the span mapped into the chunk's reflowed
+    text), and, half the time, against the chunk of its document that shares most words with it
+    and lacks the answer; an unanswerable question (an option the page lacks, a default it never
+    states) against the two chunks that share most words with it."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    from ingest.chunking import split_document
+    from ingest.loaders import load
+    from rag.origin import text_offset
+
+    rng = random.Random(seed)
+    rows = [json.loads(line) for line in (folder / "questions.jsonl").read_text(encoding="utf-8").splitlines() if line.strip()]
+    by_doc: dict[str, list[dict]] = {}
+    for row in rows:
+        by_doc.setdefault(row["sources"][0], []).append(row)
+    out: list[Example] = []
+    for name, questions in sorted(by_doc.items()):
+        chunks = split_document(load(folder / "docs" / name, name))
+        if len(chunks) < 2:
+            continue
+        texts = [f"{c.section}\n{c.text}" for c in chunks]
+        vec = TfidfVectorizer(stop_words="english", sublinear_tf=True).fit(texts)
+        sims = (vec.transform([q["question"] for q in questions]) @ vec.transform(texts).T).toarray()
+        for q, row in zip(questions, sims):
+            ranked = [int(i) for i in row.argsort()[::-1]]
+            if not q["answerable"]:
+                out += [Example(q["question"], chunks[i].text, None) for i in ranked[:2]]
+                continue
+            a, b = q["answer_span"]["start"], q["answer_span"]["end"]
+            holder = next((c for c in chunks if c.start <= a and b <= c.end), None)
+            if holder is None:
+                continue
+            s, e = text_offset(holder.origin, a, holder.start), text_offset(holder.origin, b - 1, holder.start) + 1
+            if not holder.text[s:e].strip():
+                continue
+            out.append(Example(q["question"], holder.text, (s, e)))
+            if rng.random() < 0.5:
+                other = next((chunks[i] for i in ranked if not (chunks[i].start <= a < chunks[i].end)), None)
+                if other is not None:
+                    out.append(Example(q["question"], other.text, None))
+    return out
+
+
 def article_mentions(paragraphs: list[dict]) -> dict[str, dict[str, set[str]]]:
     """Per article, the names, years and numbers its paragraphs mention, by kind."""
     out: dict[str, dict[str, set[str]]] = {}
@@ -469,10 +517,13 @@ def examples_file(work: Path, data: Path, seed: int, recipe: str = "v1", first_s
     target = work / (f"examples-seed{seed}.jsonl.gz" if recipe == "v1" else f"examples-{recipe}-seed{seed}.jsonl.gz")
     if not target.exists():
         work.mkdir(parents=True, exist_ok=True)
-        if recipe in ("v3", "v6", "v10"):
+        if recipe in ("v3", "v6", "v10", "v11"):
             from .datasets import benchmark_dir
 
-            if recipe == "v10":  # the v2 list is rebuilt (same data, same seed) where stage 1 kept it
+            if recipe == "v11":  # v10's list with the manuals pairs
+                built = read_examples(examples_file(work, data, seed, "v10")) + manuals_examples(MANUALS_TRAIN, seed) * MANUALS_REPEAT
+                random.Random(seed).shuffle(built)
+            elif recipe == "v10":  # the v2 list is rebuilt (same data, same seed) where stage 1 kept it
                 v2 = read_examples(examples_file(WORK.parent / "train-reader-v2", data, seed, "v2"))
                 built = written_stage_examples(v2, load_paragraphs(data), benchmark_dir("squad2"), seed)
             else:
@@ -668,7 +719,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="how negatives are made: v1 (the first reader), v2 (adds changed questions) or v3 "
                              "(a second stage after v2: SQuAD 2.0's unanswerable dev questions; v2 then v3 is the shipped reader) "
                              "or v6 (a third stage after v3: v2 pairs no stage saw, with v3's negatives again) "
-                             "or v10 (a stage after v6: the written unanswerable questions of squad-train-unanswerable)")
+                             "or v10 (a stage after v6: the written unanswerable questions of squad-train-unanswerable) "
+                             "or v11 (v10 with the manuals-train questions on ragbot's own chunks of their pages)")
     parser.add_argument("--start-from", default=None,
                         help="a checkpoint whose weights this run starts from (recipe v3: v2's; v6: v3's), "
                              "or a reader's .onnx file (v10: the shipped rag/data/reader.onnx)")
