@@ -54,7 +54,8 @@ MONOSPACE = re.compile(r"courier|mono|consol|menlo|monaco|typewriter|code|fixed"
 
 @dataclass
 class Line:
-    """A line of a page's extracted text, with where and how it is drawn (None: not known)."""
+    """A line of a page's extracted text, with where it is drawn and in what size (of its first
+    piece; None: not known), and whether all of it is in a monospace or a bold font."""
 
     text: str
     y: float | None = None
@@ -99,9 +100,11 @@ def page_lines(page) -> list[Line]:
             line = lines[-1]
             if part.strip() and line.y is None:
                 x, y, scale = _position(cm, tm)
-                line.x, line.y, line.size, line.mono = x, y, size * scale, bool(MONOSPACE.search(name))
-                line.bold = bool(BOLD.search(name))
-                line.lead = len(line.text)
+                line.x, line.y, line.size = x, y, size * scale
+                line.mono, line.bold, line.lead = True, True, len(line.text)
+            if part.strip():  # a line is code, or bold, when all of it is: not for a word of it
+                line.mono = line.mono and bool(MONOSPACE.search(name))
+                line.bold = line.bold and bool(BOLD.search(name))
             line.text += part
     if lines and not lines[-1].text and text.endswith("\n"):
         lines.pop()

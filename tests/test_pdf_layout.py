@@ -45,13 +45,17 @@ def manual_pages() -> list[list[tuple]]:
          ("p", _wrap(RUNS_ON + "-", 90))],
         [("p", _wrap(RUNS_ON_NEXT, 90)), ("code", CODE), ("p", _wrap("The daemon logs each of these steps to the system log."))],
         [("h", "Options")] + [("entry", term, text) for term, text in OPTIONS]
-        + [("p", _wrap("Options may be combined, and the last one given wins where two of them disagree."))],
+        + [("p", _wrap("Options may be combined, and the last one given wins where two of them disagree.")),
+           ("runs", MIXED)],
         [("h", "Index")] + [("line", line) for line in ["daemon, 1, 2", "configuration file, 1", "grace period, 2",
                                                         "hangup signal, 1", "options, 3", "start-up script, 1"]],
     ]
 
 
 LABELS = ["i", "ii", "1", "2", "3", "4"]
+# A paragraph whose lines start with a word in another font: bold, and code (monospace).
+MIXED = [[("Helvetica-Bold", "Note:"), ("Helvetica", " the daemon reads its options from left to right, and the program")],
+         [("Courier", "widgetd"), ("Helvetica", " stops at the first one it does not know, with an error naming it.")]]
 
 
 def manual_pdf(pages: list[list[tuple]] | None = None, labels: bool = True) -> bytes:
@@ -80,6 +84,15 @@ def manual_pdf(pages: list[list[tuple]] | None = None, labels: bool = True) -> b
                 pdf.setFont("Helvetica", 11)
                 for line in content[0]:
                     pdf.drawString(72, y, line)
+                    y -= 14
+                y -= 10
+            elif kind == "runs":
+                for runs in content[0]:
+                    text = pdf.beginText(72, y)
+                    for font, words in runs:
+                        text.setFont(font, 11)
+                        text.textOut(words)
+                    pdf.drawText(text)
                     y -= 14
                 y -= 10
             elif kind == "code":
@@ -147,6 +160,12 @@ def test_a_hyphen_the_document_writes_elsewhere_is_kept():
 
 def test_code_in_a_monospace_font_is_a_fenced_block_kept_exactly(manual):
     assert "```\n" + "\n".join(CODE) + "\n```" in manual.text
+    assert manual.text.count("```") == 2  # a word of code in a line of text is not a block
+
+
+def test_a_line_that_starts_with_a_bold_word_or_a_word_of_code_stays_in_its_paragraph(manual):
+    assert ("Note: the daemon reads its options from left to right, and the program widgetd stops at the first one "
+            "it does not know, with an error naming it.") in manual.text
 
 
 def test_an_option_and_its_indented_description_are_an_entry(manual):
