@@ -154,7 +154,7 @@ def _mkdocs_build(root: Path, site: Path) -> subprocess.CompletedProcess:
 
 
 def _needs_mkdocs() -> None:
-    for module in ("mkdocs", "material", "mkdocs_include_markdown_plugin"):
+    for module in ("mkdocs", "material", "mkdocs_include_markdown_plugin", "mdx_truly_sane_lists"):
         if importlib.util.find_spec(module) is None:
             pytest.skip(f"{module} is not installed: pip install -e '.[dev]' brings the documentation tools")
 
