@@ -49,6 +49,9 @@ BLOCK_TAGS = {"address", "article", "blockquote", "body", "center", "dd", "detai
               "summary", "table", "ul", "caption", "html", *HEADINGS}
 
 
+LEAF_BLOCKS = {"pre", "table", "dl", "ul", "ol", "hr", *HEADINGS}  # blocks read by kind; the others hold blocks
+
+
 @dataclass
 class _Run:
     """Inline text being gathered into one paragraph."""
@@ -151,22 +154,30 @@ def _boilerplate(text: str) -> bool:
 def walk(node, blocks: list[Block], links: bool = False) -> None:
     """The blocks of a container, in reading order: inline runs as paragraphs, block tags by kind;
     a short paragraph of links alone is navigation, and left out unless ``links`` (in a list item
-    or a description, a link alone is content)."""
+    or a description, a link alone is content). Containers nest without recursion: pages wrap
+    their text in hundreds of divs."""
     from bs4 import Comment, NavigableString
 
-    run: list = []
-    for child in node.children:
-        if isinstance(child, Comment):
+    stack: list[tuple] = [(iter(node.children), [])]  # a container's children left, and its inline run
+    while stack:
+        children, run = stack[-1]
+        child = next(children, None)
+        if child is None:
+            _paragraph(run, blocks, links)
+            stack.pop()
+        elif isinstance(child, Comment):
             continue
-        if isinstance(child, NavigableString):
+        elif isinstance(child, NavigableString):
             run.append(child)
         elif child.name in BLOCK_TAGS or _has_blocks(child):
             _paragraph(run, blocks, links)
-            run = []
-            _block(child, blocks, links)
+            run.clear()
+            if child.name in LEAF_BLOCKS:
+                _block(child, blocks, links)
+            else:
+                stack.append((iter(child.children), []))
         else:
             run.append(child)
-    _paragraph(run, blocks, links)
 
 
 def _block(el, blocks: list[Block], links: bool = False) -> None:

@@ -114,3 +114,8 @@ def test_a_fence_is_longer_than_the_backticks_inside_the_code():
 
 def test_text_without_block_tags_is_kept():
     assert load_bytes(b"<html><body>Just some text.</body></html>", "p.html", ".html").text == "Just some text."
+
+
+def test_text_wrapped_in_thousands_of_divs_is_read():
+    html = "<html><body>" + "<div>" * 3000 + "<p>Deep <b>text</b>.</p>" + "</div>" * 3000 + "</body></html>"
+    assert load_bytes(html.encode(), "p.html", ".html").text == "Deep text."
