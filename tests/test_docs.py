@@ -2,6 +2,7 @@
 with the command's own parser, and the site builds with ``mkdocs build --strict``."""
 from __future__ import annotations
 
+import functools
 import importlib.util
 import os
 import re
@@ -84,11 +85,16 @@ def documented_commands() -> list[tuple[str, str, list[str]]]:
     return found
 
 
+@functools.cache
+def ragbot_parser():
+    """The parser ``ragbot`` itself builds (rag/cli.py, with every package's subcommands)."""
+    return build_parser()
+
+
 def parse_error(argv: list[str]) -> str | None:
     """Why ``ragbot`` would reject these arguments, or None when its parser accepts them."""
-    parser = build_parser()
     try:
-        args = parser.parse_args(argv)
+        args = ragbot_parser().parse_args(argv)
     except SystemExit as exc:
         return None if exc.code == 0 and "--help" in argv else "the parser rejects it (see the usage above)"
     if args.command == "bench" and args.what not in (*BENCHES, ALL):
@@ -98,7 +104,7 @@ def parse_error(argv: list[str]) -> str | None:
 
 def subcommands() -> set[str]:
     """The names ``ragbot`` takes as its first argument."""
-    action = next(a for a in build_parser()._actions if a.dest == "command")
+    action = next(a for a in ragbot_parser()._actions if a.dest == "command")
     return set(action.choices)
 
 
