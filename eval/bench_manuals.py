@@ -133,11 +133,12 @@ def quote_end(quote: str, source: str | None, end: int | None) -> str:
     quote's last line, or a line indented no deeper than the entry's term line: the nearest line
     above the quote's last line (blank lines skipped) that is indented less than it (an option's
     line above its description; a section heading above a paragraph). A paragraph with no such
-    line ends only at a blank line. Anything else, or no source to look at, is cut.
+    line ends only at a blank line. A quote that ends in a line-break hyphen, anything else, or no
+    source to look at, is cut.
     """
     if _SENTENCE_END.search(quote.rstrip()):
         return "sentence"
-    if source is None or end is None or not 0 < end <= len(source):
+    if source is None or end is None or not 0 < end <= len(source) or ends_in_break_hyphen(quote, source, end):
         return "cut"
     rest = source[end:]
     tail = rest.lstrip(" \t")

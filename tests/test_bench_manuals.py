@@ -202,6 +202,9 @@ def test_quote_end_without_a_source_judges_the_text_alone():
     assert M.quote_end("It stops.", None, None) == "sentence"
     assert M.quote_end("never print headers", None, None) == "cut"
     assert M.quote_end("never print headers", FROB, len(FROB) + 5) == "cut"  # an offset outside the file
+    # a line-break hyphen is never an entry's end, even where the next line would close the entry
+    source = f"       -x\n              a description ending in a hy{H}\n       phen\n"
+    assert M.quote_end(f"a description ending in a hy{H}", source, source.index("\n")) == "cut"
 
 
 def test_break_hyphen_ends():
