@@ -362,3 +362,56 @@ def test_the_report_carries_the_ece_the_levels_and_the_reliability_plot(tmp_path
     assert "- Refusal level strict (threshold 0.9): coverage 0.000" in md
     assert "- Confidence: expected calibration error 0.233 over 30 answers (ten bins)." in md
     assert "alt='reliability of the confidence'" in paths["html"].read_text()
+
+
+# -- the app and the HTTP API ----------------------------------------------------------------
+
+@pytest.mark.parametrize("confidence, word", [(0.97, "sure"), (0.85, "sure"), (0.7, "fairly sure"), (0.3, "unsure")])
+def test_the_app_marks_how_sure_an_answer_is_quietly(confidence, word):
+    from ui.render import answer_markdown
+
+    html = answer_markdown("Joseph Nye [1].", confidence=confidence)
+    assert html.endswith(f">{word}</span>") and f'title="{confidence:.0%} likely' in html
+    assert "rb-sure" not in answer_markdown("The documents don't say.", refused=True, confidence=confidence)
+    assert "rb-sure" not in answer_markdown("Joseph", pending=True, confidence=confidence)
+    assert "rb-sure" not in answer_markdown("Joseph Nye [1].")  # no confidence, no marker
+
+
+def test_the_apps_level_and_the_confidence_reach_the_chat(tmp_path):
+    from ui.fakes import FakeChain, FakeDoc
+    from ui.handlers import RagbotUI
+    from ui.session import Session
+
+    chain = FakeChain([FakeDoc("a.txt", "Soft power, a term coined by Joseph Nye, means attraction.")])
+    ui = RagbotUI(Settings(persist_dir=str(tmp_path)), lambda s: chain, feedback_path=tmp_path / "fb.jsonl")
+    *_, (_, messages, _, session) = ui.ask("Who coined soft power?", Session(), refusal="lenient")
+    assert chain.calls[-1]["refusal"] == "lenient"
+    assert session.turns[-1].answer.confidence is not None and "rb-sure" in messages[-1]["content"]
+    notes = []
+    ui.notify = lambda level, msg: notes.append(msg)
+    list(ui.ask("Who coined soft power?", Session(), refusal="wild"))
+    assert notes == [BAD_LEVEL]
+
+
+def test_the_api_takes_a_level_and_returns_the_confidence(tmp_path):
+    pytest.importorskip("fastapi")
+    from fastapi.testclient import TestClient
+
+    from ui.api.routes import create_api
+    from ui.fakes import FakeChain, FakeDoc
+    from ui.handlers import RagbotUI
+
+    chain = FakeChain([FakeDoc("a.txt", "Soft power, a term coined by Joseph Nye, means attraction.")])
+    ui = RagbotUI(Settings(persist_dir=str(tmp_path), collection="test"), lambda s: chain, feedback_path=tmp_path / "f")
+    client = TestClient(create_api(ui.library), raise_server_exceptions=False)
+    d = client.post("/v1/ask", json={"question": "Who coined soft power?", "refusal": "strict"}).json()
+    assert chain.calls[-1]["refusal"] == "strict" and isinstance(d["confidence"], float)
+    body = {"model": "test", "messages": [{"role": "user", "content": "Who coined soft power?"}]}
+    d = client.post("/v1/chat/completions", json=body).json()
+    assert chain.calls[-1]["refusal"] == "balanced" and isinstance(d["confidence"], float)
+    with client.stream("POST", "/v1/chat/completions", json={**body, "stream": True, "refusal": "lenient"}) as r:
+        last = [json.loads(line[6:]) for line in r.iter_lines() if line.startswith("data: {")][-1]
+    assert chain.calls[-1]["refusal"] == "lenient" and isinstance(last["confidence"], float)
+    for url, bad in (("/v1/ask", {"question": "Who?", "refusal": "wild"}), ("/v1/chat/completions", {**body, "refusal": "wild"})):
+        r = client.post(url, json=bad)
+        assert r.status_code == 400 and r.json()["detail"] == BAD_LEVEL

@@ -62,9 +62,9 @@ def make_ui(settings: Settings, chain: FakeChain, tmp_path: Path, **kw) -> tuple
     return ui, notes
 
 
-def run(ui: RagbotUI, question: str, session: Session, mode=None, k=None):
+def run(ui: RagbotUI, question: str, session: Session, mode=None, k=None, refusal=None):
     """Drain the streaming handler; return every yielded update and the last one."""
-    outs = list(ui.ask(question, session, mode, k))
+    outs = list(ui.ask(question, session, mode, k, refusal=refusal))
     return outs, outs[-1]
 
 
@@ -200,11 +200,12 @@ def test_sessions_keep_their_own_history_and_settings(settings, tmp_path):
     chain = FakeChain([FakeDoc("a.txt", SOFT)])
     ui, _ = make_ui(settings, chain, tmp_path)
     alice, bob = Session(), Session()
-    _, (_, _, _, alice) = run(ui, "Who coined soft power?", alice, mode="extractive", k=3)
+    _, (_, _, _, alice) = run(ui, "Who coined soft power?", alice, mode="extractive", k=3, refusal="strict")
     _, (_, _, _, bob) = run(ui, "Who leads peacekeeping?", bob, k=7)
-    _, (_, _, _, alice) = run(ui, "What does it refer to?", alice, k=3)
-    assert chain.calls[0] == {"question": "Who coined soft power?", "history": [], "mode": "extractive", "k": 3}
-    assert chain.calls[1]["history"] == [] and chain.calls[1]["k"] == 7
+    _, (_, _, _, alice) = run(ui, "What does it refer to?", alice, k=3, refusal="strict")
+    assert chain.calls[0] == {"question": "Who coined soft power?", "history": [], "mode": "extractive", "k": 3,
+                              "refusal": "strict"}
+    assert chain.calls[1]["history"] == [] and chain.calls[1]["k"] == 7 and chain.calls[1]["refusal"] == "balanced"
     assert chain.calls[2]["history"] == [["Who coined soft power?", alice.turns[0].answer.answer]]
     assert [t.question for t in alice.turns] == ["Who coined soft power?", "What does it refer to?"]
     assert [t.question for t in bob.turns] == ["Who leads peacekeeping?"]

@@ -11,7 +11,7 @@ from types import SimpleNamespace
 from typing import Callable
 
 from rag.errors import InputError
-from rag.settings import MODES, Settings
+from rag.settings import MODES, REFUSAL_LEVELS, Settings
 
 from .api.auth import is_loopback
 from .api.keys import Logins
@@ -35,6 +35,11 @@ MODE_HELP = {
     "local": "local: a small GGUF model on this machine",
     "ollama": "ollama: a model served by Ollama",
     "openai": "openai: any OpenAI-compatible server",
+}
+REFUSAL_HELP = {  # each level is named by the share of answerable questions it refuses on dev
+    "strict": "strict: refuses whatever it is unsure of (about 15% of answerable questions too)",
+    "balanced": "balanced (about 8%)",
+    "lenient": "lenient: answers unless clearly not in the documents (about 3%)",
 }
 
 
@@ -151,7 +156,7 @@ def _build_ask_tab(gr, c: SimpleNamespace, settings: Settings, examples: list[st
 
 
 def _build_answer_settings(gr, c: SimpleNamespace, settings: Settings) -> None:
-    """The per-session answer mode and k."""
+    """The per-session answer mode, k and refusal level."""
     with gr.Accordion("Answer settings (this session only)", open=False):
         c.mode = gr.Dropdown(
             choices=[(MODE_HELP.get(m, m), m) for m in MODES],
@@ -162,6 +167,12 @@ def _build_answer_settings(gr, c: SimpleNamespace, settings: Settings) -> None:
         c.k = gr.Slider(
             minimum=1, maximum=max(20, settings.k), step=1, value=settings.k,
             label="Passages handed to the answer step (k)", elem_id="rb-k",
+        )
+        c.refusal = gr.Radio(
+            choices=[(REFUSAL_HELP.get(level, level), level) for level in REFUSAL_LEVELS],
+            value=settings.refusal,
+            label="How readily to say the documents don't answer",
+            elem_id="rb-refusal",
         )
 
 
@@ -207,20 +218,20 @@ def _with_request(gr, fn):
 def _wire_ask_events(gr, ui: RagbotUI, c: SimpleNamespace, ask_concurrency: int, logins: Logins) -> None:
     """Asking, feedback, picking an answer to show its sources, and a new conversation."""
 
-    def ask(q, sess, mode_value, k_value, collection, request=None):
+    def ask(q, sess, mode_value, k_value, refusal_value, collection, request=None):
         target = collection or ui.settings.collection
         if not logins.scope(getattr(request, "username", None)).reads(target):
             ui.notify("warning", f"This login cannot ask the document set {target!r}.")
             yield q, sess.messages() if isinstance(sess, Session) else [], sources_html(None), sess
             return
-        yield from ui.ask(q, sess, mode_value, k_value, collection)
+        yield from ui.ask(q, sess, mode_value, k_value, collection, refusal_value)
 
     _with_request(gr, ask)
 
     gr.on(
         triggers=[c.ask_btn.click, c.question.submit],
         fn=ask,
-        inputs=[c.question, c.session, c.mode, c.k, c.collection],
+        inputs=[c.question, c.session, c.mode, c.k, c.refusal, c.collection],
         outputs=[c.question, c.chatbot, c.sources, c.session],
         api_name="ask",
         concurrency_limit=ask_concurrency,

@@ -65,7 +65,8 @@ class FakeChain:
         question = str(inputs.get("question", "")).strip()
         history = [list(p) for p in inputs.get("history") or []]
         with self._lock:
-            self.calls.append({"question": question, "history": history, "mode": inputs.get("mode"), "k": inputs.get("k")})
+            self.calls.append({"question": question, "history": history, "mode": inputs.get("mode"), "k": inputs.get("k"),
+                               "refusal": inputs.get("refusal")})
         if self.fail is not None:
             raise self.fail
         if not question:
@@ -93,4 +94,6 @@ class FakeChain:
         for word in re.findall(r"\S+\s*", text):
             yield word
         citation = Citation(1, p.chunk_id, p.source, p.section, quote, qstart, qstart + len(quote), 0.9, p.text)
-        yield Answer(question, question, text, False, self.mode, (citation,), (p,), {"total": 1.0}, self.notice)
+        confidence = round(1 - 0.5 ** best[0], 4)  # more shared words, surer
+        yield Answer(question, question, text, False, self.mode, (citation,), (p,), {"total": 1.0}, self.notice,
+                     confidence=confidence)

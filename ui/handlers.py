@@ -54,9 +54,9 @@ class RagbotUI:
     # -- asking -------------------------------------------------------------
 
     def ask(self, question: str, session: Session, mode: str | None = None, k: int | None = None,
-            collection: str | None = None) -> Iterator[tuple[str, list[dict], str, Session]]:
+            collection: str | None = None, refusal: str | None = None) -> Iterator[tuple[str, list[dict], str, Session]]:
         """Stream ``(textbox, chat messages, sources html, session)`` while answering ``question``
-        from ``collection`` (default: the served one)."""
+        from ``collection`` (default: the served one) at refusal level ``refusal`` (default: the setting's)."""
         session = session if isinstance(session, Session) else Session()
         q = (question or "").strip()
         if not q:
@@ -71,12 +71,13 @@ class RagbotUI:
         turn = Turn(question=q)
         try:
             # Per-session answer settings travel with each call; validated like any Settings.
-            chosen = self.settings.replace(mode=mode or None, k=int(k) if k else None)
+            chosen = self.settings.replace(mode=mode or None, k=int(k) if k else None, refusal=refusal or None)
             turn = Turn(question=q, k=chosen.k)
             yield "", session.messages(turn), SEARCHING_HTML, session
             self.library.wait_ready()
             chain = self.library.chain(collection or None)
-            payload = {"question": q, "history": session.history(), "mode": chosen.mode, "k": chosen.k}
+            payload = {"question": q, "history": session.history(), "mode": chosen.mode, "k": chosen.k,
+                       "refusal": chosen.refusal}
             text = ""
             if hasattr(chain, "stream"):
                 for part in chain.stream(payload):

@@ -28,10 +28,23 @@ def escape_md(text: str) -> str:
     return "\n".join(line.lstrip() for line in text.split("\n"))
 
 
+# How sure an answer is, in words: the calibrated confidence at or above each bound (rag/answer/decision.py)
+SURENESS = ((0.85, "sure", "rb-sure-high"), (0.6, "fairly sure", "rb-sure-mid"), (0.0, "unsure", "rb-sure-low"))
+
+
+def sureness_html(confidence: float | None) -> str:
+    """A quiet marker of how sure an answer is (a dot and a word, the figure in its tooltip); empty without one."""
+    if confidence is None:
+        return ""
+    word, cls = next((w, c) for bound, w, c in SURENESS if confidence >= bound)
+    tip = f"{confidence:.0%} likely that the documents answer this question (calibrated confidence)"
+    return f'<span class="rb-sure {cls}" title="{_e(tip)}">{word}</span>'
+
+
 def answer_markdown(text: str, *, refused: bool = False, notice: str = "", error: bool = False,
-                    pending: bool = False, short: str = "") -> str:
-    """The chat bubble for an answer: escaped text, ``[n]`` shown as citation badges, and the short
-    answer it leads with (``short``) in bold."""
+                    pending: bool = False, short: str = "", confidence: float | None = None) -> str:
+    """The chat bubble for an answer: escaped text, ``[n]`` shown as citation badges, the short
+    answer it leads with (``short``) in bold, and how sure it is (``confidence``) as a quiet marker."""
     parts: list[str] = []
     last = 0
     if short and text.startswith(short):
@@ -49,6 +62,8 @@ def answer_markdown(text: str, *, refused: bool = False, notice: str = "", error
     elif refused:
         head = '<span class="rb-badge rb-refusal-msg">Not found in the documents</span>'
         body = f"{head} *{body}*" if body else head
+    elif not pending and confidence is not None:
+        body += f" {sureness_html(confidence)}"
     if notice:
         body += f'\n\n<span class="rb-badge rb-notice-msg">Note</span> *{escape_md(notice)}*'
     return body

@@ -29,7 +29,8 @@ class Turn:
         if self.answer is None:
             return answer_markdown(self.partial, pending=True)
         a = self.answer
-        return answer_markdown(a.answer, refused=a.refused, notice=a.notice, short=a.short_answer.text if a.short_answer else "")
+        return answer_markdown(a.answer, refused=a.refused, notice=a.notice, short=a.short_answer.text if a.short_answer else "",
+                               confidence=a.confidence)
 
 
 @dataclass(frozen=True)

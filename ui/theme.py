@@ -22,6 +22,14 @@ footer { display: none !important; }
 .rb-refusal-msg { background: #fef3c7; color: #92400e; }
 .rb-error-msg { background: #fee2e2; color: #991b1b; }
 .rb-notice-msg { background: #dbeafe; color: #1e40af; }
+/* How sure an answer is: a small dot and a word, the figure in the tooltip */
+.rb-sure { display: inline-block; font-size: 0.72em; color: var(--body-text-color-subdued); margin-left: 4px;
+  white-space: nowrap; vertical-align: 1px; cursor: help; }
+.rb-sure::before { content: ""; display: inline-block; width: 7px; height: 7px; border-radius: 50%; margin-right: 4px;
+  vertical-align: 1px; }
+.rb-sure-high::before { background: #16a34a; }
+.rb-sure-mid::before { background: #ca8a04; }
+.rb-sure-low::before { background: #dc2626; }
 #rb-chat .bot.message:has(.rb-refusal-msg) { background: #fffbeb !important; border-color: #fcd34d !important; border-style: dashed !important; }
 #rb-chat .bot.message:has(.rb-error-msg) { background: #fef2f2 !important; border-color: #fca5a5 !important; }
 

@@ -43,6 +43,7 @@ class ChatRequest(BaseModel):
     stream: bool = False
     mode: str | None = Field(default=None, description="ragbot extension: answer mode")
     k: int | None = Field(default=None, ge=1, le=50, description="ragbot extension: passages")
+    refusal: str | None = Field(default=None, description="ragbot extension: how strict refusal is (strict, balanced, lenient)")
 
 
 def conversation(messages: list[Message]) -> tuple[str, list[tuple[str, str]]]:
@@ -62,10 +63,11 @@ def conversation(messages: list[Message]) -> tuple[str, list[tuple[str, str]]]:
 
 
 def extras(answer: Answer) -> dict:
-    """What ragbot adds to a completion: citations as in the answer JSON, and the refusal flag."""
+    """What ragbot adds to a completion: citations as in the answer JSON, the refusal flag and the confidence."""
     return {
         "citations": [c.to_dict() for c in answer.citations],
         "refused": answer.refused,
+        "confidence": answer.confidence,
         "short_answer": answer.short_answer.to_dict() if answer.short_answer else None,
         "notice": answer.notice,
     }

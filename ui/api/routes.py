@@ -28,6 +28,7 @@ class AskRequest(BaseModel):
     collection: str | None = Field(default=None, min_length=1, max_length=200)
     mode: str | None = None
     k: int | None = Field(default=None, ge=1, le=50)
+    refusal: str | None = Field(default=None, description="how strict refusal is: strict, balanced or lenient")
 
 
 def create_api(library: Library, *, api_keys: KeyRing | frozenset[str] = frozenset(), max_pending: int = 8) -> FastAPI:
@@ -94,13 +95,14 @@ def _add_guards(app: FastAPI, keys: KeyRing) -> None:
         return {"status": "ok", "indexing": not app.state.library.ready.is_set()}
 
 
-def _answer_payload(settings, question: str, history: list, mode: str | None, k: int | None) -> dict:
+def _answer_payload(settings, question: str, history: list, mode: str | None, k: int | None,
+                    refusal: str | None = None) -> dict:
     """The chain's input, validated before anything runs (a streamed answer cannot change its status later)."""
     from rag.answer.chain import clean_history, clean_question
 
-    chosen = settings.replace(mode=mode, k=k)  # a bad mode or k is a ConfigError here
+    chosen = settings.replace(mode=mode, k=k, refusal=refusal)  # a bad mode, k or level is a ConfigError here
     return {"question": clean_question(question, settings.max_question_chars),
-            "history": clean_history(history), "mode": chosen.mode, "k": chosen.k}
+            "history": clean_history(history), "mode": chosen.mode, "k": chosen.k, "refusal": chosen.refusal}
 
 
 def _add_chat_routes(app: FastAPI, library: Library) -> None:
@@ -119,7 +121,7 @@ def _add_chat_routes(app: FastAPI, library: Library) -> None:
         """OpenAI-compatible chat: ``model`` is the collection; ``stream`` gives server-sent events."""
         collection = await run_in_threadpool(library.open, scope, req.model)
         question, history = chat.conversation(req.messages)
-        payload = _answer_payload(library.settings, question, history, req.mode, req.k)
+        payload = _answer_payload(library.settings, question, history, req.mode, req.k, req.refusal)
         if not req.stream:
             with admission.slot():
                 answer = await run_in_threadpool(library.ask, scope, payload, collection)
@@ -136,7 +138,8 @@ def _add_chat_routes(app: FastAPI, library: Library) -> None:
     async def ask(req: AskRequest, scope: Scope = Depends(caller)) -> dict:
         """The answer JSON of ``ragbot ask --json``."""
         collection = await run_in_threadpool(library.open, scope, req.collection)
-        payload = _answer_payload(library.settings, req.question, [list(t) for t in req.history], req.mode, req.k)
+        payload = _answer_payload(library.settings, req.question, [list(t) for t in req.history], req.mode, req.k,
+                                  req.refusal)
         with admission.slot():
             answer = await run_in_threadpool(library.ask, scope, payload, collection)
         return answer.to_dict()
