@@ -12,6 +12,7 @@ import re
 from datetime import datetime, timezone
 from typing import Callable
 
+from rag.origin import reflowed
 from rag.records import cited_page, page_label
 from rag.text import MARKER
 from rag.types import Answer, Citation, Passage, ShortAnswer
@@ -162,7 +163,7 @@ def context_html(doc_text: str, citations: list[Citation], passage: Passage | No
     document (PDF, slides) the window is the whole page the quotes are on."""
     spans: list[Span] = []
     for c in citations:
-        if 0 <= c.start < c.end <= len(doc_text) and doc_text[c.start : c.end] == c.quote:
+        if 0 <= c.start < c.end <= len(doc_text) and reflowed(doc_text[c.start : c.end]) == reflowed(c.quote):
             spans.append((c.start, c.end, [c.n]))
         else:
             found = _find_quote(doc_text, c.quote, None)
