@@ -77,15 +77,22 @@ def _inside(obj: dict, bbox: tuple) -> bool:
 
 
 def _page_with_tables(page) -> str | None:
-    """A pdfplumber page's text with its ruled tables as header-keeping rows, or None without tables."""
+    """A pdfplumber page's text with its ruled tables as header-keeping rows, or None without
+    tables. A row is a record: rows, and a table from the lines around it, are parted by a blank line."""
     tables = page.find_tables()
     if not tables:
         return None
-    blocks = [(t.bbox[1], "\n".join(table_rows([[c or "" for c in row] for row in t.extract()]))) for t in tables]
+    blocks = [(t.bbox[1], True, "\n\n".join(table_rows([[c or "" for c in row] for row in t.extract()])))
+              for t in tables]
     outside = page.filter(lambda obj: obj.get("object_type") != "char" or not any(_inside(obj, t.bbox) for t in tables))
-    blocks += [(line["top"], line["text"]) for line in outside.extract_text_lines()]
+    blocks += [(line["top"], False, line["text"]) for line in outside.extract_text_lines()]
     blocks.sort(key=lambda b: b[0])
-    return "\n".join(text for _, text in blocks if text.strip())
+    out, after_table = [], False
+    for _, is_table, text in blocks:
+        if text.strip():
+            out += ["\n\n" if out and (is_table or after_table) else "\n" if out else "", text]
+            after_table = is_table
+    return "".join(out)
 
 
 def _tables(data: bytes, candidates: list[int]) -> dict[int, str]:

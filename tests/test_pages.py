@@ -257,7 +257,7 @@ def test_pdf_table_rows_keep_their_header_where_the_table_stands(tmp_path):
     (tmp_path / "t.pdf").write_bytes(table_pdf_bytes("Troops abroad are listed below.", TROOPS, "The figures are from 2023.",
                                                      pages_before=1))
     doc = load(tmp_path / "t.pdf")
-    page_two = doc.text[doc.meta["page_starts"][1]:].split("\n")
+    page_two = doc.text[doc.meta["page_starts"][1]:].split("\n\n")  # each row a paragraph of its own
     assert page_two == ["Troops abroad are listed below.", "Country | Troops", "Country: Japan | Troops: 54,000",
                         "Country: Germany | Troops: 35,000", "The figures are from 2023."]
     assert doc.text.startswith("Prose page 1")  # a page without a table keeps its text layer
