@@ -65,6 +65,14 @@ class Line:
     bold: bool = False
     lead: int = 0  # leading characters drawn in another font than the line's (a stray space before code)
 
+    def left(self) -> float | None:
+        """Where the line's text starts: its position, and the spaces it starts with (a space is
+        0.6 of the size in a monospace font, about 0.28 in others)."""
+        if self.x is None:
+            return None
+        spaces = len(self.text) - len(self.text.lstrip(" "))
+        return self.x + spaces * self.size * (0.6 if self.mono else 0.28)
+
 
 @dataclass
 class Block:
@@ -199,6 +207,14 @@ def _kind(line: Line, style: Style) -> str:
     return "text"
 
 
+def _gap(prev: Line, line: Line, style: Style) -> bool:
+    """Whether a wider gap than the lines' usual spacing parts two lines, or ``line`` starts a new column."""
+    if prev.y is None or line.y is None or not style.spacing:
+        return False
+    gap = prev.y - line.y
+    return gap > PARAGRAPH_GAP * style.spacing or gap < -style.spacing
+
+
 def _short(line: Line, style: Style) -> bool:
     return style.width > 0 and len(line.text.strip()) < SHORT_LINE * style.width
 
@@ -206,14 +222,12 @@ def _short(line: Line, style: Style) -> bool:
 def _breaks(prev: Line, line: Line, style: Style, first: bool) -> bool:
     """Whether ``line`` starts a new paragraph after ``prev`` (lines of text of one page; ``first``:
     ``prev`` is its paragraph's first line)."""
-    if prev.y is not None and line.y is not None and style.spacing:
-        gap = prev.y - line.y
-        if gap > PARAGRAPH_GAP * style.spacing or gap < -style.spacing:  # a wide gap, or a new column
-            return True
-        if abs(prev.size - line.size) > 0.1 * max(prev.size, line.size):
-            return True
+    if _gap(prev, line, style):
+        return True
+    if prev.y is not None and line.y is not None and abs(prev.size - line.size) > 0.1 * max(prev.size, line.size):
+        return True
     if prev.x is not None and line.x is not None and style.size:
-        shift = line.x - prev.x
+        shift = line.left() - prev.left()
         if shift >= style.size and _short(prev, style):
             return True  # a short line, then one drawn deeper: a term and its description
         if shift <= -style.size and not (first and not _short(prev, style)):
@@ -253,7 +267,7 @@ def hyphenated_words(text: str) -> set[str]:
 
 def _indent(line: Line, base: Line, style: Style) -> bool:
     """Whether ``line`` is drawn indented from ``base`` by two characters or more."""
-    return line.x is not None and base.x is not None and line.x - base.x >= 1.0 * (style.size or line.size)
+    return line.x is not None and base.x is not None and line.left() - base.left() >= 1.0 * (style.size or line.size)
 
 
 def page_blocks(lines: list[Line], style: Style) -> list[Block]:
@@ -317,8 +331,17 @@ def runs_on(before: Block | None, after: Block | None) -> bool:
 
 
 def _page_text(blocks: list[Block] | None, lines: list[Line], style: Style, vocabulary: set[str]) -> str:
-    if blocks is None:  # read without positions: its lines as they are
-        return "\n".join(line.text for line in lines).strip()
+    if blocks is None:  # its lines as they are, without blank lines before and after them
+        kept = []
+        for prev, line in zip([None, *lines], lines):
+            if prev is not None and _gap(prev, line, style) and prev.text.strip():
+                kept.append("")  # pypdf writes no blank line for the space between two paragraphs
+            kept.append(line.text.rstrip())
+        while kept and not kept[0].strip():
+            kept.pop(0)
+        while kept and not kept[-1].strip():
+            kept.pop()
+        return "\n".join(kept)
     return "\n\n".join(block_text(b, style, vocabulary) for b in blocks)
 
 
@@ -329,6 +352,15 @@ def _hyphen_joined(before: str, after: str, vocabulary: set[str]) -> str | None:
     head = re.search(r"\w*.$", before).group(0)
     word = head[:-1] + "-" + re.match(r"\w*", after).group(0)
     return before if before[-1] == "-" and word.lower() in vocabulary else before[:-1]
+
+
+def _lines_run_on(before: str, after: str) -> bool:
+    """Whether a page's last line (kept as drawn) goes on as the next page's first: it ends no
+    sentence and the next starts as deep."""
+    last, first = before.rstrip().rsplit("\n", 1)[-1], after.lstrip("\n").split("\n", 1)[0]
+    if not last.strip() or not first.strip() or _SENTENCE_END.search(last):
+        return False
+    return len(last) - len(last.lstrip()) == len(first) - len(first.lstrip())
 
 
 def assemble(pages: list[list[Line]], placed: list[bool]) -> tuple[list[str], list[str]]:
@@ -343,13 +375,18 @@ def assemble(pages: list[list[Line]], placed: list[bool]) -> tuple[list[str], li
         contents.append(after)
     style = document_style([lines for lines, ok in zip(kept, placed) if ok])
     vocabulary = hyphenated_words("\n".join(line.text for lines in kept for line in lines))
-    blocks = [page_blocks(lines, style) if ok and not c else None for lines, ok, c in zip(kept, placed, contents)]
+    # A document set in a monospace font (a manual page printed as it shows on a terminal) writes its
+    # layout in spaces: its lines are kept as they are, as a plain text file's would be.
+    blocks = [page_blocks(lines, style) if ok and not c and not style.mono else None
+              for lines, ok, c in zip(kept, placed, contents)]
     texts = ["" if c else _page_text(b, lines, style, vocabulary) for b, lines, c in zip(blocks, kept, contents)]
     separators = []
     for i in range(len(texts) - 1):
         first, second = blocks[i], blocks[i + 1]
         sep = "\n\n"
-        if first and second and runs_on(first[-1], second[0]):
+        if style.mono and _lines_run_on(texts[i], texts[i + 1]):
+            sep = "\n"  # a hard-wrapped paragraph going on: one line break, as in a text file
+        elif first and second and runs_on(first[-1], second[0]):
             mended = _hyphen_joined(texts[i], texts[i + 1], vocabulary)
             sep = " " if mended is None else ""
             texts[i] = texts[i] if mended is None else mended

@@ -262,3 +262,35 @@ def test_a_citation_names_the_labelled_page_in_cli_and_app(tmp_path):
     assert '<span class="rb-page">p. 2 (PDF page 4)</span>' in sources_html(a)
     retrieved = a.to_dict()["retrieved"]
     assert {p["page_label"] for p in retrieved if p["page"] == 4} == {"2"}
+
+
+MAN_PAGES = [
+    ["NAME", "       widget - frobnicate the gizmos", "", "DESCRIPTION",
+     "       Widget frobnicates each FILE in turn, reading its configuration from the file named by",
+     "       the -c option, or from the default place when it is not given, and it goes on to"],
+    ["       the next file when one fails.", "", "       -c, --config=FILE",
+     "              read the configuration from FILE instead of the default one; the file must", "              exist and be readable."],
+    ["       -v, --verbose", "              print what is done.", "", "SEE ALSO", "       gizmo(1)"],
+]
+
+
+def test_a_manual_set_in_a_monospace_font_keeps_its_lines_as_a_text_file_would():
+    from reportlab.lib.pagesizes import A4
+    from reportlab.pdfgen import canvas
+
+    out = io.BytesIO()
+    pdf = canvas.Canvas(out, pagesize=A4)
+    for n, lines in enumerate(MAN_PAGES, 1):
+        pdf.setFont("Courier", 10)
+        pdf.drawString(50, 810, "WIDGET(1)                 General Commands Manual                 WIDGET(1)")
+        for k, line in enumerate(lines):
+            pdf.drawString(50, 780 - 12 * k, line)  # an empty line draws nothing: only the gap shows it
+        pdf.drawString(50, 30, f"widget 4.2                     2026-12-01                          {n}")
+        pdf.showPage()
+    pdf.save()
+    doc = load_bytes(out.getvalue(), "widget.pdf", ".pdf")
+    pages = ["\n".join(lines) for lines in MAN_PAGES]
+    # the title and footer lines gone; the layout in spaces kept; a paragraph going on to the
+    # next page parted from it by one line break (the structure pass joins it), others by a blank line
+    assert doc.text == pages[0] + "\n" + pages[1] + "\n\n" + pages[2]
+    assert doc.meta["page_starts"] == [0, len(pages[0]) + 1, len(pages[0]) + len(pages[1]) + 3]
