@@ -15,8 +15,8 @@ from .metrics import LATENCY_METRICS, METRIC_NAMES
 BREAKDOWN_COLUMNS = (
     "answer_pass_rate", "must_include_recall", "hit@5", "faithfulness", "refusal_accuracy", "false_refusal_rate",
 )
-CONFIG_KEYS = ("created", "golden", "split", "mode", "k", "fetch_k", "mmr", "embedding_model", "generator_model",
-               "collection", "index", "index_fingerprint", "warmup_ms", "seconds")
+CONFIG_KEYS = ("created", "golden", "split", "mode", "k", "fetch_k", "mmr", "refusal", "decision", "embedding_model",
+               "generator_model", "collection", "index", "index_fingerprint", "warmup_ms", "seconds")
 
 
 def fmt(name: str, value) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 import hashlib
 import sys
 import time
+from collections import Counter
 from datetime import datetime, timezone
 from typing import Any, Mapping, Sequence
 
@@ -127,7 +128,7 @@ def build_report(
     if reliability["n"]:  # answers that carry a confidence (the reader decided them)
         aggregate["confidence_ece"] = reliability["ece"]
     return {
-        "config": dict(config or {}),
+        "config": {**dict(config or {}), **decided_by(answers)},
         "counts": {
             "cases": len(cases),
             "answerable": sum(c.answerable for c in cases),
@@ -146,6 +147,17 @@ def build_report(
         "notes": list(NOTES) + ([ECE_NOTE] if reliability["n"] else []),
         "cases": rows,
     }
+
+
+def decided_by(answers: Sequence[Mapping]) -> dict:
+    """The refusal level and whose decision (shipped, or the collection's own) most answers were
+    decided with; empty when no answer says (an answer core without levels)."""
+    found = {}
+    for key in ("refusal", "decision"):
+        seen = Counter(str((a.get("support") or {}).get(key)) for a in answers if (a.get("support") or {}).get(key))
+        if seen:
+            found[key] = seen.most_common(1)[0][0]
+    return found
 
 
 def warm_up(chain, case: GoldenCase) -> float:

@@ -415,3 +415,14 @@ def test_the_api_takes_a_level_and_returns_the_confidence(tmp_path):
     for url, bad in (("/v1/ask", {"question": "Who?", "refusal": "wild"}), ("/v1/chat/completions", {**body, "refusal": "wild"})):
         r = client.post(url, json=bad)
         assert r.status_code == 400 and r.json()["detail"] == BAD_LEVEL
+
+
+def test_the_report_says_which_level_and_whose_decision_answered():
+    from eval.runner import build_report
+
+    cases = [GoldenCase(f"c{i}", f"q{i}") for i in range(3)]
+    support = {"refusal": "strict", "decision": "collection (fitted 2026-12-07 on 40 questions)"}
+    results = [({"answer": "x", "refused": False, "support": support if i else {}}, 0.0, "") for i in range(3)]
+    config = build_report(cases, results, {"mode": "extractive"})["config"]
+    assert config == {"mode": "extractive", **support}
+    assert build_report(cases, [({"answer": "x"}, 0.0, "")] * 3, {"k": 5})["config"] == {"k": 5}
