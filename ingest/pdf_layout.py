@@ -139,15 +139,18 @@ def _edges(lines: list[Line]) -> set[int]:
     return edges | set(placed[:EDGE_LINES] + placed[-EDGE_LINES:])
 
 
-def furniture(pages: list[list[Line]]) -> list[set[int]]:
-    """Each page's running headers, footers and page numbers (line indexes)."""
+def furniture(pages: list[list[Line]], body_size: float = 0.0) -> list[set[int]]:
+    """Each page's running headers, footers and page numbers (line indexes). A line in a heading's
+    size (``body_size`` known) is not one: a chapter's title atop its first page reads like the
+    running header of its other pages."""
     # A page of one line has no running header: its line is its content (an OCR'd note, a title page).
     keys = [{i: _key(page[i].text) for i in _edges(page)} if sum(bool(ln.text.strip()) for ln in page) > 1 else {}
             for page in pages]
     counts = Counter(k for page in keys for k in set(page.values()))
     least = MIN_REPEATS if len(pages) > 4 else 2
     return [{i for i, k in page.items() if counts[k] >= least and re.search(r"[a-z#]", k)
-             and len(k.split()) <= MAX_HEADING_WORDS} for page in keys]
+             and len(k.split()) <= MAX_HEADING_WORDS and not (body_size and lines[i].size >= HEADING_RATIO * body_size)}
+            for page, lines in zip(keys, pages)]
 
 
 def contents_page(lines: list[Line], after_contents: bool) -> bool:
@@ -367,7 +370,7 @@ def assemble(pages: list[list[Line]], placed: list[bool]) -> tuple[list[str], li
     """The pages' texts, and what goes between each page and the next: a blank line, or a space
     (nothing after a mended hyphen) where a paragraph runs on. ``placed``: the pages whose lines
     know their positions (the others are kept line by line)."""
-    drop = furniture(pages)
+    drop = furniture(pages, document_style([lines for lines, ok in zip(pages, placed) if ok]).size)
     kept = [[line for i, line in enumerate(page) if i not in gone] for page, gone in zip(pages, drop)]
     contents, after = [], False
     for lines in kept:

@@ -68,7 +68,10 @@ def manual_pdf(pages: list[list[tuple]] | None = None, labels: bool = True) -> b
     pdf = canvas.Canvas(out, pagesize=A4)
     for n, items in enumerate(pages or manual_pages()):
         pdf.setFont("Helvetica", 9)
-        pdf.drawString(72, 810, f"{HEADER}, chapter {max(1, n - 1)}")  # page templates draw first
+        if n != 4:  # a chapter's first page (the Options chapter's) has no running header
+            pdf.drawString(72, 810, f"{HEADER}, chapter {max(1, n - 1)}")  # page templates draw first
+        if n in (2, 3, 5):
+            pdf.drawString(72, 822, "Options")  # a running title, that the chapter's first page has as its heading
         pdf.drawString(297, 30, LABELS[n] if labels else str(n + 1))
         y = 770.0
         for kind, *content in items:
