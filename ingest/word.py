@@ -11,8 +11,9 @@ What reads as what (python-docx gives styles, runs and indents, not meaning):
   is a paragraph in a term style ("Definition Term", as Word's HTML styles name it, "Glossary
   Term", "Term") or a short paragraph (at most ``MAX_TERM_WORDS`` words) all in bold; its
   description is the paragraphs after it in a definition style ("Definition", "Definition List",
-  "Glossary Definition", "Description") or indented deeper than the term. A bold line with no
-  deeper or definition-styled paragraph below it stays a paragraph (often a run-in heading);
+  "Glossary Definition", "Description") or indented deeper than the term (an item of a bulleted
+  or numbered list is indented too, but is not a description). A bold line with no deeper or
+  definition-styled paragraph below it stays a paragraph (often a run-in heading);
 - a table: rows that keep their header (``layout.table_rows``), except a two-column table whose
   first row is not a header (not marked to repeat, not all bold, and its second cell a
   description of ``MIN_DESCRIPTION_WORDS`` words or more, not a column's label) and whose first
@@ -76,6 +77,12 @@ def _indent(para) -> int:
                  if s.paragraph_format.left_indent is not None), 0)
 
 
+def _list_item(para) -> bool:
+    """Whether a paragraph is an item of a bulleted or numbered list (indented, but not a description)."""
+    p_pr = para._p.pPr
+    return (p_pr is not None and p_pr.numPr is not None) or any("list" in n.lower() for n in _style_names(para))
+
+
 def kind(para) -> str:
     """What a paragraph is: "heading N", "code", "term", "definition", "bold" (a short bold
     line, a term if a description follows), "text" or "" (empty)."""
@@ -115,7 +122,8 @@ def paragraph_blocks(paras: list) -> list[str]:
             i = j
         elif k in ("term", "bold"):
             j = i + 1
-            while j < len(paras) and (kinds[j] == "definition" or (kinds[j] == "text" and _indent(paras[j]) > _indent(para))):
+            while j < len(paras) and (kinds[j] == "definition" or (kinds[j] == "text" and _indent(paras[j]) > _indent(para)
+                                                                    and not _list_item(paras[j]))):
                 j += 1
             if j > i + 1:
                 blocks.append("\n".join([_line(para), *(ENTRY_INDENT + _line(p) for p in paras[i + 1 : j])]))

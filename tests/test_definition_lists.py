@@ -92,10 +92,12 @@ def test_a_bold_term_and_its_indented_description_are_an_entry():
             d.add_paragraph(line).paragraph_format.left_indent = Inches(0.5)
         d.add_paragraph().add_run("Note").bold = True  # a run-in heading: nothing indented follows
         d.add_paragraph("Options may be combined.")
+        d.add_paragraph().add_run("Requirements").bold = True  # a label over a bulleted list: not a term
+        d.add_paragraph("a POSIX shell", style="List Bullet").paragraph_format.left_indent = Inches(0.5)
 
     assert _docx(build).split("\n\n") == [
         "# Options", "-r, --recursive\n    remove directories and their contents recursively\n    one level at a time",
-        "Note", "Options may be combined."]
+        "Note", "Options may be combined.", "Requirements", "a POSIX shell"]
 
 
 def test_definition_term_and_definition_styles_are_an_entry():
