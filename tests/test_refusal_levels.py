@@ -426,3 +426,54 @@ def test_the_report_says_which_level_and_whose_decision_answered():
     config = build_report(cases, results, {"mode": "extractive"})["config"]
     assert config == {"mode": "extractive", **support}
     assert build_report(cases, [({"answer": "x"}, 0.0, "")] * 3, {"k": 5})["config"] == {"k": 5}
+
+
+# -- fitting the levels and the confidence on dev (python -m eval.fit_reader) -------------------
+
+def dev_sets(seed: int = 0):
+    """Out-of-fold scores of three dev sets: answerable ones high, unanswerable ones low, overlapping."""
+    rng = np.random.default_rng(seed)
+    oof, labels = {}, {}
+    for name, (pos, neg, shift) in {"squad2": (600, 600, 0.0), "missing": (300, 150, 0.5), "essay": (70, 25, 1.0)}.items():
+        z = np.concatenate([rng.normal(1.0 + shift, 1.0, pos), rng.normal(-1.0, 1.0, neg)])
+        oof[name], labels[name] = 1 / (1 + np.exp(-z)), np.array([1] * pos + [0] * neg)
+    return oof, labels
+
+
+def test_fit_reader_levels_keep_balanced_and_bound_every_set_by_their_aim():
+    from eval.fit_reader import choose_threshold, fit_levels, rates
+
+    oof, labels = dev_sets()
+    balanced = choose_threshold(oof, labels, {n: 0.08 for n in oof})
+    levels = fit_levels(oof, labels, balanced, {n: 0.08 for n in oof}, {"strict": 0.15, "lenient": 0.03})
+    assert list(levels) == ["strict", "balanced", "lenient"]  # strictest first
+    assert levels["balanced"]["threshold"] == round(balanced, 6) and levels["balanced"]["aim"] == 0.08
+    for name in ("strict", "lenient"):
+        aim, t = levels[name]["aim"], levels[name]["threshold"]
+        false_refusals = [rates(oof[n], labels[n], t)[1] for n in oof]
+        assert max(false_refusals) <= aim and max(false_refusals) > aim - 0.02  # the binding set sits at its aim
+        assert levels[name]["dev_out_of_fold"]["squad2"]["false_refusal"] == round(false_refusals[0], 4)
+    refusal = {n: levels[n]["dev_out_of_fold"]["squad2"]["refusal"] for n in levels}
+    assert refusal["strict"] > refusal["balanced"] > refusal["lenient"]
+
+
+def test_fit_reader_confidence_is_calibrated_on_dev():
+    from eval.fit_reader import fit_confidence
+
+    oof, labels = dev_sets()
+    conf = fit_confidence(oof, labels)
+    assert conf["method"] == "platt" and conf["a"] > 0
+    assert all(0 <= e < 0.1 for e in conf["dev_ece"].values())
+    gate = ReaderGate({}, 0.0, 0.5, 0.0, 5, {"confidence": conf}, {}, (conf["a"], conf["b"]))
+    assert gate.to_dict()["confidence"] == conf  # written back as fitted
+
+
+def test_fit_reader_reads_its_cache_only_for_the_reader_it_came_from(tmp_path):
+    from eval.fit_reader import read_cache
+    from rag.errors import InputError
+
+    cache = tmp_path / "rows.json"
+    cache.write_text(json.dumps({"reader": "abc", "passages": 5, "limit": None, "sets": {"essay": []}}))
+    assert read_cache(cache, "abc", 5, None) == {"essay": []}
+    with pytest.raises(InputError, match="collected with another reader model"):
+        read_cache(cache, "def", 5, None)
