@@ -22,7 +22,7 @@ DROPPED_ROLES = {"navigation", "banner", "contentinfo", "complementary", "search
 FURNITURE_WORDS = {"toc", "toctree", "nav", "navbar", "navigation", "menu", "breadcrumb", "breadcrumbs",
                    "sidebar", "footer", "headerlink", "skip", "skiplink", "cookie", "cookies", "pagination",
                    "pager", "masthead", "prevnext", "related", "edit", "feedback", "banner", "announcement"}
-FURNITURE_PARTS = ("sidebar", "breadcrumb", "navbar", "headerlink", "skiplink", "skip-link", "cookie", "toctree",
+FURNITURE_PARTS = ("sidebar", "breadcrumb", "navbar", "headerlink", "skiplink", "skip-link", "cookie", "toctree", "viewcode-link", "viewcode-back",
                    "table-of-contents", "tableofcontents", "site-header", "site-footer")
 # A block kept though its name looks like furniture: it holds the page's content (Read the Docs
 # calls its content column "wy-nav-content").
@@ -113,6 +113,10 @@ def _inline(node, run: _Run, link: bool = False) -> None:
             run.add("\n", True, link)
         elif child.name in CODE_TAGS:
             run.add(child.get_text(), True, link)  # exactly: syntax highlighting's spans add nothing
+        elif child.name in BLOCK_TAGS:  # a block read inline (in a table's cell): a space around it
+            run.add(" ", False, link)
+            _inline(child, run, link)
+            run.add(" ", False, link)
         else:
             _inline(child, run, link or child.name == "a")
 
@@ -189,6 +193,9 @@ def _block(el, blocks: list[Block], links: bool = False) -> None:
             blocks.append(Block("heading", "#" * int(el.name[1]) + " " + text))
     elif el.name == "pre":
         blocks.append(Block("code", fence(el.get_text())))
+    elif el.name == "table" and el.find("pre") is not None:  # code laid out beside its line numbers
+        blocks += [Block("code", fence(pre.get_text())) for pre in el.find_all("pre")
+                   if not any("linenos" in " ".join(td.get("class") or []) for td in pre.find_parents("td"))]
     elif el.name == "table":
         rows = [[" ".join(_cell(c).split()) for c in tr.find_all(["th", "td"])] for tr in el.find_all("tr")]
         blocks += [Block("row", r) for r in table_rows(rows)]

@@ -119,3 +119,21 @@ def test_text_without_block_tags_is_kept():
 def test_text_wrapped_in_thousands_of_divs_is_read():
     html = "<html><body>" + "<div>" * 3000 + "<p>Deep <b>text</b>.</p>" + "</div>" * 3000 + "</body></html>"
     assert load_bytes(html.encode(), "p.html", ".html").text == "Deep text."
+
+
+def test_code_beside_its_line_numbers_is_one_fence_without_them():
+    html = ('<table class="highlighttable"><tr><td class="linenos"><div class="linenodiv"><pre>1\n2</pre></div></td>'
+            '<td class="code"><div class="highlight"><pre><span class="k">def</span> <span class="nf">f</span>():\n'
+            '    <span class="k">pass</span>\n</pre></div></td></tr></table>')
+    assert load_bytes(html.encode(), "p.html", ".html").text == "```\ndef f():\n    pass\n```"
+
+
+def test_paragraphs_inside_a_table_cell_keep_a_space_between_them():
+    html = "<table><tr><th>Name</th><th>Notes</th></tr><tr><td>a</td><td><p>First.</p><p>Second.</p></td></tr></table>"
+    assert "Name: a | Notes: First. Second." in load_bytes(html.encode(), "p.html", ".html").text
+
+
+def test_a_source_link_beside_a_signature_is_left_out():
+    html = ('<dl><dt>paths.join(path)<a href="_modules/paths.html"><span class="viewcode-link">[source]</span></a></dt>'
+            '<dd><p>Join.</p></dd></dl>')
+    assert load_bytes(html.encode(), "p.html", ".html").text == "paths.join(path)\n    Join."
