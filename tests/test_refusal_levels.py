@@ -477,3 +477,20 @@ def test_fit_reader_reads_its_cache_only_for_the_reader_it_came_from(tmp_path):
     assert read_cache(cache, "abc", 5, None) == {"essay": []}
     with pytest.raises(InputError, match="collected with another reader model"):
         read_cache(cache, "def", 5, None)
+
+
+def test_the_mcp_ask_tool_takes_a_level_and_returns_the_confidence(tmp_path):
+    from ui.api.keys import FULL
+    from ui.api.mcp_tools import _ask
+    from ui.fakes import FakeChain, FakeDoc
+    from ui.handlers import RagbotUI
+
+    chain = FakeChain([FakeDoc("a.txt", "Soft power, a term coined by Joseph Nye, means attraction.")])
+    ui = RagbotUI(Settings(persist_dir=str(tmp_path)), lambda s: chain, feedback_path=tmp_path / "f")
+    d = _ask(ui.library, FULL, "Who coined soft power?", [], None, "strict")
+    assert chain.calls[-1]["refusal"] == "strict" and isinstance(d["confidence"], float)
+    _ask(ui.library, FULL, "Who coined soft power?", [], None)
+    assert chain.calls[-1]["refusal"] == "balanced"
+    with pytest.raises(ConfigError) as err:
+        _ask(ui.library, FULL, "Who?", [], None, "wild")
+    assert str(err.value) == BAD_LEVEL

@@ -47,11 +47,13 @@ def build_mcp(library: Library, admission: Admission | None = None):
         return await guarded(_search, library, caller(), query, k, collection)
 
     @server.tool()
-    async def ask(question: str, history: list[list[str]] | None = None, collection: str | None = None) -> dict:
+    async def ask(question: str, history: list[list[str]] | None = None, collection: str | None = None,
+                  refusal: str | None = None) -> dict:
         """Answer a question from the documents. The answer cites passages as [n]; ``citations`` gives
-        each one's source, section, quote and span; ``refused`` is true when the documents do not say.
-        ``history`` is earlier [question, answer] pairs, for follow-up questions."""
-        return await guarded(_ask, library, caller(), question, history or [], collection)
+        each one's source, section, quote and span; ``refused`` is true when the documents do not say;
+        ``confidence`` is the probability that they answer it. ``history`` is earlier [question, answer]
+        pairs, for follow-up questions; ``refusal`` (strict, balanced, lenient) how readily to refuse."""
+        return await guarded(_ask, library, caller(), question, history or [], collection, refusal)
 
     @server.resource("ragbot://documents", name="documents", mime_type="application/json")
     def documents() -> str:
@@ -88,7 +90,9 @@ def _search(library: Library, scope: Scope, query: str, k: int, collection: str 
     return [p.to_dict() for p in library.search(scope, query, k, collection)]
 
 
-def _ask(library: Library, scope: Scope, question: str, history: list, collection: str | None) -> dict:
-    d = library.ask(scope, {"question": question, "history": history}, collection).to_dict()
+def _ask(library: Library, scope: Scope, question: str, history: list, collection: str | None,
+         refusal: str | None = None) -> dict:
+    level = library.settings.replace(refusal=refusal).refusal  # an unknown level is the one error every entry point gives
+    d = library.ask(scope, {"question": question, "history": history, "refusal": level}, collection).to_dict()
     d.pop("retrieved", None)  # the citations say what matters; the passages are ``search``'s job
     return d
