@@ -16,6 +16,12 @@ ingested again by the next run. So the manifest never claims a file that is not 
 indexes, and learning what the index holds costs one small SQLite read, not a read of every chunk.
 A manifest that is missing (an index made before it), damaged or out of step with the indexes'
 chunk counts is rebuilt from Chroma once, with a progress bar.
+
+Files whose vectors another embedder of the same model made (the embedder fingerprint changed,
+as when the int8 encoder stopped quantizing per batch) are re-embedded from the texts Chroma holds,
+a group of files at a time: their chunks keep their ids and texts and get new vectors in place, and
+only then does the manifest record the new embedder. A run killed in between leaves those files
+recorded with the old embedder, so the next run re-embeds them again; nothing is deleted.
 """
 from __future__ import annotations
 
@@ -121,6 +127,47 @@ class IndexWriter:
         label, so a manifest rebuilt from Chroma has the file read (and relabelled) once more."""
         self.manifest.complete([replace(entry, chunker=chunker)])
 
+    def reembed(self, encode: Callable[[list[str]], Any], embedder_id: str, *, progress: bool = False,
+                on_note: Callable[[str], None] | None = None, group_chunks: int = 512) -> int:
+        """Give every chunk of a file recorded with another embedder a new vector from its stored
+        text (see the module's docstring), then label the collection with ``embedder_id``; returns
+        the chunks re-embedded. A file with chunks missing from Chroma is removed instead (it is
+        ingested again from disk by the next run that visits it)."""
+        stale = self.manifest.embedded_otherwise(embedder_id)
+        total = sum(len(e.ids) for e in stale)
+        if stale and on_note:
+            old = ", ".join(sorted({e.embedder or "(unrecorded)" for e in stale}))
+            on_note(f"re-embedding {total} chunks of {len(stale)} file(s) embedded with {old} as {embedder_id} (once)")
+        bar = _bar(total, progress and bool(stale), "re-embedding")
+        done = 0
+        try:
+            for group in _groups(stale, group_chunks):
+                done += self._reembed_group(group, encode, embedder_id)
+                if bar is not None:
+                    bar.update(sum(len(e.ids) for e in group))
+        finally:
+            if bar is not None:
+                bar.close()
+        if not self.manifest.embedded_otherwise(embedder_id):
+            store.label_embedder(self.collection, embedder_id)
+        return done
+
+    def _reembed_group(self, group: list[FileEntry], encode, embedder_id: str) -> int:
+        ids = [i for e in group for i in e.ids]
+        got = self.collection.get(ids=ids, include=["documents", "metadatas"])
+        held = {i: (d or "", m or {}) for i, d, m in zip(got["ids"], got["documents"], got["metadatas"])}
+        whole = [e for e in group if all(i in held for i in e.ids)]
+        self.remove(e.key for e in group if e not in whole)
+        ids = [i for e in whole for i in e.ids]
+        if not ids:
+            return 0
+        docs = [held[i][0] for i in ids]
+        metas = [{**held[i][1], "embedder": embedder_id} for i in ids]
+        vectors = encode([records.index_text(d, m) for d, m in zip(docs, metas)])  # the text it was embedded from
+        store.upsert(self.collection, ids, vectors, docs, metas)  # same ids and texts: the lexical index stands
+        self.manifest.complete(replace(e, embedder=embedder_id) for e in whole)
+        return len(ids)
+
     def remove(self, keys: Iterable[str]) -> int:
         """Drop these files from both indexes by their recorded chunk ids; returns the chunks removed."""
         entries = [e for e in map(self.manifest.get, dict.fromkeys(keys)) if e is not None]
@@ -201,12 +248,24 @@ def _lexical_count(lexical: LexicalWriter) -> int:
     return len(lexical.index)
 
 
-def _bar(total: int | None, enabled: bool):
+def _bar(total: int | None, enabled: bool, desc: str = "rebuilding the manifest"):
     if not enabled:
         return None
     from tqdm import tqdm
 
-    return tqdm(total=total, unit="chunk", desc="rebuilding the manifest", file=sys.stderr, leave=False)
+    return tqdm(total=total, unit="chunk", desc=desc, file=sys.stderr, leave=False)
+
+
+def _groups(entries: list[FileEntry], chunks: int) -> Iterator[list[FileEntry]]:
+    """Whole files, gathered until a group holds at least ``chunks`` chunks."""
+    group: list[FileEntry] = []
+    for e in entries:
+        group.append(e)
+        if sum(len(g.ids) for g in group) >= chunks:
+            yield group
+            group = []
+    if group:
+        yield group
 
 
 def drop_collection(settings: Settings, name: str) -> int:

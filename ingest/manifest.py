@@ -105,6 +105,11 @@ class Manifest:
         """Writes a crash interrupted."""
         return [_entry(r) for r in self._db.execute("SELECT * FROM files WHERE state = ?", (WRITING,))]
 
+    def embedded_otherwise(self, embedder: str) -> list[FileEntry]:
+        """Complete files whose vectors another embedder made (they are re-embedded from their texts)."""
+        rows = self._db.execute("SELECT * FROM files WHERE state = ? AND embedder != ? ORDER BY key", (COMPLETE, embedder))
+        return [_entry(r) for r in rows]
+
     def chunk_count(self) -> int:
         """Chunks of the complete files (what both indexes hold when nothing is unfinished)."""
         return int(self._db.execute("SELECT COALESCE(SUM(chunks), 0) FROM files WHERE state = ?", (COMPLETE,)).fetchone()[0])

@@ -5,7 +5,9 @@ chunker and embedder fingerprints and chunk ids. A file whose entry matches the 
 skipped before it is parsed (which LangChain's ``index()`` cannot do: it hashes parsed chunks);
 a changed file is replaced, a removed one deleted by its chunk ids. All writes go through the
 ``IndexWriter`` (ingest/index_writer.py), which keeps Chroma, the lexical index and the manifest in
-step and repairs what an interrupted run left, so an interrupted run is simply run again.
+step and repairs what an interrupted run left, so an interrupted run is simply run again. Files
+that only another embedder made vectors for are not read again: after the files are visited, the
+writer re-embeds every such file of the index from the texts it holds (once, with a progress bar).
 """
 from __future__ import annotations
 
@@ -41,6 +43,7 @@ class IngestSummary:
     removed: int = 0
     chunks_total: int = 0
     chunks_written: int = 0
+    chunks_reembedded: int = 0  # chunks given new vectors from their stored texts (a changed embedder)
     seconds: float = 0.0
     skipped: list[Skipped] = field(default_factory=list)
     warnings: list[Skipped] = field(default_factory=list)  # files ingested with a loss: pages OCR could not read
@@ -127,6 +130,8 @@ def ingest(
     with IndexWriter.open(settings, embedder_id=embeddings.id, progress=progress, on_note=on_note) as writer:
         run = _Run(settings, embeddings, writer, flush_chunks or settings.ingest_flush_chunks, on_skip=on_skip, on_write=on_write)
         _visit_all(run, targets, total_files, on_file, _progress_bar(total_files, progress))
+        run.summary.chunks_reembedded = writer.reembed(embeddings.encode, embeddings.id, progress=progress,
+                                                       on_note=on_note, group_chunks=run.flush_chunks)
         run.summary.chunks_total = writer.count()
     run.summary.seconds = time.perf_counter() - t0
     return run.summary
@@ -187,7 +192,8 @@ class _Run:
             file_hash = _file_hash(data)
             reading = self.reading(path.suffix)
             old = self.writer.entry(root_key, source)
-            if old is not None and old.matches(file_hash, reading, self.embeddings.id):
+            # vectors of another embedder alone are redone from the stored texts (IndexWriter.reembed)
+            if old is not None and old.matches(file_hash, reading, old.embedder):
                 self.summary.unchanged += 1
                 return
             doc = load_bytes(data, source, path.suffix, ocr=self.ocr)
@@ -200,7 +206,7 @@ class _Run:
         if not chunks:
             self.skip(path, "no text in file")
             return
-        if old is not None and old.matches(file_hash, old.chunker, self.embeddings.id) \
+        if old is not None and old.matches(file_hash, old.chunker, old.embedder) \
                 and old.ids == tuple(scoped_id(root_key, c.id) for c in chunks):
             self.writer.relabel(old, reading)  # a newer loader read the same chunks: nothing to embed
             self.summary.unchanged += 1

@@ -64,11 +64,13 @@ class SentenceEmbeddings(Embeddings):
 
     @property
     def id(self) -> str:
-        """Identifies the vector space; a change re-indexes. Float backends share it; int8 vectors differ slightly."""
+        """Identifies the vectors: the model, and for a quantized backend how its vectors are made
+        (``+int8.2``). A change of model rebuilds the index; a change of the part after ``+`` only
+        re-embeds it (the same model's vectors share a space). Float backends share the bare name."""
         from .encoders import QUANTIZED
 
         name = self.model_name if self.model_name in PACKAGED_MODELS else f"path:{Path(self.model_name).resolve()}"
-        return f"{name}+int8" if self.backend in QUANTIZED else name
+        return f"{name}+{QUANTIZED[self.backend]}" if self.backend in QUANTIZED else name
 
     @property
     def model(self):

@@ -4,7 +4,10 @@ The ONNX and OpenVINO backends run one graph exported locally from the packaged 
 (transformer + mean pooling + L2 normalisation), cached in a user cache folder and written
 atomically, so they need no hub, no optimum and no second download. ``onnx-int8`` quantizes that
 graph's weight matrices to int8 per output channel with ONNX Runtime's own dynamic quantizer
-(activations are quantized on the fly), which runs faster on CPUs without VNNI too. sentence-transformers' own
+(activations are quantized on the fly), which runs faster on CPUs without VNNI too. The dynamic
+quantizer takes one scale over a whole input tensor, so ``onnx-int8`` runs each text through the
+graph on its own: a text's vector then never depends on the texts (or the padding) beside it.
+sentence-transformers' own
 ``backend="onnx"`` needs ``optimum``, whose installation has pulled huggingface-hub below what
 gradio 6 requires; exporting with ``torch.onnx`` (plus the small ``onnx`` package) avoids it.
 """
@@ -172,9 +175,13 @@ class GraphEncoder:
     """A ``SentenceTransformer.encode``-compatible encoder over an exported sentence graph.
 
     Texts are sorted by length and batched so padding stays short, as sentence-transformers does.
+    With ``one_text_a_run`` each text goes through the graph alone and unpadded (still tokenized in
+    batches): a graph that quantizes its activations per tensor then gives a text the same vector
+    whatever it is embedded with, and on the 2-core machine this costs no speed (padding saved).
     """
 
-    def __init__(self, model_path: Path, run: Callable[[dict, bool], np.ndarray], dimension: int):
+    def __init__(self, model_path: Path, run: Callable[[dict, bool], np.ndarray], dimension: int,
+                 one_text_a_run: bool = False):
         from tokenizers import Tokenizer
 
         self.max_seq_length = max_seq_length(model_path)
@@ -183,6 +190,7 @@ class GraphEncoder:
         self._tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")
         self._run = run
         self._dimension = dimension
+        self.one_text_a_run = one_text_a_run
 
     def get_sentence_embedding_dimension(self) -> int:
         return self._dimension
@@ -194,25 +202,39 @@ class GraphEncoder:
         texts = [sentences] if single else list(sentences)
         out = np.zeros((len(texts), self._dimension), dtype=np.float32)
         order = np.argsort([-len(t) for t in texts], kind="stable")
-        bulk = len(texts) > batch_size  # several batches in a row: the runtime may keep its threads hot
+        # several runs in a row: the runtime may keep its threads hot
+        bulk = len(texts) > (1 if self.one_text_a_run else batch_size)
         for start in range(0, len(texts), batch_size):
             idx = order[start:start + batch_size]
             enc = self._tokenizer.encode_batch([texts[i] for i in idx])
-            feeds = {
-                "input_ids": np.array([e.ids for e in enc], dtype=np.int64),
-                "attention_mask": np.array([e.attention_mask for e in enc], dtype=np.int64),
-                "token_type_ids": np.array([e.type_ids for e in enc], dtype=np.int64),
-            }
-            out[idx] = self._run(feeds, bulk)
+            if self.one_text_a_run:
+                for i, e in zip(idx, enc):
+                    n = sum(e.attention_mask)  # padding is on the right: the text's own tokens come first
+                    out[i] = self._run(_feeds([e.ids[:n]], [e.attention_mask[:n]], [e.type_ids[:n]]), bulk)[0]
+            else:
+                out[idx] = self._run(_feeds([e.ids for e in enc], [e.attention_mask for e in enc],
+                                            [e.type_ids for e in enc]), bulk)
         return out[0] if single else out
+
+
+def _feeds(ids: list, mask: list, types: list) -> dict:
+    """The graph's inputs for rows of token ids, attention masks and token types."""
+    return {
+        "input_ids": np.array(ids, dtype=np.int64),
+        "attention_mask": np.array(mask, dtype=np.int64),
+        "token_type_ids": np.array(types, dtype=np.int64),
+    }
 
 
 def _dimension(model_path: Path) -> int:
     return int(json.loads((model_path / "config.json").read_text())["hidden_size"])
 
 
-def load_onnx(model_path: Path, threads: int | None = None, quantized: bool = False) -> GraphEncoder:
+def load_onnx(model_path: Path, threads: int | None = None, quantized: bool = False,
+              one_text_a_run: bool | None = None) -> GraphEncoder:
     """ONNX Runtime on the CPU: one intra-op thread per available core, sequential graph execution.
+    The int8 graph runs one text at a time unless ``one_text_a_run=False`` (the batched way, kept
+    for ``ragbot bench ingest`` to compare with).
 
     Two sessions share the graph file: one for bulk encoding, whose idle threads spin between
     batches (measured on the 2-core machine: int8 ingestion 41 -> 51 chunks/s), and one for single
@@ -242,11 +264,12 @@ def load_onnx(model_path: Path, threads: int | None = None, quantized: bool = Fa
                 sessions[bulk] = session(spin=bulk)
             return sessions[bulk].run(None, feeds)[0]
 
-    return GraphEncoder(model_path, run, _dimension(model_path))
+    alone = quantized if one_text_a_run is None else one_text_a_run
+    return GraphEncoder(model_path, run, _dimension(model_path), one_text_a_run=alone)
 
 
 def load_onnx_int8(model_path: Path, threads: int | None = None) -> GraphEncoder:
-    """ONNX Runtime over the int8-quantized graph."""
+    """ONNX Runtime over the int8-quantized graph, one text a run (see ``GraphEncoder``)."""
     return load_onnx(model_path, threads, quantized=True)
 
 
@@ -284,7 +307,10 @@ def load_torch(model_path: Path, threads: int | None = None):
 LOADERS: dict[str, Callable] = {
     "torch": load_torch, "onnx": load_onnx, "onnx-int8": load_onnx_int8, "openvino": load_openvino,
 }
-QUANTIZED = {"onnx-int8"}  # backends whose vectors differ from the float model's (a change re-indexes)
+# Backends whose vectors differ from the float model's, and the label of their vectors in the
+# embedder fingerprint (a change re-embeds the index). "int8.2": each text quantized on its own
+# (issue 33); the vectors of the batched "int8" moved with their batch (cosine down to 0.99).
+QUANTIZED = {"onnx-int8": "int8.2"}
 
 
 def load_encoder(model_path: Path, backend: str, threads: int | None = None):

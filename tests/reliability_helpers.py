@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from rag.encoders import QUANTIZED
+
 from .conftest import ROOT, FakeEmbeddings
 from .docs_factory import encrypted_pdf_bytes, pdf_bytes
 
@@ -14,7 +16,7 @@ from .docs_factory import encrypted_pdf_bytes, pdf_bytes
 class FakeMiniLM(FakeEmbeddings):
     """The fake vectors under the real model's id and dimension, so the CLI (real model) accepts the index."""
 
-    id = "all-MiniLM-L6-v2+int8"  # the default backend's (onnx-int8) id
+    id = f"all-MiniLM-L6-v2+{QUANTIZED['onnx-int8']}"  # the default backend's (onnx-int8) id
     dimension = 384
 
 

@@ -204,8 +204,9 @@ def open_collection(settings: Settings, *, create: bool = False, embedder_id: st
                 metadata={"hnsw:space": "cosine", "embedder": embedder_id or ""},
             )
             found = (collection.metadata or {}).get("embedder")
-            if embedder_id and found and found != embedder_id:
+            if embedder_id and found and found.split("+")[0] != embedder_id.split("+")[0]:
                 # Vectors of another model live in another space (maybe another dimension): rebuild.
+                # The same model's vectors made another way are re-embedded in place by the writer.
                 client.delete_collection(settings.collection)
                 collection = client.get_or_create_collection(
                     settings.collection,
@@ -229,6 +230,13 @@ def _is_not_found(exc: Exception) -> bool:
     name = type(exc).__name__
     text = str(exc).lower()
     return name in ("NotFoundError", "InvalidCollectionException") or ("does not exist" in text)
+
+
+def label_embedder(collection, embedder_id: str) -> None:
+    """Record in the collection's metadata which embedder made all its vectors."""
+    if (collection.metadata or {}).get("embedder") != embedder_id:
+        # only the changed key: Chroma refuses a metadata that names the distance again
+        collection.modify(metadata={"embedder": embedder_id})
 
 
 def max_batch(collection) -> int:
