@@ -21,9 +21,13 @@ DROPPED_ROLES = {"navigation", "banner", "contentinfo", "complementary", "search
 # "toc-wrapper"), or, for the longer ones, any part of it ("sphinxsidebar").
 FURNITURE_WORDS = {"toc", "toctree", "nav", "navbar", "navigation", "menu", "breadcrumb", "breadcrumbs",
                    "sidebar", "footer", "headerlink", "skip", "skiplink", "cookie", "cookies", "pagination",
-                   "pager", "masthead", "prevnext", "related", "edit", "feedback", "banner", "announcement"}
-FURNITURE_PARTS = ("sidebar", "breadcrumb", "navbar", "headerlink", "skiplink", "skip-link", "cookie", "toctree", "viewcode-link", "viewcode-back",
-                   "table-of-contents", "tableofcontents", "site-header", "site-footer")
+                   "pager", "masthead", "prevnext", "edit", "banner", "announcement"}
+FURNITURE_PARTS = ("sidebar", "breadcrumb", "navbar", "headerlink", "skiplink", "skip-link", "cookie", "toctree",
+                   "viewcode-link", "viewcode-back", "table-of-contents", "tableofcontents", "site-header", "site-footer")
+# Tags whose names come from their content, not the site's layout: a section titled "Cookies"
+# is <section id="cookies">, an API entry <dt id="Menu">. Their class and id are not read.
+NAMED_BY_CONTENT = {"section", "article", "main", "dl", "dt", "dd", "table", "pre", "code",
+                    "h1", "h2", "h3", "h4", "h5", "h6"}
 # A block kept though its name looks like furniture: it holds the page's content (Read the Docs
 # calls its content column "wy-nav-content").
 CONTENT_TAGS = ("main", "article", "h1")
@@ -36,7 +40,7 @@ BOILERPLATE = re.compile(
     r"|was this page helpful\??|search|home|¶)\W*",
     re.IGNORECASE,
 )
-BOILERPLATE_HEADING = re.compile(r"(?:table of contents|contents|on this page|in this article|navigation)\W*", re.IGNORECASE)
+BOILERPLATE_HEADING = re.compile(r"(?:table of contents|contents|on this page|in this article)\W*", re.IGNORECASE)
 COOKIE_NOTICE = re.compile(r"\bcookies?\b.*\b(?:accept|consent|we use|this (?:site|website) uses|privacy)|"
                            r"\b(?:accept|we use|this (?:site|website) uses)\b.*\bcookies?\b", re.IGNORECASE)
 MAX_LINK_BLOCK_WORDS = 12  # a paragraph of links alone up to this long is navigation ("Previous | Next")
@@ -84,7 +88,10 @@ def _is_furniture(tag) -> bool:
         return True
     if str(attrs.get("role", "")).lower() in DROPPED_ROLES:
         return True
-    names = [*(attrs.get("class") or []), str(attrs.get("id") or "")]
+    classes = [c.lower() for c in attrs.get("class") or []]
+    if tag.name in NAMED_BY_CONTENT or "section" in classes:  # docutils writes <div class="section" id="...">
+        return False
+    names = [*classes, str(attrs.get("id") or "")]
     for name in (n.lower() for n in names if n):
         if set(re.split(r"[-_\s]+", name)) & FURNITURE_WORDS or any(p in name for p in FURNITURE_PARTS):
             return True

@@ -137,3 +137,16 @@ def test_a_source_link_beside_a_signature_is_left_out():
     html = ('<dl><dt>paths.join(path)<a href="_modules/paths.html"><span class="viewcode-link">[source]</span></a></dt>'
             '<dd><p>Join.</p></dd></dl>')
     assert load_bytes(html.encode(), "p.html", ".html").text == "paths.join(path)\n    Join."
+
+
+@pytest.mark.parametrize("html", [
+    '<section id="cookies"><h2>Cookies</h2><p>A server sets a cookie with Set-Cookie.</p></section>',
+    '<div class="section" id="pagination"><h2>Pagination</h2><p>Pages hold 50 items.</p></div>',
+    '<dl><dt id="menu">Menu</dt><dd>A widget of choices.</dd></dl>',
+    '<h2 id="navigation">Navigation</h2><p>Move with the arrow keys.</p>',
+])
+def test_a_section_named_after_its_title_is_content_whatever_its_title(html):
+    text = load_bytes(f"<html><body>{html}</body></html>".encode(), "p.html", ".html").text
+    assert text.split("\n\n")[-1].strip() in ("A server sets a cookie with Set-Cookie.", "Pages hold 50 items.",
+                                              "Menu\n    A widget of choices.", "Move with the arrow keys.")
+    assert len(text.split("\n\n")) == (1 if "<dl>" in html else 2)
