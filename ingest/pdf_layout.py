@@ -12,18 +12,23 @@ font and size. From that:
 - contents and index pages: most of the page's lines end in a page number after dot leaders
   ("Installing ........ 12"), or, on a page headed "Contents" or "Index" (and the pages that
   follow one), in page numbers;
+  a line in a heading's size never is (a chapter's title atop its first page);
 - paragraphs: a line ends its paragraph at a wider gap than the lines' usual spacing, at a change
-  of size or font kind, or when it ends a sentence well short of the lines' usual length; the
-  lines of a paragraph are joined by a space, a word hyphenated at a line's end mended (the
-  hyphen kept only where the document writes the word with it elsewhere); a paragraph that runs
-  on to the next page is joined across the page break;
+  of size, at a short line followed by one drawn deeper, at a line back out at the margin (not
+  after an indented paragraph's first line), at a short line all in bold, or when it ends a
+  sentence well short of the lines' usual length; the lines of a paragraph are joined by a space,
+  a word hyphenated at a line's end mended (the hyphen kept only where the document writes the
+  word with it elsewhere); a paragraph that runs on to the next page is joined across the page
+  break (by a space: the next page's text starts where its own characters do);
 - headings: a line in a larger size than the body text, as a Markdown heading (the largest size
-  "#"); code: lines in a monospace font, in a document whose body is not, as a fenced block with
-  their characters as drawn; an entry: a short line with its description indented below it (an
-  option and what it does), the description indented by four spaces.
+  "#"); code: lines all in a monospace font, in a document whose body is not, as a fenced block
+  with their characters as drawn; an entry: a short line with its description drawn deeper below
+  it (an option and what it does), the description indented by four spaces.
 
-Pages read another way (pdfplumber's tables, OCR) have no positions: their furniture is found
-from their first and last lines, and their lines are kept as they are.
+A document whose body is itself monospace (a manual page printed as a terminal shows it) writes
+its layout in spaces: its lines are kept as drawn, with a blank line where a gap parts them, as a
+text file's would be. Pages read another way (pdfplumber's tables, OCR) have no positions: their
+furniture is found from their first and last lines, and their lines are kept as they are.
 """
 from __future__ import annotations
 
@@ -127,7 +132,7 @@ def text_lines(text: str) -> list[Line]:
 def _key(text: str) -> str:
     """A line as furniture is compared: case, spacing and numbers (arabic or roman) aside."""
     text = " ".join(text.lower().split())
-    text = re.sub(r"\d+", "#", _ROMAN.sub("#", text))
+    text = re.sub(r"\d+", "#", _ROMAN.sub(lambda m: "#" if m.group(0) else "", text))
     return "#" if _PAGE_NUMBER.fullmatch(text) else text
 
 
