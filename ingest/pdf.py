@@ -1,9 +1,12 @@
 """PDF and images: text by page (pypdf), tables where they stand (pdfplumber), scans by OCR.
 
-A page keeps pypdf's text unless pdfplumber finds a ruled table on it; then the page is written
-from pdfplumber's lines outside the tables with each table, as rows that keep their header, at
-its place. A page with (almost) no text layer but an image on it is rendered (pypdfium2) and
-read by OCR; a page that OCR cannot read is reported in ``unread`` with the reason, not dropped silently.
+pypdf reads each page's lines with where they stand; ``pdf_layout`` makes the text a reader sees
+of them (running headers, footers, page numbers, contents and index pages left out, paragraphs
+joined, code fenced, page labels kept). Where pdfplumber finds a ruled table, the table's rows,
+each keeping its header, take the place of the lines drawn inside it (or, when the lines do not
+know their places, the page is written from pdfplumber's lines, the tables in place). A page with
+(almost) no text layer but an image on it is rendered (pypdfium2) and read by OCR; a page that
+OCR cannot read is reported in ``unread`` with the reason, not dropped silently.
 """
 from __future__ import annotations
 
@@ -76,14 +79,20 @@ def _inside(obj: dict, bbox: tuple) -> bool:
     return x0 <= mid_x <= x1 and top <= mid_y <= bottom
 
 
-def _page_with_tables(page) -> str | None:
-    """A pdfplumber page's text with its ruled tables as header-keeping rows, or None without
-    tables. A row is a record: rows, and a table from the lines around it, are parted by a blank line."""
+def _table_rows(table) -> str:
+    return "\n\n".join(table_rows([[c or "" for c in row] for row in table.extract()]))
+
+
+def _page_with_tables(page) -> tuple[str, list[tuple[float, float, str]]] | None:
+    """A pdfplumber page's ruled tables, as header-keeping rows: the page's text with its tables in
+    place (rows, and a table from the lines around it, parted by a blank line: a row is a record),
+    and each table's rows with where it stands (its top and bottom, in PDF units from the page's
+    foot, as pypdf places text); None without tables."""
     tables = page.find_tables()
     if not tables:
         return None
-    blocks = [(t.bbox[1], True, "\n\n".join(table_rows([[c or "" for c in row] for row in t.extract()])))
-              for t in tables]
+    rows = [_table_rows(t) for t in tables]
+    blocks = [(t.bbox[1], True, text) for t, text in zip(tables, rows)]
     outside = page.filter(lambda obj: obj.get("object_type") != "char" or not any(_inside(obj, t.bbox) for t in tables))
     blocks += [(line["top"], False, line["text"]) for line in outside.extract_text_lines()]
     blocks.sort(key=lambda b: b[0])
@@ -92,27 +101,29 @@ def _page_with_tables(page) -> str | None:
         if text.strip():
             out += ["\n\n" if out and (is_table or after_table) else "\n" if out else "", text]
             after_table = is_table
-    return "".join(out)
+    top = float(page.mediabox[3]) if getattr(page, "mediabox", None) else float(page.height)
+    return "".join(out), [(top - t.bbox[1], top - t.bbox[3], text) for t, text in zip(tables, rows)]
 
 
-def _tables(data: bytes, candidates: list[int]) -> dict[int, str]:
-    """Page index -> the page's text with its tables in place, for the ``candidates`` that have tables.
+def _tables(data: bytes, candidates: list[int]) -> dict[int, tuple[str, list[tuple[float, float, str]]]]:
+    """Page index -> the page's text with its tables in place, and its tables with where they
+    stand, for the ``candidates`` that have tables.
 
     pdfplumber parses every page again; on a file it cannot parse the pages keep pypdf's text
     (logged), since the text layer alone is still worth having.
     """
     import pdfplumber
 
-    found: dict[int, str] = {}
+    found: dict[int, tuple[str, list[tuple[float, float, str]]]] = {}
     if not candidates:
         return found  # no page draws lines: pdfplumber is not even opened
     try:
         with pdfplumber.open(io.BytesIO(data), password="") as pdf:
             for i in candidates:
                 page = pdf.pages[i]
-                text = _page_with_tables(page)
-                if text is not None:
-                    found[i] = text
+                tables = _page_with_tables(page)
+                if tables is not None:
+                    found[i] = tables
                 page.close()  # drops the page's parsed objects
     except Exception as exc:  # pdfminer raises many types on odd files; tables are a bonus
         log.warning("pdfplumber could not read the tables (%s: %s); text kept", type(exc).__name__, exc)
@@ -191,8 +202,12 @@ def load_pdf(data: bytes, ocr: str = "auto") -> tuple[str, dict]:
     """A PDF's pages, tables kept in place and scanned pages read by OCR (engine ``ocr``)."""
     pages, candidates, labels = _text_layer(data)
     placed = [True] * len(pages)
-    for i, text in _tables(data, candidates).items():
-        pages[i], placed[i] = pdf_layout.text_lines(text), False
+    for i, (text, tables) in _tables(data, candidates).items():
+        with_tables = pdf_layout.with_tables(pages[i], tables)  # pypdf's placed lines, the tables where they stand
+        if with_tables is None:
+            pages[i], placed[i] = pdf_layout.text_lines(text), False
+        else:
+            pages[i] = with_tables
     read, unread, engine = _ocr_pages(data, _scanned(["\n".join(line.text for line in page) for page in pages]), ocr)
     for i, text in read.items():
         pages[i], placed[i] = pdf_layout.text_lines(text), False

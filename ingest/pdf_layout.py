@@ -68,6 +68,7 @@ class Line:
     size: float = 0.0
     mono: bool = False
     bold: bool = False
+    table: bool = False  # a ruled table's rows (pdfplumber's), standing where the table does
     lead: int = 0  # leading characters drawn in another font than the line's (a stray space before code)
 
     def left(self) -> float | None:
@@ -122,6 +123,24 @@ def page_lines(page) -> list[Line]:
     if lines and not lines[-1].text and text.endswith("\n"):
         lines.pop()
     return lines
+
+
+def with_tables(lines: list[Line], tables: list[tuple[float, float, str]]) -> list[Line] | None:
+    """A page's placed lines with its tables' rows (top, bottom, rows) in place of the lines drawn
+    inside them; None when the lines do not know where they stand."""
+    if any(line.y is None for line in lines if line.text.strip()):
+        return None
+    out = list(lines)
+    for top, bottom, rows in sorted(tables, key=lambda t: -t[0]):
+        # a cell's text stands below the table's top rule by its padding and its letters' height:
+        # a baseline within 2 units of the rule is the line above it
+        inside = [i for i, line in enumerate(out) if line.y is not None and bottom <= line.y <= top - 2 and not line.table]
+        below = [i for i, line in enumerate(out) if line.y is not None and line.y < bottom and not line.table]
+        at = inside[0] if inside else below[0] if below else len(out)
+        out = [line for i, line in enumerate(out) if i not in inside]
+        at -= sum(1 for i in inside if i < at)
+        out.insert(at, Line(rows, y=top, table=True))
+    return out
 
 
 def text_lines(text: str) -> list[Line]:
@@ -188,7 +207,7 @@ def document_style(pages: list[list[Line]]) -> Style:
     mono = Counter()
     for page in pages:
         for line in page:
-            if line.y is not None and line.text.strip():
+            if line.y is not None and line.text.strip() and not line.table:
                 sizes[round(line.size, 1)] += len(line.text)
                 mono[line.mono] += len(line.text)
     if not sizes:
@@ -196,7 +215,7 @@ def document_style(pages: list[list[Line]]) -> Style:
     body = sizes.most_common(1)[0][0]
     gaps, widths = [], []
     for page in pages:
-        body_lines = [ln for ln in page if ln.y is not None and abs(ln.size - body) < 0.5 and ln.text.strip()]
+        body_lines = [ln for ln in page if ln.y is not None and abs(ln.size - body) < 0.5 and ln.text.strip() and not ln.table]
         gaps += [a.y - b.y for a, b in zip(body_lines, body_lines[1:]) if 0 < a.y - b.y < 3 * body]
         widths += [len(ln.text.strip()) for ln in body_lines]
     widths.sort()
@@ -206,6 +225,8 @@ def document_style(pages: list[list[Line]]) -> Style:
 
 
 def _kind(line: Line, style: Style) -> str:
+    if line.table:
+        return "table"
     if line.y is None or not style.size:
         return "text"
     if line.mono and not style.mono:
@@ -290,7 +311,7 @@ def page_blocks(lines: list[Line], style: Style) -> list[Block]:
             continue
         kind = _kind(line, style)
         last = blocks[-1] if blocks else None
-        same = last is not None and last.kind == kind and kind != "gap"
+        same = last is not None and last.kind == kind and kind not in ("gap", "table")
         if same and kind == "text":
             same = not _breaks(last.lines[-1], line, style, len(last.lines) == 1)
         elif same and kind == "heading":
@@ -326,6 +347,8 @@ def block_text(block: Block, style: Style, vocabulary: set[str]) -> str:
     if block.kind == "heading":
         level = max(1, min(6, sum(s >= round(block.lines[0].size, 1) for s in style.headings)))
         return "#" * level + " " + join_lines([line.text for line in block.lines], vocabulary)
+    if block.kind == "table":
+        return block.lines[0].text
     if block.kind == "entry":
         return block.lines[0].text.strip() + "\n" + ENTRY_INDENT + join_lines([line.text for line in block.lines[1:]], vocabulary)
     return join_lines([line.text for line in block.lines], vocabulary)

@@ -297,3 +297,23 @@ def test_a_manual_set_in_a_monospace_font_keeps_its_lines_as_a_text_file_would()
     # next page parted from it by one line break (the structure pass joins it), others by a blank line
     assert doc.text == pages[0] + "\n" + pages[1] + "\n\n" + pages[2]
     assert doc.meta["page_starts"] == [0, len(pages[0]) + 1, len(pages[0]) + len(pages[1]) + 3]
+
+
+def test_a_page_with_a_ruled_table_keeps_its_paragraphs_code_and_rows_in_place():
+    from reportlab.lib import colors
+    from reportlab.lib.pagesizes import A4
+    from reportlab.lib.styles import getSampleStyleSheet
+    from reportlab.platypus import Paragraph, Preformatted, SimpleDocTemplate, Table, TableStyle
+
+    styles = getSampleStyleSheet()
+    intro = ("Each function returns zero on success and a negative error code otherwise; the codes are listed in "
+             "the table below, with what each of them means for the caller and what the caller may do about it.")
+    code = 'w = widget_open("main");\nif (w == NULL) {\n    return -1;\n}'
+    table = Table([["Code", "Meaning"], ["-1", "no such widget"], ["-2", "widget busy"]])
+    table.setStyle(TableStyle([("GRID", (0, 0), (-1, -1), 0.5, colors.black)]))
+    out = io.BytesIO()
+    SimpleDocTemplate(out, pagesize=A4).build([Paragraph(intro, styles["BodyText"]), Preformatted(code, styles["Code"]), table,
+                                               Paragraph("The codes may grow in later versions.", styles["BodyText"])])
+    text = load_bytes(out.getvalue(), "codes.pdf", ".pdf").text
+    assert text == "\n\n".join([intro, f"```\n{code}\n```", "Code | Meaning", "Code: -1 | Meaning: no such widget",
+                                "Code: -2 | Meaning: widget busy", "The codes may grow in later versions."])
