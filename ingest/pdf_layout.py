@@ -69,6 +69,7 @@ class Line:
     mono: bool = False
     bold: bool = False
     table: bool = False  # a ruled table's rows (pdfplumber's), standing where the table does
+    text_x: float | None = None  # a list item's: where its text starts, after its bullet or number
     lead: int = 0  # leading characters drawn in another font than the line's (a stray space before code)
 
     def left(self) -> float | None:
@@ -122,7 +123,30 @@ def page_lines(page) -> list[Line]:
             line.text += part
     if lines and not lines[-1].text and text.endswith("\n"):
         lines.pop()
-    return lines
+    return _with_markers(lines)
+
+
+_BULLET = re.compile(r"[\u2022\u25e6\u25aa\u25ab\u2023\u2043\u2219\u00b7\x7f*\-\u2013\u25cf\u25cb\u25a0\u25a1]")
+_NUMBER = re.compile(r"\(?(?:\d{1,3}|[a-z]|[ivx]{1,4})[.)]?", re.IGNORECASE)
+
+
+def _with_markers(lines: list[Line]) -> list[Line]:
+    """Lines with a list item's bullet or number, which pypdf gives as a line of its own, put
+    before the item's first line ("- item", "2. item"): a lone marker is neither a heading nor a
+    page number. A bullet is written "-"."""
+    out: list[Line] = []
+    for line in lines:
+        prev = out[-1] if out else None
+        marker = prev.text.strip() if prev is not None else ""
+        if (prev is not None and prev.y is not None and line.y is not None and line.text.strip()
+                and abs(prev.y - line.y) < 0.5 * max(line.size, 1.0) and line.x is not None and prev.x is not None
+                and prev.x < line.x and (_BULLET.fullmatch(marker) or _NUMBER.fullmatch(marker))):
+            shown = "-" if _BULLET.fullmatch(marker) else marker
+            out[-1] = Line(shown + " " + line.text.lstrip(), line.y, prev.x, line.size, line.mono, line.bold,
+                           text_x=line.left())
+            continue
+        out.append(line)
+    return out
 
 
 def with_tables(lines: list[Line], tables: list[tuple[float, float, str]]) -> list[Line] | None:
@@ -231,7 +255,8 @@ def _kind(line: Line, style: Style) -> str:
         return "text"
     if line.mono and not style.mono:
         return "code"
-    if line.size >= style.size * HEADING_RATIO and len(line.text.split()) <= MAX_HEADING_WORDS:
+    if line.size >= style.size * HEADING_RATIO and len(line.text.split()) <= MAX_HEADING_WORDS \
+            and re.search(r"[^\W\d_]{2}", line.text):  # a heading has a word: not a lone number or mark
         return "heading"
     return "text"
 
@@ -248,11 +273,14 @@ def _short(line: Line, style: Style) -> bool:
     return style.width > 0 and len(line.text.strip()) < SHORT_LINE * style.width
 
 
-def _breaks(prev: Line, line: Line, style: Style, first: bool) -> bool:
-    """Whether ``line`` starts a new paragraph after ``prev`` (lines of text of one page; ``first``:
-    ``prev`` is its paragraph's first line)."""
-    if _gap(prev, line, style):
+def _breaks(prev: Line, line: Line, style: Style, head: Line) -> bool:
+    """Whether ``line`` starts a new paragraph after ``prev`` (lines of text of one page; ``head``:
+    the first line of ``prev``'s paragraph)."""
+    first = head is prev
+    if _gap(prev, line, style) or line.text_x is not None:  # a list item starts a paragraph of its own
         return True
+    if head.text_x is not None and line.x is not None and line.left() < head.text_x - 0.5 * style.size:
+        return True  # a list item's lines stand under its text, not under its bullet
     if prev.y is not None and line.y is not None and abs(prev.size - line.size) > 0.1 * max(prev.size, line.size):
         return True
     if prev.x is not None and line.x is not None and style.size:
@@ -313,7 +341,7 @@ def page_blocks(lines: list[Line], style: Style) -> list[Block]:
         last = blocks[-1] if blocks else None
         same = last is not None and last.kind == kind and kind not in ("gap", "table")
         if same and kind == "text":
-            same = not _breaks(last.lines[-1], line, style, len(last.lines) == 1)
+            same = not _breaks(last.lines[-1], line, style, last.lines[0])
         elif same and kind == "heading":
             same = abs(last.lines[-1].size - line.size) < 0.5
         if same:

@@ -317,3 +317,23 @@ def test_a_page_with_a_ruled_table_keeps_its_paragraphs_code_and_rows_in_place()
     text = load_bytes(out.getvalue(), "codes.pdf", ".pdf").text
     assert text == "\n\n".join([intro, f"```\n{code}\n```", "Code | Meaning", "Code: -1 | Meaning: no such widget",
                                 "Code: -2 | Meaning: widget busy", "The codes may grow in later versions."])
+
+
+def test_list_items_keep_their_bullet_or_number_and_stand_apart():
+    from reportlab.lib.pagesizes import A4
+    from reportlab.lib.styles import getSampleStyleSheet
+    from reportlab.platypus import ListFlowable, ListItem, Paragraph, SimpleDocTemplate
+
+    body = getSampleStyleSheet()["BodyText"]
+    first = ("first, call widget_open() to get a handle for the widget you mean to use in this session, "
+             "and keep it until the session ends")
+    out = io.BytesIO()
+    SimpleDocTemplate(out, pagesize=A4).build([
+        Paragraph("Steps to take:", body),
+        ListFlowable([ListItem(Paragraph(first, body)), ListItem(Paragraph("then frobnicate it", body))], bulletType="bullet"),
+        ListFlowable([ListItem(Paragraph("numbered one", body)), ListItem(Paragraph("numbered two", body))], bulletType="1"),
+        Paragraph("After the list.", body)])
+    text = load_bytes(out.getvalue(), "steps.pdf", ".pdf").text
+    # pypdf gives each bullet and number as a line of its own, in a larger size: not a heading
+    assert text.split("\n\n") == ["Steps to take:", f"- {first}", "- then frobnicate it", "1 numbered one", "2 numbered two",
+                                  "After the list."]
