@@ -244,8 +244,18 @@ def document_style(pages: list[list[Line]]) -> Style:
         widths += [len(ln.text.strip()) for ln in body_lines]
     widths.sort()
     headings = sorted({s for s in sizes if s >= body * HEADING_RATIO}, reverse=True)
-    return Style(body, mono.most_common(1)[0][0], statistics.median(gaps) if gaps else body * 1.2,
+    return Style(body, mono.most_common(1)[0][0], _line_spacing(gaps) or body * 1.2,
                  widths[int(0.9 * (len(widths) - 1))] if widths else 0, tuple(headings[:6]))
+
+
+def _line_spacing(gaps: list[float]) -> float:
+    """The distance between two lines of a paragraph: the smallest gap that parts a good share of
+    the lines (not the median: in a list of one-line items most gaps part paragraphs)."""
+    if not gaps:
+        return 0.0
+    counts = Counter(round(g * 2) / 2 for g in gaps)
+    common = [g for g in sorted(counts) if counts[g] >= max(2, 0.15 * len(gaps))]
+    return common[0] if common else statistics.median(gaps)
 
 
 def _kind(line: Line, style: Style) -> str:

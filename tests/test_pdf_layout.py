@@ -337,3 +337,13 @@ def test_list_items_keep_their_bullet_or_number_and_stand_apart():
     # pypdf gives each bullet and number as a line of its own, in a larger size: not a heading
     assert text.split("\n\n") == ["Steps to take:", f"- {first}", "- then frobnicate it", "1 numbered one", "2 numbered two",
                                   "After the list."]
+
+
+@pytest.mark.parametrize("gaps, spacing", [
+    ([12.0] * 20 + [18.0] * 5, 12.0),  # a page of prose: lines 12 apart, paragraphs 18
+    ([12.0] * 4 + [18.0] * 20, 12.0),  # a list of one-line items: most gaps part items
+    ([3.0] + [12.0] * 30, 12.0),  # a lone small gap (a superscript's line) is not the spacing
+    ([], 0.0),
+])
+def test_the_line_spacing_is_the_smallest_common_gap(gaps, spacing):
+    assert pdf_layout._line_spacing(gaps) == spacing
