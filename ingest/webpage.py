@@ -14,8 +14,8 @@ from dataclasses import dataclass
 
 from .layout import table_rows
 
-DROPPED_TAGS = ("script", "style", "noscript", "template", "nav", "header", "footer", "aside", "form",
-                "button", "select", "svg", "iframe", "dialog")
+DROPPED_TAGS = ("script", "style", "noscript", "template", "nav", "header", "footer", "aside",
+                "button", "select", "textarea", "svg", "iframe", "dialog")  # not <form>: ASP.NET wraps whole pages in one
 DROPPED_ROLES = {"navigation", "banner", "contentinfo", "complementary", "search", "menu", "menubar", "toolbar"}
 # Class or id words of site furniture: a whole word of a hyphenated name ("md-sidebar",
 # "toc-wrapper"), or, for the longer ones, any part of it ("sphinxsidebar").
@@ -28,9 +28,9 @@ FURNITURE_PARTS = ("sidebar", "breadcrumb", "navbar", "headerlink", "skiplink", 
 # is <section id="cookies">, an API entry <dt id="Menu">. Their class and id are not read.
 NAMED_BY_CONTENT = {"section", "article", "main", "dl", "dt", "dd", "table", "pre", "code",
                     "h1", "h2", "h3", "h4", "h5", "h6"}
-# A block kept though its name looks like furniture: it holds the page's content (Read the Docs
-# calls its content column "wy-nav-content").
-CONTENT_TAGS = ("main", "article", "h1")
+# A block kept though it looks like furniture, because it holds the page's content: a <header>
+# holding the page's title (an article's), a block named like furniture holding the content (Read
+# the Docs calls its content column "wy-nav-content").
 
 BOILERPLATE = re.compile(
     r"(?:edit (?:on github|on gitlab|this page|page)|view (?:page )?source|show source|suggest (?:an )?edit"
@@ -82,30 +82,39 @@ class _Run:
         return self.total > 0 and self.linked == self.total and words <= MAX_LINK_BLOCK_WORDS
 
 
-def _is_furniture(tag) -> bool:
+def _furniture(tag) -> str:
+    """Why a tag is site furniture ("tag", "role", "name"), or "" when it is not."""
     attrs = tag.attrs
     if tag.name in DROPPED_TAGS or attrs.get("hidden") is not None or attrs.get("aria-hidden") == "true":
-        return True
+        return "tag"
     if str(attrs.get("role", "")).lower() in DROPPED_ROLES:
-        return True
+        return "role"
     classes = [c.lower() for c in attrs.get("class") or []]
     if tag.name in NAMED_BY_CONTENT or "section" in classes:  # docutils writes <div class="section" id="...">
-        return False
+        return ""
     names = [*classes, str(attrs.get("id") or "")]
     for name in (n.lower() for n in names if n):
         if set(re.split(r"[-_\s]+", name)) & FURNITURE_WORDS or any(p in name for p in FURNITURE_PARTS):
-            return True
-    return False
+            return "name"
+    return ""
+
+
+def _holds_content(tag, why: str) -> bool:
+    """Whether furniture holds the page's content after all: the main content (any furniture), or
+    the page's title (a <header>, or a block only named like furniture)."""
+    if tag.find("main") is not None or tag.find(attrs={"role": "main"}) is not None:
+        return True
+    return (why == "name" or tag.name == "header") and tag.find("h1") is not None
 
 
 def strip_furniture(root) -> None:
     """Take the site's furniture out of a parsed page, keeping any block that holds the content."""
     for tag in root.find_all(True):
-        if tag.decomposed or not _is_furniture(tag):
-            continue  # (a decomposed tag went with its parent)
-        if tag.find(CONTENT_TAGS) is not None or tag.find(attrs={"role": "main"}) is not None:
-            continue
-        tag.decompose()
+        if tag.decomposed:
+            continue  # it went with its parent
+        why = _furniture(tag)
+        if why and not _holds_content(tag, why):
+            tag.decompose()
 
 
 def _inline(node, run: _Run, link: bool = False) -> None:

@@ -96,6 +96,11 @@ def test_lists_and_tables_of_content_stay(sphinx):
     ('<div class="nav-content"><main><p>Body.</p></main></div>', "Body.", "nothing"),
     # the role of a block
     ('<div role="banner"><p>Brand</p></div><div role="complementary"><p>Ads</p></div><p>Body.</p>', "Body.", "Brand"),
+    # an article's own header holds its title: kept; a sidebar of article cards is still a sidebar
+    ('<article><header><h1>Release notes</h1></header><p>Body.</p></article>', "# Release notes\n\nBody.", "nothing"),
+    ('<p>Body.</p><div class="sidebar"><article><h3>Other post</h3><p>Teaser.</p></article></div>', "Body.", "Teaser"),
+    # a form around the whole page (ASP.NET) is not furniture; its controls are
+    ('<form id="aspnetForm"><p>Body.</p><select><option>English</option></select></form>', "Body.", "English"),
 ])
 def test_site_furniture_is_found_by_tag_role_name_and_shape(html, kept, dropped):
     text = load_bytes(f"<html><body>{html}</body></html>".encode(), "p.html", ".html").text
