@@ -43,6 +43,7 @@ BOILERPLATE = re.compile(
 BOILERPLATE_HEADING = re.compile(r"(?:table of contents|contents|on this page|in this article)\W*", re.IGNORECASE)
 COOKIE_NOTICE = re.compile(r"\bcookies?\b.*\b(?:accept|consent|we use|this (?:site|website) uses|privacy)|"
                            r"\b(?:accept|we use|this (?:site|website) uses)\b.*\bcookies?\b", re.IGNORECASE)
+PERMALINK_MARKS = {"", "#", "¶", "§", "🔗", "\u200b", "\uf0c1"}
 MAX_LINK_BLOCK_WORDS = 12  # a paragraph of links alone up to this long is navigation ("Previous | Next")
 MAX_NOTICE_WORDS = 60
 
@@ -204,7 +205,7 @@ def _block(el, blocks: list[Block], links: bool = False) -> None:
     if el.name in HEADINGS:
         run = _Run([])
         _inline(el, run)
-        text = " ".join(run.text().split()).rstrip("¶# ").strip()
+        text = " ".join(run.text().split()).rstrip("¶ ").strip()
         if text and not BOILERPLATE_HEADING.fullmatch(text):
             blocks.append(Block("heading", "#" * int(el.name[1]) + " " + text))
     elif el.name == "pre":
@@ -291,8 +292,10 @@ def page_text(soup) -> str:
         tag.decompose()
     body = soup.body or soup
     strip_furniture(body)
-    for link in body.find_all("a", class_="headerlink"):
-        link.decompose()
+    for link in body.find_all("a"):
+        if "headerlink" in (link.get("class") or []) or (str(link.get("href") or "").startswith("#")
+                                                          and link.get_text(strip=True) in PERMALINK_MARKS):
+            link.decompose()  # a heading's permalink: "¶", "#", "§"
     blocks: list[Block] = []
     walk(body, blocks)
     return "\n\n".join(b.text for b in blocks if b.text)

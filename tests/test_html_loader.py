@@ -155,3 +155,8 @@ def test_a_section_named_after_its_title_is_content_whatever_its_title(html):
     assert text.split("\n\n")[-1].strip() in ("A server sets a cookie with Set-Cookie.", "Pages hold 50 items.",
                                               "Menu\n    A widget of choices.", "Move with the arrow keys.")
     assert len(text.split("\n\n")) == (1 if "<dl>" in html else 2)
+
+
+def test_a_heading_keeps_its_own_marks_and_loses_its_permalink():
+    html = '<h2 id="cs">C#<a class="hash-link" href="#cs">#</a></h2><h2>Notes<a href="#notes">\u00a7</a></h2><p>Body.</p>'
+    assert load_bytes(html.encode(), "p.html", ".html").text == "## C#\n\n## Notes\n\nBody."
