@@ -244,7 +244,7 @@ def bench_settings(settings, work: Path, persist_dir: str | None = None, collect
 def evaluate_manuals(chain, cases: Sequence[GoldenCase], config: Mapping, docs: Path, progress: bool = False) -> dict:
     """The eval report of the cases (``eval.runner``), its metrics computed on reflowed texts while
     its cases keep the answers as given, with the quote figures added under ``quotes``."""
-    from .runner import build_report, run_cases, warm_up
+    from .runner import run_cases, warm_up
 
     config = dict(config)
     if cases:
@@ -252,6 +252,14 @@ def evaluate_manuals(chain, cases: Sequence[GoldenCase], config: Mapping, docs: 
     t0 = time.perf_counter()
     results = run_cases(chain, cases, progress=progress)
     config["seconds"] = round(time.perf_counter() - t0, 2)
+    return score_manuals(cases, results, config, docs)
+
+
+def score_manuals(cases: Sequence[GoldenCase], results: Sequence[tuple], config: Mapping, docs: Path) -> dict:
+    """The report of answers already given (``(answer, ms, error)`` per case, as ``eval.runner``
+    returns them): metrics on reflowed texts, the answers kept as given, and the quote figures."""
+    from .runner import build_report
+
     report = build_report([comparable_case(c) for c in cases],
                           [(comparable_answer(a), ms, err) for a, ms, err in results], config)
     for row, (answer, _, _) in zip(report["cases"], results):
@@ -261,6 +269,26 @@ def evaluate_manuals(chain, cases: Sequence[GoldenCase], config: Mapping, docs: 
     kinds = sorted({c.type for c in cases})
     report["quotes_by_kind"] = {k: quote_figures([a for a, c in zip(answers, cases) if c.type == k], docs) for k in kinds}
     return report
+
+
+# What ``eval.runner.build_report`` adds to an answer dict to make a report.json case row.
+_ROW_KEYS = ("id", "answerable", "type", "split", "history", "metrics", "failures", "error")
+
+
+def rescore_report(report: Mapping, cases: Sequence[GoldenCase], docs: Path) -> dict:
+    """Another run's report.json (``ragbot eval`` of these questions by an earlier chain) scored as
+    this benchmark scores: each case's answer and latency taken from the row of its id; an
+    InputError for a case the report lacks."""
+    rows = {row.get("id"): row for row in report.get("cases") or []}
+    missing = [c.id for c in cases if c.id not in rows]
+    if missing:
+        raise InputError(f"the report has no case {missing[0]!r} ({len(missing)} of {len(cases)} missing)")
+    results = []
+    for case in cases:
+        row = rows[case.id]
+        answer = {k: v for k, v in row.items() if k not in _ROW_KEYS}
+        results.append((answer, (row.get("metrics") or {}).get("latency_ms") or 0.0, row.get("error", "")))
+    return score_manuals(cases, results, {**(report.get("config") or {}), "rescored": True}, docs)
 
 
 def split_figures(report: Mapping) -> dict:

@@ -303,6 +303,35 @@ def test_report_is_computed_reflowed_but_keeps_the_answers_as_given(tmp_path):
     assert fig["quotes"] == report["quotes"] and fig["cases"] == 3
 
 
+def test_an_earlier_chains_eval_report_is_rescored_as_the_bench_scores(tmp_path):
+    from eval.runner import evaluate
+
+    folder = manuals_folder(tmp_path)
+    docs, cases = M.load_manuals(folder)
+    dev = [c for c in cases if c.split == "dev"]
+    quote = f"With no FILE, read standard in{H}\n       put."
+    answers = {
+        dev[0].question: {"answer": "Use -n [1].", "refused": False, "citations": [citation(1, "-n, --lines=NUM")],
+                          "retrieved": [{"chunk_id": "t", "text": "FROB(1) User Commands FROB(1)"}],
+                          "timings_ms": {"total": 12.0}},
+        dev[1].question: {"answer": f"{quote} [1]", "refused": False, "short_answer": {"text": f"standard in{H} put"},
+                          "citations": [citation(1, quote)], "retrieved": [], "timings_ms": {"total": 30.0}},
+        dev[2].question: {"answer": "It can.", "refused": False, "citations": [], "retrieved": [],
+                          "timings_ms": {"total": 20.0}},
+    }
+    plain = json.loads(json.dumps(evaluate(ScriptedChain(answers), dev, {"split": "dev"}, warmup=False)))
+    assert plain["cases"][1]["metrics"]["token_f1"] < 1.0  # `ragbot eval` does not join "standard in‐ put"
+    rescored = M.rescore_report(plain, dev, docs)
+    direct = M.evaluate_manuals(ScriptedChain(answers), dev, {"split": "dev"}, docs)
+    assert rescored["metrics"] == direct["metrics"] and rescored["cases"][1]["metrics"]["token_f1"] == 1.0
+    assert rescored["quotes"] == direct["quotes"] and rescored["quotes"]["furniture_passages"] == 1
+    assert rescored["quotes_by_kind"] == direct["quotes_by_kind"]
+    assert [r["answer"] for r in rescored["cases"]] == [r["answer"] for r in direct["cases"]]
+    assert M.split_figures(rescored)["by_kind"] == M.split_figures(direct)["by_kind"]
+    with pytest.raises(InputError, match="no case 'frob#3'"):
+        M.rescore_report({**plain, "cases": plain["cases"][:2]}, dev, docs)
+
+
 # ---------------------------------------------------------------- the command
 
 
