@@ -3,6 +3,10 @@
 ``ingest`` measures, in one process and back to back on the same SciFact abstracts (one ``.txt``
 file each): ragbot's ingestion into a fresh index; the raw encoder on exactly the chunk texts
 ragbot embedded; the LangChain tutorial pipeline; and a re-ingestion of the unchanged corpus.
+With the default ``onnx-int8`` backend, ingestion and the raw encoder are also run the way they ran
+before issue 33 (texts batched, so the int8 graph quantized their activations together) beside the
+way they run now (one text a run), and ``batch_invariance`` gives the cosine between each of a
+sample of the essay's chunks embedded alone and embedded in a batch of 32, both ways.
 The encoder is loaded (and warmed) and the libraries both pipelines import (chromadb, bm25s) are
 imported before any timing, so no figure includes model loading or imports; the imports are timed
 apart (``libraries_import_s``), as a start-up cost of any ingestion process.
@@ -26,9 +30,51 @@ from pathlib import Path
 
 from langchain_core.embeddings import Embeddings
 
+from rag.embeddings import SentenceEmbeddings
+
 from .bench import Timer, bar_plot, bench_result, drop_work, rate, ratio
 
 ENCODER_CHUNKS = 1500  # the issue's fixed sample for comparing encoder backends
+ESSAY = Path(__file__).resolve().parent.parent / "data" / "corpus" / "political-impact-of-military-diplomacy.txt"
+INVARIANCE_SAMPLE, INVARIANCE_BATCH = 24, 32  # essay chunks compared alone and in a batch of 32
+
+
+class BatchedInt8Embeddings(SentenceEmbeddings):
+    """``onnx-int8`` as it embedded before issue 33: texts batched, their activations quantized
+    together (a text's vector moved with its batch-mates), under that embedder's fingerprint."""
+
+    def __init__(self, settings):
+        from rag.embeddings import resolve_model_path
+        from rag.encoders import load_onnx
+
+        super().__init__(settings.embedding_model, settings.embedding_backend, settings.embed_batch_size)
+        self._encoder = load_onnx(resolve_model_path(settings.embedding_model), quantized=True, one_text_a_run=False)
+
+    @property
+    def model(self):
+        return self._encoder
+
+    @property
+    def id(self) -> str:
+        return super().id.split("+")[0] + "+int8"
+
+
+def batch_invariance(emb, texts: list[str], sample: int = INVARIANCE_SAMPLE, batch: int = INVARIANCE_BATCH) -> dict:
+    """Cosine between each of ``sample`` chunks (spread over ``texts``) embedded alone and embedded
+    in the middle of a batch of ``batch`` texts (the chunks after it, of other lengths): min and mean."""
+    import numpy as np
+
+    n = len(texts)
+    picks = sorted({int(i) for i in np.linspace(0, n - 1, min(sample, n)).round()})
+    cosines = []
+    for i in picks:
+        alone = emb.encode([texts[i]], batch_size=1)[0]
+        mates = [texts[(i + k) % n] for k in range(1, batch)]
+        middle = len(mates) // 2
+        together = emb.encode([*mates[:middle], texts[i], *mates[middle:]], batch_size=batch)[middle]
+        cosines.append(float(alone @ together))
+    return {"chunks": len(picks), "batch": batch, "min_cosine": round(min(cosines), 6),
+            "mean_cosine": round(sum(cosines) / len(cosines), 6)}
 
 
 class TutorialEmbeddings(Embeddings):
@@ -123,7 +169,11 @@ INGEST_NOTES = (
     "LangChain tutorial rebuilt from langchain-text-splitters + SentenceTransformer (as HuggingFaceEmbeddings, "
     "PyTorch, batch 32) + chromadb upsert (as Chroma.from_documents); langchain-huggingface/langchain-chroma "
     "not installed: they downgrade huggingface-hub below gradio 6's floor",
-    "floors: ingest >= 0.90 x raw encoder chunks/s; >= 1.5 x tutorial chars/s; re-ingest < 0.05 x first",
+    "floors: ingest >= 0.90 x raw encoder chunks/s; >= 1.5 x tutorial chars/s; re-ingest < 0.05 x first; "
+    "batch invariance min cosine >= 0.9999; ingest >= 0.90 x the batched int8's chunks/s (issue 33)",
+    "batched_int8 (onnx-int8 only): ingestion and raw encoder as before issue 33 (texts batched, activations "
+    "quantized per batch), into another collection, run back to back with the others in every slice; "
+    "batch_invariance: {sample} of the essay's chunks, each alone and in a batch of {batch}",
 )
 
 
@@ -149,16 +199,23 @@ def run_ingest(settings, limit: int | None = None, slices: int = 6, data: str | 
         emb.encode(["warm up the encoder"] * (2 * settings.embed_batch_size + 1))  # the bulk path too
         tutorial_emb = TutorialEmbeddings(str(resolve_model_path(settings.embedding_model)))
         tutorial_emb.embed_documents(["warm up"] * 4)
+        batched = BatchedInt8Embeddings(settings) if settings.embedding_backend == "onnx-int8" else None
+        if batched is not None:
+            batched.encode(["warm up the encoder"] * (2 * settings.embed_batch_size + 1))
         import_s = _import_libraries()
-        seconds, counts = _time_slices(parts, bench, emb, tutorial_emb, work)
+        seconds, counts = _time_slices(parts, bench, emb, tutorial_emb, work, batched)
         with Timer() as t_again:
             again = ingest(parts, bench, embeddings=emb)
         figures = _ingest_figures(settings, parts, nbytes, nchars, seconds, counts, t_again.seconds, again.unchanged)
+        figures["batch_invariance"] = _invariance_figures(settings, emb, batched)
+        figures["floors"]["batch_invariance_min_cosine"] = figures["batch_invariance"]["now"]["min_cosine"]
+        if batched is not None:
+            figures["floors"]["ingest_vs_batched_int8"] = figures["batched_int8"]["ingest_speed_ratio"]
         figures["libraries_import_s"] = import_s
         figures["pages"] = page_figures(settings, emb)  # PDF and OCR pages/s: also `ragbot bench pages`
     finally:
         drop_work(bench, work)
-    notes = [n.format(slices=len(parts)) for n in INGEST_NOTES]
+    notes = [n.format(slices=len(parts), sample=INVARIANCE_SAMPLE, batch=INVARIANCE_BATCH) for n in INGEST_NOTES]
     return bench_result("ingest", figures, limit=limit, notes=notes)
 
 
@@ -174,24 +231,27 @@ def _import_libraries() -> float:
     return round(t.seconds, 2)
 
 
-def _time_slices(parts: list[Path], bench, emb, tutorial_emb, work: Path) -> tuple[dict, dict]:
-    """Seconds per slice and chunk totals of ragbot, the raw encoder and the tutorial, run back to back."""
+def _time_slices(parts: list[Path], bench, emb, tutorial_emb, work: Path, batched=None) -> tuple[dict, dict]:
+    """Seconds per slice and chunk totals of ragbot, the raw encoder and the tutorial, run back to
+    back; with ``batched`` (the int8 encoder as before issue 33), ragbot's ingestion (into another
+    collection) and the raw encoder with it too."""
     from ingest.pipeline import ingest
 
-    seconds: dict[str, list[float]] = {"ragbot": [], "raw": [], "tutorial": []}
-    counts = {"ragbot": 0, "raw": 0, "tutorial": 0}
+    names = ["ragbot", "raw", "tutorial"] + (["ragbot_batched", "raw_batched"] if batched is not None else [])
+    seconds: dict[str, list[float]] = {k: [] for k in names}
+    counts = dict.fromkeys(names, 0)
     for i, part in enumerate(parts):
-        def run_ragbot():
+        def run_ragbot(key="ragbot", settings=bench, embeddings=emb):
             with Timer() as t:
-                counts["ragbot"] += ingest([part], bench, embeddings=emb).chunks_written
-            seconds["ragbot"].append(t.seconds)
+                counts[key] += ingest([part], settings, embeddings=embeddings).chunks_written
+            seconds[key].append(t.seconds)
 
-        def run_raw():
+        def run_raw(key="raw", embeddings=emb):
             texts = ragbot_chunk_texts(part, bench)
             with Timer() as t:
-                emb.encode(texts)
-            seconds["raw"].append(t.seconds)
-            counts["raw"] += len(texts)
+                embeddings.encode(texts)
+            seconds[key].append(t.seconds)
+            counts[key] += len(texts)
 
         def run_tutorial():
             got = tutorial_pipeline(part, work / "langchain", tutorial_emb)
@@ -199,6 +259,9 @@ def _time_slices(parts: list[Path], bench, emb, tutorial_emb, work: Path) -> tup
             counts["tutorial"] += got["chunks"]
 
         steps = [run_ragbot, run_raw, run_tutorial]
+        if batched is not None:
+            steps += [lambda: run_ragbot("ragbot_batched", bench.replace(collection="bench-batched"), batched),
+                      lambda: run_raw("raw_batched", batched)]
         for step in steps if i % 2 == 0 else steps[::-1]:
             step()
     return seconds, counts
@@ -223,6 +286,7 @@ def _ingest_figures(settings, parts, nbytes: int, nchars: int, seconds: dict, co
         "slices": len(parts), "embedding_backend": settings.embedding_backend,
         "embed_batch_size": settings.embed_batch_size,
         "ragbot_ingest": ragbot, "raw_encoder": raw, "langchain_tutorial": tutorial, "reingest_unchanged": reingest,
+        **({"batched_int8": _batched_figures(seconds, counts)} if "ragbot_batched" in seconds else {}),
         "speedup_vs_tutorial_per_slice": per_slice,
         # the same chunk texts in each slice: raw seconds over ragbot's is ragbot's share of the encoder's chunks/s
         "ingest_vs_raw_encoder_per_slice": [ratio(w, g) for g, w in zip(seconds["ragbot"], seconds["raw"])],
@@ -232,6 +296,30 @@ def _ingest_figures(settings, parts, nbytes: int, nchars: int, seconds: dict, co
             "reingest_vs_first": reingest["ratio_to_first"],
         },
     }
+
+
+def _batched_figures(seconds: dict, counts: dict) -> dict:
+    """Ingestion and raw encoder with the batched int8 encoder, and now's speed over theirs."""
+    old_s, old_raw_s = sum(seconds["ragbot_batched"]), sum(seconds["raw_batched"])
+    new_rate, raw_rate = rate(counts["ragbot"], sum(seconds["ragbot"])), rate(counts["raw"], sum(seconds["raw"]))
+    old_rate, old_raw_rate = rate(counts["ragbot_batched"], old_s), rate(counts["raw_batched"], old_raw_s)
+    return {
+        "ragbot_ingest": {"seconds": round(old_s, 2), "chunks": counts["ragbot_batched"], "chunks_per_s": old_rate},
+        "raw_encoder": {"seconds": round(old_raw_s, 2), "chunks": counts["raw_batched"], "chunks_per_s": old_raw_rate},
+        # now's chunks/s over the batched way's, both measured in this run, slice by slice back to back
+        "ingest_speed_ratio": ratio(new_rate, old_rate),
+        "raw_encoder_speed_ratio": ratio(raw_rate, old_raw_rate),
+        "ingest_speed_ratio_per_slice": [ratio(o, n) for n, o in zip(seconds["ragbot"], seconds["ragbot_batched"])],
+    }
+
+
+def _invariance_figures(settings, emb, batched) -> dict:
+    """``batch_invariance`` on the essay's chunks, for the encoder now and (int8) the batched one."""
+    texts = ragbot_chunk_texts(ESSAY, settings)
+    out = {"now": batch_invariance(emb, texts)}
+    if batched is not None:
+        out["batched_int8"] = batch_invariance(batched, texts)
+    return out
 
 
 def _count_files(folders: list[Path]) -> int:
