@@ -41,8 +41,9 @@ BOILERPLATE = re.compile(
     re.IGNORECASE,
 )
 BOILERPLATE_HEADING = re.compile(r"(?:table of contents|contents|on this page|in this article)\W*", re.IGNORECASE)
-COOKIE_NOTICE = re.compile(r"\bcookies?\b.*\b(?:accept|consent|we use|this (?:site|website) uses|privacy)|"
-                           r"\b(?:accept|we use|this (?:site|website) uses)\b.*\bcookies?\b", re.IGNORECASE)
+COOKIE_NOTICE = re.compile(r"\b(?:we use|(?:this|our) (?:site|website) uses)\b[^.]{0,40}\bcookies\b|\bcookies?\b.{0,120}"
+                           r"\b(?:accept all|reject all|consent|privacy policy|cookie (?:policy|settings|preferences))\b",
+                           re.IGNORECASE)  # a site's notice, not a text about HTTP cookies
 PERMALINK_MARKS = {"", "#", "¶", "§", "🔗", "\u200b", "\uf0c1"}
 MAX_LINK_BLOCK_WORDS = 12  # a paragraph of links alone up to this long is navigation ("Previous | Next")
 MAX_NOTICE_WORDS = 60

@@ -160,3 +160,15 @@ def test_a_section_named_after_its_title_is_content_whatever_its_title(html):
 def test_a_heading_keeps_its_own_marks_and_loses_its_permalink():
     html = '<h2 id="cs">C#<a class="hash-link" href="#cs">#</a></h2><h2>Notes<a href="#notes">\u00a7</a></h2><p>Body.</p>'
     assert load_bytes(html.encode(), "p.html", ".html").text == "## C#\n\n## Notes\n\nBody."
+
+
+@pytest.mark.parametrize("notice, kept", [
+    ("We use cookies to improve your experience.", False),
+    ("This website uses cookies. Read our cookie policy.", False),
+    ("Cookies help us deliver our services. Accept all | Reject all", False),
+    ("The server sets a cookie, and the browser will accept it only over HTTPS.", True),  # a text about cookies
+    ("A cookie has a name, a value and attributes such as its expiry date.", True),
+])
+def test_a_cookie_notice_is_left_out_and_a_text_about_cookies_is_kept(notice, kept):
+    text = load_bytes(f"<p>Body.</p><p>{notice}</p>".encode(), "p.html", ".html").text
+    assert (notice in text) is kept
