@@ -198,10 +198,13 @@ def split_laid_out(doc: Document, config: ChunkerConfig = ChunkerConfig()) -> li
     chunk size; headings name sections and are not content; page furniture is not read at all."""
     chunks: list[Chunk] = []
     group: list[Block] = []
+    blocks = read_blocks(doc.text)
+    context = document_context(blocks)
 
     def emit(text: str, origin: Origin, section: str) -> None:
         start, end = source_span(origin, 0, len(text))
-        chunks.append(Chunk(chunk_id(doc.source, start, text, config), text, doc.source, section, start, end, origin))
+        chunks.append(Chunk(chunk_id(doc.source, start, text, config), text, doc.source, section, start, end, origin,
+                            context))
 
     def flush() -> None:
         if group:
@@ -210,7 +213,7 @@ def split_laid_out(doc: Document, config: ChunkerConfig = ChunkerConfig()) -> li
             group.clear()
 
     splitter = _splitter(config)
-    for block in read_blocks(doc.text):
+    for block in blocks:
         if block.kind == "heading":
             flush()
             continue
@@ -227,6 +230,20 @@ def split_laid_out(doc: Document, config: ChunkerConfig = ChunkerConfig()) -> li
         group.append(block)
     flush()
     return chunks
+
+
+def document_context(blocks: list[Block]) -> str:
+    """What a laid-out document is about, for every chunk's embedding and lexical text: a manual
+    page's NAME line ("cut - remove sections from each line of files"), else its first heading or
+    first line; at most 120 characters. Without it an option's entry ("-r  remove directories ...")
+    does not say which of many tools it belongs to."""
+    named = next((i for i, b in enumerate(blocks) if b.kind == "heading" and b.text.strip().upper() == "NAME"), None)
+    if named is not None and named + 1 < len(blocks) and blocks[named + 1].kind != "heading":
+        text = blocks[named + 1].text
+    else:
+        text = next((b.text for b in blocks if b.kind == "heading"), blocks[0].text if blocks else "")
+    text = " ".join(text.lstrip("#").split())
+    return text if len(text) <= 120 else text[:120].rsplit(" ", 1)[0]
 
 
 def join_blocks(blocks: list[Block]) -> tuple[str, Origin]:

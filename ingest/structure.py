@@ -191,9 +191,12 @@ class _Reader:
         skip = _furniture(src, self.lines)
         self.lines = [None if i in skip else ln for i, ln in enumerate(self.lines)]
         self.width = _wrap_width(src, self.lines)
-        indents = Counter(ln.indent for ln in self.lines if ln is not None)
+        indents = Counter()
+        for ln in self.lines:
+            if ln is not None:
+                indents[ln.indent] += ln.b - ln.a
         total = sum(indents.values())
-        # the body's indent: the least indent of many lines (headings stand out to its left)
+        # the body's indent: the least indent of much of the text (short headings stand out to its left)
         self.body = min((i for i, n in indents.items() if n >= 0.15 * total), default=0)
         self.markdown = any(ln is not None and _MD_HEADING.match(ln.content(src)) for ln in self.lines)
         self.columns = self.description_columns()

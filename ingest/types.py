@@ -26,10 +26,12 @@ class Chunk:
     start: int
     end: int
     origin: tuple[tuple[int, int], ...] = ()
+    context: str = ""  # what the document is about, when a laid-out one says (its manual page's NAME line)
 
     def embedding_text(self) -> str:
-        """The text the encoder sees: the section heading gives a passage its topic."""
-        return f"{self.section}\n{self.text}" if self.section else self.text
+        """The text the encoder sees: the section heading gives a passage its topic, the context
+        which tool or document it is about (rag.records.index_text, the same for the lexical index)."""
+        return "\n".join(part for part in (self.context, self.section, self.text) if part)
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ from .types import Passage
 SOURCE, SECTION, START, END, ROOT, INDEX = "source", "section", "start", "end", "root", "chunk_index"
 PAGE, PAGE_BREAKS = "page", "page_breaks"  # a paged document's page at the chunk's start; later pages' starts
 OCR = "ocr"  # True on a chunk whose text (some of it) was read by OCR
+CONTEXT = "context"  # what a laid-out document is about ("cut - remove sections from each line of files"), if it says
 ORIGIN = "origin"  # a reflowed chunk's runs in its source text (rag/origin.py); absent when the text is the source's
 # The page's label as the PDF numbers it ("iv", "12") at the chunk's start, and the labels of every
 # page the chunk spans, tab-separated: set only for a document whose labels differ from its page numbers.
@@ -68,6 +69,8 @@ def chunk_metadata(chunk: Any, **extra: Any) -> dict:
     meta = {SOURCE: chunk.source, SECTION: chunk.section, START: chunk.start, END: chunk.end, **extra}
     if getattr(chunk, "origin", ()):
         meta[ORIGIN] = encode_origin(chunk.origin)
+    if getattr(chunk, "context", ""):
+        meta[CONTEXT] = chunk.context
     return meta
 
 
@@ -86,9 +89,9 @@ def start_of(meta: Mapping | None) -> int:
 
 
 def index_text(text: str, meta: Mapping) -> str:
-    """The text the lexical index sees: the section heading gives a passage its topic."""
-    section = meta.get(SECTION) or ""
-    return f"{section}\n{text}" if section else text
+    """The text the lexical index and the encoder see: the section heading gives a passage its topic,
+    and a laid-out document's context (its manual page's NAME line) says which tool it is about."""
+    return "\n".join(part for part in (meta.get(CONTEXT) or "", meta.get(SECTION) or "", text) if part)
 
 
 def to_passage(chunk_id: str, text: str, meta: Mapping | None, score: float = 0.0) -> Passage:

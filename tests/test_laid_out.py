@@ -136,7 +136,8 @@ def test_chunks_of_a_laid_out_text_are_entries_and_packed_paragraphs():
                                             "DESCRIPTION › -n", "DESCRIPTION › --help"]
     for c in chunks:
         assert reflowed(MAN[c.start : c.end]) == reflowed(c.text)
-        assert c.embedding_text().startswith(c.section)
+        assert c.context == "cut - remove sections from each line of files"
+        assert c.embedding_text() == f"{c.context}\n{c.section}\n{c.text}"
 
 
 def test_an_essay_keeps_its_chunks_exactly():
