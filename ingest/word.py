@@ -5,8 +5,8 @@ What reads as what (python-docx gives styles, runs and indents, not meaning):
 - a heading: a "Heading N" or "Title" paragraph, written as a Markdown heading;
 - code: a paragraph in a code style (a style name holding "code", "preformatted", "source",
   "verbatim", "listing" or "macro", as Word's "HTML Preformatted" and pandoc's "Source Code") or
-  whose every run is in a monospace font; consecutive ones are one fenced block, their
-  characters kept;
+  whose every run is in a monospace font (unless most of the document is: then that is its body
+  font); consecutive ones are one fenced block, their characters kept;
 - a definition entry: a term paragraph followed by one or more description paragraphs. A term
   is a paragraph in a term style ("Definition Term", as Word's HTML styles name it, "Glossary
   Term", "Term") or a short paragraph (at most ``MAX_TERM_WORDS`` words) all in bold; its
@@ -83,9 +83,15 @@ def _list_item(para) -> bool:
     return (p_pr is not None and p_pr.numPr is not None) or any("list" in n.lower() for n in _style_names(para))
 
 
-def kind(para) -> str:
+def _monospace(para) -> bool:
+    runs = _text_runs(para)
+    return bool(runs) and all(MONOSPACE.search(_font(para, r)) for r in runs)
+
+
+def kind(para, mono_body: bool = False) -> str:
     """What a paragraph is: "heading N", "code", "term", "definition", "bold" (a short bold
-    line, a term if a description follows), "text" or "" (empty)."""
+    line, a term if a description follows), "text" or "" (empty). In a document set in a
+    monospace font (``mono_body``) only a code style makes code."""
     names = _style_names(para)
     name = names[0] if names else ""
     heading = re.match(r"Heading (\d)", name)
@@ -94,7 +100,7 @@ def kind(para) -> str:
     if name == "Title":
         return "heading 1"
     runs = _text_runs(para)
-    if any(CODE_STYLE.search(n) for n in names) or (runs and all(MONOSPACE.search(_font(para, r)) for r in runs)):
+    if any(CODE_STYLE.search(n) for n in names) or (not mono_body and _monospace(para)):
         return "code"
     if not para.text.strip():
         return ""
@@ -107,9 +113,9 @@ def kind(para) -> str:
     return "text"
 
 
-def paragraph_blocks(paras: list) -> list[str]:
+def paragraph_blocks(paras: list, mono_body: bool = False) -> list[str]:
     """A run of consecutive paragraphs as blocks of text, in the conventions above."""
-    kinds = [kind(p) for p in paras]
+    kinds = [kind(p, mono_body) for p in paras]
     blocks: list[str] = []
     i = 0
     while i < len(paras):
@@ -181,13 +187,16 @@ def body_blocks(document) -> list[str]:
     """A document's body in reading order: paragraphs and tables."""
     from docx.table import Table
 
+    items = list(document.iter_inner_content())
+    shown = [p for p in items if not isinstance(p, Table) and p.text.strip()]
+    mono_body = 2 * sum(_monospace(p) for p in shown) > len(shown)  # most of it monospace: its body font
     blocks: list[str] = []
     paras: list = []
-    for item in document.iter_inner_content():
+    for item in items:
         if isinstance(item, Table):
-            blocks += paragraph_blocks(paras)
+            blocks += paragraph_blocks(paras, mono_body)
             paras = []
             blocks += table_blocks(item)
         else:
             paras.append(item)
-    return blocks + paragraph_blocks(paras)
+    return blocks + paragraph_blocks(paras, mono_body)

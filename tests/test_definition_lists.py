@@ -150,3 +150,11 @@ def test_a_two_column_table_of_terms_is_entries_and_a_table_with_a_header_keeps_
         "Country | Troops", "Country: Japan | Troops: 54,000",
         "Option name | What the option does when given",
         "Option name: -q | What the option does when given: print nothing at all while copying"]
+
+
+def test_a_document_set_all_in_a_monospace_font_is_text_not_code():
+    def build(d):
+        for line in ("A memo typed in Courier.", "It has two paragraphs.", "And a third one."):
+            d.add_paragraph().add_run(line).font.name = "Courier New"
+
+    assert _docx(build) == "A memo typed in Courier.\n\nIt has two paragraphs.\n\nAnd a third one."
