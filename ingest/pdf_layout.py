@@ -132,8 +132,9 @@ _NUMBER = re.compile(r"\(?(?:\d{1,3}|[a-z]|[ivx]{1,4})[.)]?", re.IGNORECASE)
 
 def _with_markers(lines: list[Line]) -> list[Line]:
     """Lines with a list item's bullet or number, which pypdf gives as a line of its own, put
-    before the item's first line ("- item", "2. item"): a lone marker is neither a heading nor a
-    page number. A bullet is written "-"."""
+    before the item's first line ("• item", "2. item"): a lone marker is neither a heading nor a
+    page number. A bullet is written "•" (its glyph is often outside the font's text encoding,
+    and "- " would read as an option's dash)."""
     out: list[Line] = []
     for line in lines:
         prev = out[-1] if out else None
@@ -141,7 +142,7 @@ def _with_markers(lines: list[Line]) -> list[Line]:
         if (prev is not None and prev.y is not None and line.y is not None and line.text.strip()
                 and abs(prev.y - line.y) < 0.5 * max(line.size, 1.0) and line.x is not None and prev.x is not None
                 and prev.x < line.x and (_BULLET.fullmatch(marker) or _NUMBER.fullmatch(marker))):
-            shown = "-" if _BULLET.fullmatch(marker) else marker
+            shown = "•" if _BULLET.fullmatch(marker) else marker
             out[-1] = Line(shown + " " + line.text.lstrip(), line.y, prev.x, line.size, line.mono, line.bold,
                            text_x=line.left())
             continue

@@ -335,7 +335,7 @@ def test_list_items_keep_their_bullet_or_number_and_stand_apart():
         Paragraph("After the list.", body)])
     text = load_bytes(out.getvalue(), "steps.pdf", ".pdf").text
     # pypdf gives each bullet and number as a line of its own, in a larger size: not a heading
-    assert text.split("\n\n") == ["Steps to take:", f"- {first}", "- then frobnicate it", "1 numbered one", "2 numbered two",
+    assert text.split("\n\n") == ["Steps to take:", f"• {first}", "• then frobnicate it", "1 numbered one", "2 numbered two",
                                   "After the list."]
 
 
