@@ -42,6 +42,9 @@ from .manifest import FILENAME as MANIFEST_FILE
 from .manifest import FileEntry, Manifest, ManifestDamaged
 
 
+PROGRESS_STEP = 64  # chunks re-embedded between two moves of the progress bar
+
+
 @dataclass(frozen=True)
 class FileWrite(IndexedFile):
     """One file's new version, ready to write: its chunks' ids, texts, metadata and vectors."""
@@ -142,9 +145,7 @@ class IndexWriter:
         done = 0
         try:
             for group in _groups(stale, group_chunks):
-                done += self._reembed_group(group, encode, embedder_id)
-                if bar is not None:
-                    bar.update(sum(len(e.ids) for e in group))
+                done += self._reembed_group(group, encode, embedder_id, bar.update if bar is not None else None)
         finally:
             if bar is not None:
                 bar.close()
@@ -152,18 +153,30 @@ class IndexWriter:
             store.label_embedder(self.collection, embedder_id)
         return done
 
-    def _reembed_group(self, group: list[FileEntry], encode, embedder_id: str) -> int:
+    def _reembed_group(self, group: list[FileEntry], encode, embedder_id: str,
+                       on_encoded: Callable[[int], None] | None = None) -> int:
         ids = [i for e in group for i in e.ids]
         got = self.collection.get(ids=ids, include=["documents", "metadatas"])
         held = {i: (d or "", m or {}) for i, d, m in zip(got["ids"], got["documents"], got["metadatas"])}
         whole = [e for e in group if all(i in held for i in e.ids)]
-        self.remove(e.key for e in group if e not in whole)
+        broken = [e for e in group if e not in whole]
+        self.remove(e.key for e in broken)
+        if broken and on_encoded:
+            on_encoded(sum(len(e.ids) for e in broken))
         ids = [i for e in whole for i in e.ids]
         if not ids:
             return 0
+        import numpy as np
+
         docs = [held[i][0] for i in ids]
         metas = [{**held[i][1], "embedder": embedder_id} for i in ids]
-        vectors = encode([records.index_text(d, m) for d, m in zip(docs, metas)])  # the text it was embedded from
+        texts = [records.index_text(d, m) for d, m in zip(docs, metas)]  # the text each was embedded from
+        vectors = []
+        for start in range(0, len(texts), PROGRESS_STEP):  # the bar moves while a group is encoded
+            vectors.append(encode(texts[start:start + PROGRESS_STEP]))
+            if on_encoded:
+                on_encoded(len(vectors[-1]))
+        vectors = np.concatenate(vectors)
         store.upsert(self.collection, ids, vectors, docs, metas)  # same ids and texts: the lexical index stands
         self.manifest.complete(replace(e, embedder=embedder_id) for e in whole)
         return len(ids)
