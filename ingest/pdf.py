@@ -208,7 +208,10 @@ def load_pdf(data: bytes, ocr: str = "auto") -> tuple[str, dict]:
             pages[i], placed[i] = pdf_layout.text_lines(text), False
         else:
             pages[i] = with_tables
-    read, unread, engine = _ocr_pages(data, _scanned(["\n".join(line.text for line in page) for page in pages]), ocr)
+    # a scan with a running header stamped on it as text is still a scan: its furniture does not count
+    gone = pdf_layout.furniture(pages, pdf_layout.document_style(pages).size, lone_lines=True)
+    bodies = ["\n".join(line.text for k, line in enumerate(page) if k not in g) for page, g in zip(pages, gone)]
+    read, unread, engine = _ocr_pages(data, _scanned(bodies), ocr)
     for i, text in read.items():
         pages[i], placed[i] = pdf_layout.text_lines(text), False
     for page in pages:

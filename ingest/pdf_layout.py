@@ -188,13 +188,13 @@ def _edges(lines: list[Line]) -> set[int]:
     return edges | set(placed[:EDGE_LINES] + placed[-EDGE_LINES:])
 
 
-def furniture(pages: list[list[Line]], body_size: float = 0.0) -> list[set[int]]:
+def furniture(pages: list[list[Line]], body_size: float = 0.0, lone_lines: bool = False) -> list[set[int]]:
     """Each page's running headers, footers and page numbers (line indexes). A line in a heading's
     size (``body_size`` known) is not one: a chapter's title atop its first page reads like the
-    running header of its other pages."""
-    # A page of one line has no running header: its line is its content (an OCR'd note, a title page).
-    keys = [{i: _key(page[i].text) for i in _edges(page)} if sum(bool(ln.text.strip()) for ln in page) > 1 else {}
-            for page in pages]
+    running header of its other pages. The line of a page of one line is its content (an OCR'd
+    note, a title page), unless ``lone_lines`` (asking whether a page is a scan with a header stamped on it)."""
+    keys = [{i: _key(page[i].text) for i in _edges(page)} if lone_lines or sum(bool(ln.text.strip()) for ln in page) > 1
+            else {} for page in pages]
     counts = Counter(k for page in keys for k in set(page.values()))
     least = MIN_REPEATS if len(pages) > 4 else 2
     return [{i for i, k in page.items() if counts[k] >= least and re.search(r"[a-z#]", k)

@@ -347,3 +347,31 @@ def test_list_items_keep_their_bullet_or_number_and_stand_apart():
 ])
 def test_the_line_spacing_is_the_smallest_common_gap(gaps, spacing):
     assert pdf_layout._line_spacing(gaps) == spacing
+
+
+def test_a_scanned_page_with_a_running_header_in_its_text_layer_is_still_read_by_ocr(monkeypatch):
+    from reportlab.lib.pagesizes import A4
+    from reportlab.lib.utils import ImageReader
+    from reportlab.pdfgen import canvas
+    from PIL import Image
+
+    from ingest import ocr
+
+    class Fake:
+        name = "fake"
+
+        def read(self, image):
+            return "The scanned page says the widget ships in spring."
+
+    monkeypatch.setattr(ocr, "engine", lambda name="auto": Fake())
+    out = io.BytesIO()
+    pdf = canvas.Canvas(out, pagesize=A4)
+    for n in range(1, 4):
+        pdf.setFont("Helvetica", 9)
+        pdf.drawString(72, 810, f"{HEADER}, archive copy {n}")  # a digital stamp over a scanned page
+        pdf.drawImage(ImageReader(Image.new("L", (100, 100), 200)), 72, 300, 400, 400)
+        pdf.showPage()
+    pdf.save()
+    doc = load_bytes(out.getvalue(), "scan.pdf", ".pdf")
+    assert doc.meta["ocr_pages"] == [1, 2, 3]
+    assert doc.text.count("widget ships in spring") == 3 and HEADER not in doc.text
