@@ -211,9 +211,13 @@ def _block(el, blocks: list[Block], links: bool = False) -> None:
             blocks.append(Block("heading", "#" * int(el.name[1]) + " " + text))
     elif el.name == "pre":
         blocks.append(Block("code", fence(el.get_text())))
-    elif el.name == "table" and el.find("pre") is not None:  # code laid out beside its line numbers
+    elif el.name == "table" and el.find("pre") is not None and _numbered_code(el):  # code beside its line numbers
         blocks += [Block("code", fence(pre.get_text())) for pre in el.find_all("pre")
                    if not any("linenos" in " ".join(td.get("class") or []) for td in pre.find_parents("td"))]
+    elif el.name == "table" and _layout_table(el):
+        for cell in el.find_all(["td", "th"]):
+            if cell.find_parent("table") is el:
+                walk(cell, blocks, links)
     elif el.name == "table":
         rows = [[" ".join(_cell(c).split()) for c in tr.find_all(["th", "td"])] for tr in el.find_all("tr")]
         blocks += [Block("row", r) for r in table_rows(rows)]
@@ -225,6 +229,20 @@ def _block(el, blocks: list[Block], links: bool = False) -> None:
         return
     else:
         walk(el, blocks, links)
+
+
+def _numbered_code(table) -> bool:
+    """Whether a table lays code out beside its line numbers (Pygments' "highlighttable")."""
+    names = " ".join([*(table.get("class") or []), *(c for td in table.find_all("td") for c in td.get("class") or [])])
+    return "lineno" in names or "highlighttable" in names or "codehilitetable" in names
+
+
+def _layout_table(table) -> bool:
+    """Whether a table lays a page out rather than holding data: it says so (role="presentation"),
+    or a cell holds a heading or another table."""
+    if str(table.get("role", "")).lower() in ("presentation", "none"):
+        return True
+    return table.find([*HEADINGS, "table"]) is not None
 
 
 def _cell(cell) -> str:

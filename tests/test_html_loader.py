@@ -172,3 +172,10 @@ def test_a_heading_keeps_its_own_marks_and_loses_its_permalink():
 def test_a_cookie_notice_is_left_out_and_a_text_about_cookies_is_kept(notice, kept):
     text = load_bytes(f"<p>Body.</p><p>{notice}</p>".encode(), "p.html", ".html").text
     assert (notice in text) is kept
+
+
+def test_a_table_that_lays_the_page_out_is_read_as_its_cells_content():
+    html = ("<table><tr><td><h1>Widget news</h1><p>The widget ships in spring.</p><pre>make  install</pre></td>"
+            "<td><table><tr><th>Size</th><th>Price</th></tr><tr><td>small</td><td>3</td></tr></table></td></tr></table>")
+    assert load_bytes(html.encode(), "p.html", ".html").text.split("\n\n") == [
+        "# Widget news", "The widget ships in spring.", "```\nmake  install\n```", "Size | Price", "Size: small | Price: 3"]
