@@ -111,12 +111,11 @@ def _holds_content(tag, why: str) -> bool:
 
 def strip_furniture(root) -> None:
     """Take the site's furniture out of a parsed page, keeping any block that holds the content."""
-    for tag in root.find_all(True):
-        if tag.decomposed:
-            continue  # it went with its parent
-        why = _furniture(tag)
-        if why and not _holds_content(tag, why):
-            tag.decompose()
+    doomed = [tag for tag in root.find_all(True) if (why := _furniture(tag)) and not _holds_content(tag, why)]
+    marked = {id(tag) for tag in doomed}
+    outermost = [tag for tag in doomed if not any(id(parent) in marked for parent in tag.parents)]
+    for tag in outermost:  # (a tag goes with its parent: a decomposed tag is not touched again)
+        tag.decompose()
 
 
 def _inline(node, run: _Run, link: bool = False) -> None:
