@@ -296,8 +296,8 @@ def _breaks(prev: Line, line: Line, style: Style, head: Line) -> bool:
         return True
     if prev.x is not None and line.x is not None and style.size:
         shift = line.left() - prev.left()
-        if shift >= style.size and _short(prev, style):
-            return True  # a short line, then one drawn deeper: a term and its description
+        if shift >= style.size and (_short(prev, style) or _SENTENCE_END.search(prev.text.rstrip())):
+            return True  # a term and its description, or a paragraph's indented first line after a sentence's end
         if shift <= -style.size and not (first and not _short(prev, style)):
             return True  # back out to the margin, but not after an indented paragraph's first line
     if _alone(prev) or _alone(line):

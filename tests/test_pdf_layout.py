@@ -375,3 +375,23 @@ def test_a_scanned_page_with_a_running_header_in_its_text_layer_is_still_read_by
     doc = load_bytes(out.getvalue(), "scan.pdf", ".pdf")
     assert doc.meta["ocr_pages"] == [1, 2, 3]
     assert doc.text.count("widget ships in spring") == 3 and HEADER not in doc.text
+
+
+def test_paragraphs_told_apart_by_their_first_lines_indent():
+    from reportlab.lib.pagesizes import A4
+    from reportlab.pdfgen import canvas
+
+    paragraphs = [["The first paragraph begins with an indented line and goes on across", "the full width of the page until its last line ends exactly at the",
+                   "right margin, as justified text often does at a paragraph's end here."],
+                  ["The second paragraph begins indented as well, and it is parted from", "the first one by nothing but that indent: no gap, no short line."]]
+    out = io.BytesIO()
+    pdf = canvas.Canvas(out, pagesize=A4)
+    y = 770
+    for lines in paragraphs:
+        for k, line in enumerate(lines):
+            pdf.drawString(90 if k == 0 else 72, y, line)  # no gap between paragraphs
+            y -= 14
+    pdf.showPage()
+    pdf.save()
+    text = load_bytes(out.getvalue(), "indents.pdf", ".pdf").text
+    assert text == "\n\n".join(" ".join(lines) for lines in paragraphs)
