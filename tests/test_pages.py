@@ -456,3 +456,14 @@ def test_a_text_pdf_needs_no_ocr_engine_but_ingestion_names_a_missing_one(tmp_pa
             ingest([tmp_path / "docs"], Settings(persist_dir=str(tmp_path / "chroma"), ocr="rapidocr"), embeddings=FakeEmbeddings())
     finally:
         ocr.engine.cache_clear()
+
+
+def test_the_page_view_keeps_a_page_s_last_character_when_a_paragraph_runs_on():
+    from rag.types import Citation
+    from ui.render import context_html
+
+    page_one, page_two = "The keeper lit the lamp at dusk and", "trimmed its wick at midnight."
+    text = page_one + " " + page_two  # a paragraph running on: one space between the pages, not a blank line
+    quote = "The keeper lit the lamp"
+    html = context_html(text, [Citation(1, "c", "r.pdf", "", quote, 0, len(quote), page=1)], None, (0, len(page_one) + 1))
+    assert "at dusk and" in html and "midnight" not in html  # page one whole, nothing of page two
