@@ -39,6 +39,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 EDGE_LINES = 2  # lines at the top and at the bottom of a page that may be furniture
+FURNITURE_DRIFT = 3.0  # how far (in PDF units) a running header or footer may stand from where it stands on other pages
 MIN_REPEATS = 3  # pages a furniture line comes back on (2 in a document of 4 pages or fewer)
 HEADING_RATIO = 1.15  # a line this much larger than the body text is a heading
 PARAGRAPH_GAP = 1.3  # a gap this much wider than the usual line spacing ends a paragraph
@@ -123,7 +124,27 @@ def page_lines(page) -> list[Line]:
             line.text += part
     if lines and not lines[-1].text and text.endswith("\n"):
         lines.pop()
-    return _with_markers(lines)
+    return _on_baselines(_with_markers(lines))
+
+
+def _on_baselines(lines: list[Line]) -> list[Line]:
+    """Lines drawn on one baseline, which pypdf gives apart when each is a text object of its own
+    (a running header's left, centre and right parts; the columns of a table without rules), as
+    one line: a space between them, or two where a wide gap parts them (a term and its
+    description side by side)."""
+    out: list[Line] = []
+    for line in lines:
+        prev = out[-1] if out else None
+        if (prev is not None and prev.y is not None and line.y is not None and line.x is not None and prev.x is not None
+                and line.text.strip() and prev.text.strip() and not prev.table and not line.table
+                and abs(prev.y - line.y) < 0.2 * max(line.size, 1.0) and line.x > prev.x):
+            end = prev.x + len(prev.text.rstrip()) * prev.size * (0.6 if prev.mono else 0.5)  # about where it ends
+            gap = "  " if line.x - end > 2 * max(line.size, 1.0) else " "
+            prev.text = prev.text.rstrip() + gap + line.text.lstrip()
+            prev.mono, prev.bold = prev.mono and line.mono, prev.bold and line.bold
+            continue
+        out.append(line)
+    return out
 
 
 _BULLET = re.compile(r"[\u2022\u25e6\u25aa\u25ab\u2023\u2043\u2219\u00b7\x7f*\-\u2013\u25cf\u25cb\u25a0\u25a1]")
@@ -195,11 +216,23 @@ def furniture(pages: list[list[Line]], body_size: float = 0.0, lone_lines: bool 
     note, a title page), unless ``lone_lines`` (asking whether a page is a scan with a header stamped on it)."""
     keys = [{i: _key(page[i].text) for i in _edges(page)} if lone_lines or sum(bool(ln.text.strip()) for ln in page) > 1
             else {} for page in pages]
-    counts = Counter(k for page in keys for k in set(page.values()))
+    seen: dict[str, list[tuple[int, float | None]]] = {}  # key -> (page, height) of each edge line with it
+    for n, page in enumerate(keys):
+        for i, k in page.items():
+            seen.setdefault(k, []).append((n, pages[n][i].y))
     least = MIN_REPEATS if len(pages) > 4 else 2
-    return [{i for i, k in page.items() if counts[k] >= least and re.search(r"[a-z#]", k)
-             and len(k.split()) <= MAX_HEADING_WORDS and not (body_size and lines[i].size >= HEADING_RATIO * body_size)}
-            for page, lines in zip(keys, pages)]
+    out = []
+    for n, page in enumerate(keys):
+        gone = set()
+        for i, k in page.items():
+            y = pages[n][i].y
+            # furniture stands where it stood on the other pages; a body line that happens to read alike does not
+            repeats = {m for m, other in seen[k] if y is None or other is None or abs(other - y) <= FURNITURE_DRIFT}
+            if (len(repeats) >= least and re.search(r"[a-z#]", k) and len(k.split()) <= MAX_HEADING_WORDS
+                    and not (body_size and pages[n][i].size >= HEADING_RATIO * body_size)):
+                gone.add(i)
+        out.append(gone)
+    return out
 
 
 def contents_page(lines: list[Line], after_contents: bool) -> bool:
@@ -393,11 +426,21 @@ def block_text(block: Block, style: Style, vocabulary: set[str]) -> str:
     return join_lines([line.text for line in block.lines], vocabulary)
 
 
-def runs_on(before: Block | None, after: Block | None) -> bool:
-    """Whether a page's last paragraph goes on as the next page's first one."""
-    if before is None or after is None or before.kind != "text" or after.kind != "text":
-        return False
-    return _SENTENCE_END.search(before.lines[-1].text.rstrip()) is None
+def runs_on(before: Block | None, after: Block | None, style: Style = Style()) -> str:
+    """How a page's last block goes on as the next page's first: " " (a paragraph, or an entry's
+    description, going on mid-sentence), ``"\n" + ENTRY_INDENT`` (a term whose description is
+    on the next page, or a description going on with a new sentence), or "" (it does not)."""
+    if before is None or after is None or after.kind != "text":
+        return ""
+    ended = _SENTENCE_END.search(before.lines[-1].text.rstrip()) is not None
+    if before.kind == "text" and len(before.lines) == 1 and len(before.lines[0].text.split()) <= MAX_TERM_WORDS \
+            and all(_indent(line, before.lines[0], style) for line in after.lines):
+        return "\n" + ENTRY_INDENT  # a term at a page's foot, its description atop the next
+    if before.kind == "entry" and len(before.lines) > 1 and all(
+            line.left() is not None and abs(line.left() - before.lines[-1].left()) < 0.5 * (style.size or line.size)
+            for line in after.lines):
+        return "\n" + ENTRY_INDENT if ended else " "  # its description goes on at the same column
+    return " " if before.kind == "text" and not ended else ""
 
 
 def _page_text(blocks: list[Block] | None, lines: list[Line], style: Style, vocabulary: set[str]) -> str:
@@ -456,9 +499,9 @@ def assemble(pages: list[list[Line]], placed: list[bool]) -> tuple[list[str], li
         sep = "\n\n"
         if style.mono and _lines_run_on(texts[i], texts[i + 1]):
             sep = "\n"  # a hard-wrapped paragraph going on: one line break, as in a text file
-        elif first and second and runs_on(first[-1], second[0]):
-            mended = _hyphen_joined(texts[i], texts[i + 1], vocabulary)
-            sep = " " if mended is None else ""
+        elif first and second and (going_on := runs_on(first[-1], second[0], style)):
+            mended = _hyphen_joined(texts[i], texts[i + 1], vocabulary) if going_on == " " else None
+            sep = going_on if mended is None else ""
             texts[i] = texts[i] if mended is None else mended
         separators.append(sep)
     return texts, separators

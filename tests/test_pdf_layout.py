@@ -395,3 +395,51 @@ def test_paragraphs_told_apart_by_their_first_lines_indent():
     pdf.save()
     text = load_bytes(out.getvalue(), "indents.pdf", ".pdf").text
     assert text == "\n\n".join(" ".join(lines) for lines in paragraphs)
+
+
+def _two_pages(page_one: list[tuple[float, str, str]], page_two: list[tuple[float, str, str]]) -> bytes:
+    """Two pages of (x, font, text) lines, 12 units apart, under a running header and over a page number."""
+    from reportlab.lib.pagesizes import letter
+    from reportlab.pdfgen import canvas
+
+    out = io.BytesIO()
+    pdf = canvas.Canvas(out, pagesize=letter)
+    for n, lines in enumerate([page_one, page_two], 1):
+        pdf.setFont("Times-Roman", 10)
+        pdf.drawString(72, 750, "WIDGET(1)")  # three parts on one baseline: pypdf gives them as three lines
+        pdf.drawCentredString(306, 750, "User Commands")
+        pdf.drawRightString(540, 750, "WIDGET(1)")
+        pdf.drawRightString(540, 40, str(n))
+        for k, (x, font, text) in enumerate(lines):
+            pdf.setFont(font, 10)
+            pdf.drawString(x, 720 - 12 * k, text)
+        pdf.showPage()
+    pdf.save()
+    return out.getvalue()
+
+
+OPTION = (108, "Times-Bold", "-c, --config=FILE")
+DESCRIBED = [(144, "Times-Roman", "read the configuration from FILE instead of the default one, which"),
+             (144, "Times-Roman", "must exist and be readable by the user who runs the command.")]
+BEFORE = [(108, "Times-Roman", "Widget frobnicates each file in turn and reports what it did.")]
+
+
+@pytest.mark.parametrize("page_one, page_two", [
+    (BEFORE + [OPTION], DESCRIBED),  # the term at the foot of a page, its description atop the next
+    (BEFORE + [OPTION, DESCRIBED[0]], DESCRIBED[1:]),  # the description going on mid-sentence
+])
+def test_an_entry_is_whole_across_a_page_break(page_one, page_two):
+    doc = load_bytes(_two_pages(page_one, page_two), "widget.pdf", ".pdf")
+    entry = OPTION[2] + "\n    " + " ".join(text for _, _, text in DESCRIBED)
+    assert doc.text == BEFORE[0][2] + "\n\n" + entry  # header parts and page numbers gone
+    second = doc.meta["page_starts"][1]
+    assert doc.text[second:].startswith(page_two[0][2])  # the next page starts at its own first character
+
+
+def test_furniture_stands_where_it_stood_on_the_other_pages():
+    L = pdf_layout.Line
+    pages = [[L("Widget Manual", y=750, x=72, size=9), L("Intro text here.", y=700, x=72, size=10),
+              L(f"-x{n}, --option-{n}=VALUE", y=100 + 30 * n, x=72, size=10), L(f"{n}", y=40, x=300, size=9)]
+             for n in range(1, 3)]
+    # the option lines read alike (digits aside) at the foot of both pages, but not at one height: content
+    assert pdf_layout.furniture(pages, 10.0) == [{0, 3}, {0, 3}]
