@@ -438,7 +438,7 @@ def test_an_entry_is_whole_across_a_page_break(page_one, page_two):
 
 def test_furniture_stands_where_it_stood_on_the_other_pages():
     L = pdf_layout.Line
-    pages = [[L("Widget Manual", y=750, x=72, size=9), L("Intro text here.", y=700, x=72, size=10),
+    pages = [[L("Widget Manual", y=750, x=72, size=9), L(["Intro text here.", "More text there."][n - 1], y=700, x=72, size=10),
               L(f"-x{n}, --option-{n}=VALUE", y=100 + 30 * n, x=72, size=10), L(f"{n}", y=40, x=300, size=9)]
              for n in range(1, 3)]
     # the option lines read alike (digits aside) at the foot of both pages, but not at one height: content
