@@ -35,6 +35,7 @@ def _citation(n: int, p: Passage, qs: int, qe: int) -> Citation:
         score=p.score,
         passage=p.text,
         page=p.page_at(start),
+        page_label=p.page_label_at(start),
         origin=shift_origin(p.origin, qs, qe, p.start) if p.origin else (),
     )
 
