@@ -1,5 +1,6 @@
-"""CI gate: in the default mode, the shipped golden set must meet eval/thresholds.json, and the
-SQuAD 2.0 ``test`` split (../shared/benchmarks/squad2) eval/thresholds-squad2.json."""
+"""CI gate: in the default mode, the shipped golden set must meet eval/thresholds.json, the
+SQuAD 2.0 ``test`` split (../shared/benchmarks/squad2) eval/thresholds-squad2.json, and the manuals
+``dev`` split (../shared/benchmarks/manuals) eval/thresholds-manuals.json."""
 from __future__ import annotations
 
 import json
@@ -48,3 +49,20 @@ def test_squad2_test_split_meets_thresholds(tmp_path):
     report = json.loads((out / "report.json").read_text())
     assert len(report["cases"]) == 3312
     assert any(c.get("short_answer") for c in report["cases"])
+
+
+def test_manuals_dev_split_meets_thresholds(tmp_path):
+    """Manual pages, FAQs and READMEs as people have them (hard-wrapped, option lists, title lines):
+    the benchmark's dev split, answers, refusals and the quotes' ends."""
+    data = benchmark_data("manuals")
+    out = tmp_path / "manuals"
+    result = _runner(tmp_path)("bench", "manuals", "--data", str(data), "--split", "dev", "--out", str(out))
+    print(result.stdout)
+    assert result.returncode == 0, result.stdout + result.stderr
+    figures = json.loads((out / "manuals" / "manuals.json").read_text())["figures"]["dev"]
+    assert figures["cases"] == 272 and figures["errors"] == 0
+    flat = {**figures, **figures["quotes"]}
+    floors = json.loads((ROOT / "eval" / "thresholds-manuals.json").read_text())
+    failed = {name: (flat[name], bound) for name, bound in floors.items()
+              if flat[name] < bound.get("min", float("-inf")) or flat[name] > bound.get("max", float("inf"))}
+    assert not failed, failed
