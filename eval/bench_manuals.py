@@ -190,6 +190,8 @@ def quote_figures(answers: Sequence[Mapping], docs: Path) -> dict:
     """Quote quality over answers: how many quotes end at a sentence's or an entry's end, how many end
     in a line-break hyphen, how many do not slice their file to their text (reflowed), and how
     many retrieved passages (and questions) are page furniture only."""
+    from rag.origin import reflowed as reflowed_source
+
     from .metrics import normalize
 
     texts: dict[str, str | None] = {}
@@ -208,8 +210,9 @@ def quote_figures(answers: Sequence[Mapping], docs: Path) -> dict:
             quote, start, end = c.get("quote", ""), c.get("start"), c.get("end")
             ends[quote_end(quote, source, end)] += 1
             hyphens += ends_in_break_hyphen(quote, source, end)
+            # the chain's own promise (rag.origin): the span, reflowed as ingestion reads it, is the quote
             if source is None or start is None or end is None or \
-                    normalize(reflowed(source[start:end])) != normalize(reflowed(quote)):
+                    normalize(reflowed_source(source[start:end])) != normalize(reflowed_source(quote)):
                 unsliced += 1
         flags = [is_furniture(p.get("text", "")) for p in answer.get("retrieved") or []]
         furniture += sum(flags)
