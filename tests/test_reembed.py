@@ -52,7 +52,7 @@ def many_files(corpus, n: int = 12) -> None:
         (corpus / f"doc{i:02d}.txt").write_text(f"Document {i} says the envoy number {i} met delegates. " * 30)
 
 
-def test_old_fingerprint_is_reembedded_once_in_place(settings, corpus, capsys):
+def test_old_fingerprint_is_reembedded_once_in_place(settings, corpus, capsys, tmp_path):
     ingest([corpus], settings, embeddings=OldVectors())
     before = index_state(settings)
     notes: list[str] = []
@@ -70,6 +70,9 @@ def test_old_fingerprint_is_reembedded_once_in_place(settings, corpus, capsys):
         assert not np.allclose(vector, before[cid][2], atol=1e-3)
     assert (store.open_collection(settings).metadata or {})["embedder"] == "fake-bow+new"
     assert set(manifest_embedders(settings).values()) == {"fake-bow+new"}
+    fresh = settings.replace(persist_dir=str(tmp_path / "fresh"))
+    ingest([corpus], fresh, embeddings=NewVectors())
+    assert all(np.allclose(after[i][2], v, atol=1e-6) for i, (_, _, v) in index_state(fresh).items())  # as ingestion embeds
     assert any(f"re-embedding {len(before)} chunks of 1 file(s) embedded with fake-bow+old" in n for n in notes)
     assert "re-embedding" in capsys.readouterr().err  # the progress bar
 
