@@ -248,9 +248,9 @@ def span_f1(rows: list[dict], t: float) -> float:
 
 
 def fit_levels(oof: dict[str, np.ndarray], labels: dict[str, np.ndarray], threshold: float,
-               max_fr: dict[str, float], aims: dict[str, float]) -> dict[str, dict]:
-    """Each refusal level's aim, threshold and out-of-fold dev figures; balanced is ``threshold``
-    (bounds ``max_fr``), the others refuse most with every set's false refusals within their aim."""
+               max_fr: dict[str, float], aims: dict[str, float], figures_key: str = "dev_out_of_fold") -> dict[str, dict]:
+    """Each refusal level's aim, threshold and dev figures (under ``figures_key``); balanced is
+    ``threshold`` (bounds ``max_fr``), the others refuse most with every set's false refusals within their aim."""
     def figures(t: float) -> dict:
         return {n: dict(zip(("refusal", "false_refusal"), (round(v, 4) for v in rates(oof[n], labels[n], t)))) for n in oof}
 
@@ -258,7 +258,7 @@ def fit_levels(oof: dict[str, np.ndarray], labels: dict[str, np.ndarray], thresh
     found["balanced"] = threshold
     bounds = {**aims, "balanced": max(max_fr.values())}
     order = sorted(found, key=lambda name: -found[name])  # strictest first
-    return {name: {"aim": bounds[name], "threshold": round(found[name], 6), "dev_out_of_fold": figures(found[name])}
+    return {name: {"aim": bounds[name], "threshold": round(found[name], 6), figures_key: figures(found[name])}
             for name in order}
 
 
@@ -275,6 +275,25 @@ def fit_confidence(oof: dict[str, np.ndarray], labels: dict[str, np.ndarray]) ->
     a, b = fit_platt(np.concatenate(list(oof.values())), np.concatenate(list(labels.values())), weights)
     ece = {n: reliability([platt(s, a, b) for s in oof[n]], list(labels[n]))["ece"] for n in oof}
     return {"method": "platt", "a": a, "b": b, "dev_ece": ece}
+
+
+def with_levels(path: str, sets: dict[str, list[dict]], labels: dict[str, np.ndarray], aims: dict[str, float]):
+    """The decision at ``path`` unchanged (balanced stays its threshold), with refusal levels and a
+    confidence fitted on the scores its model gives the dev rows (scores of the rows it was fitted
+    on, where a fresh fit has out-of-fold ones: for a decision that must not move)."""
+    from dataclasses import replace
+
+    from rag.answer.reader import load_reader_gate
+
+    kept = load_reader_gate(path)
+    scores = {n: np.array([kept.score(r["features"]) for r in s]) for n, s in sets.items()}
+    max_fr = kept.info.get("max_false_refusal") or MAX_FALSE_REFUSAL
+    levels = fit_levels(scores, labels, kept.threshold, max_fr, aims, figures_key="dev")
+    confidence = {**fit_confidence(scores, labels), "fitted": "on the kept decision's own scores of the dev rows"}
+    info = {**kept.info, "confidence": confidence,
+            "levels_fitted": {"cases": {n: len(s) for n, s in sets.items()},
+                              "created": datetime.now(timezone.utc).isoformat(timespec="seconds")}}
+    return replace(kept, levels=levels, confidence=(confidence["a"], confidence["b"]), info=info)
 
 
 def _bound(text: str) -> tuple[str, float]:
@@ -307,6 +326,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--level", type=_level, action="append", default=[], metavar="LEVEL=SHARE",
                         help="a refusal level's aim: the most answerable dev questions of any set it may refuse "
                              f"(default: {', '.join(f'{k}={v}' for k, v in LEVEL_AIMS.items())}; balanced keeps --max-false-refusal)")
+    parser.add_argument("--keep-decision", metavar="READER_JSON", default=None,
+                        help="keep this decision (its model, threshold and span margin) and fit only the refusal levels "
+                             "and the confidence, on the scores it gives the dev questions")
     parser.add_argument("--cache", default=None, help="keep the collected rows here, and read them back when present")
     parser.add_argument("--limit", type=int, default=None, help="about this many questions per set (a quick check, not a fit to ship)")
     args = parser.parse_args(argv)
@@ -314,6 +336,12 @@ def main(argv: list[str] | None = None) -> int:
     settings = Settings.from_env(reader_file=args.reader)
     sets = collect(settings, args.passages, Path(args.cache) if args.cache else None, args.limit)
     labels = {n: np.array([r["answerable"] for r in s], dtype=int) for n, s in sets.items()}
+    aims = {**LEVEL_AIMS, **dict(args.level)}
+    if args.keep_decision:
+        gate = with_levels(args.keep_decision, sets, labels, aims)
+        Path(args.out).write_text(json.dumps(gate.to_dict(), indent=1) + "\n")
+        print(json.dumps({k: gate.to_dict()[k] for k in ("threshold", "levels", "confidence")}, indent=1))
+        return 0
     report, fits = {}, {}
     for name, names in FEATURE_SETS.items():
         model, oof = fit_logistic(sets, names)
@@ -328,7 +356,7 @@ def main(argv: list[str] | None = None) -> int:
     threshold = choose_threshold(oof, labels, max_fr)
     grid = [round(t, 2) for t in np.arange(-4.0, 8.01, 0.25)]
     span_threshold = max(grid, key=lambda t: (round(np.mean([span_f1(s, t) for s in sets.values()]), 6), -t))
-    levels = fit_levels(oof, labels, threshold, max_fr, {**LEVEL_AIMS, **dict(args.level)})
+    levels = fit_levels(oof, labels, threshold, max_fr, aims)
     confidence = fit_confidence(oof, labels)
     info = {
         "feature_set": name, "fitted_on": "squad2 dev (../shared/benchmarks/squad2) and the essay golden set dev",

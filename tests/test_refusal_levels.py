@@ -494,3 +494,20 @@ def test_the_mcp_ask_tool_takes_a_level_and_returns_the_confidence(tmp_path):
     with pytest.raises(ConfigError) as err:
         _ask(ui.library, FULL, "Who?", [], None, "wild")
     assert str(err.value) == BAD_LEVEL
+
+
+def test_fit_reader_can_add_levels_to_a_decision_without_moving_it(tmp_path):
+    from eval.fit_reader import with_levels
+
+    oof, labels = dev_sets()
+    z = {n: np.log(v / (1 - v)) for n, v in oof.items()}
+    sets = {n: [{"features": {"reader_answerable": float(x)}} for x in z[n]] for n in z}
+    path = tmp_path / "reader.json"
+    path.write_text(json.dumps({"weights": {"reader_answerable": 1.0}, "bias": 0.0, "threshold": 0.41, "span_threshold": -4.0,
+                                "passages": 5, "max_false_refusal": {n: 0.08 for n in oof}, "created": "then"}))
+    gate = with_levels(str(path), sets, labels, {"strict": 0.15, "lenient": 0.03})
+    d = gate.to_dict()
+    assert (d["weights"], d["bias"], d["threshold"], d["created"]) == ({"reader_answerable": 1.0}, 0.0, 0.41, "then")
+    assert d["levels"]["balanced"]["threshold"] == 0.41 and d["levels"]["balanced"]["aim"] == 0.08
+    assert d["levels"]["strict"]["threshold"] > 0.41 > d["levels"]["lenient"]["threshold"]
+    assert set(d["levels"]["strict"]["dev"]) == set(oof) and max(d["confidence"]["dev_ece"].values()) < 0.1
