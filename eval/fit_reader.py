@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from collections import Counter
 import shutil
 import sys
 import tempfile
@@ -256,7 +257,9 @@ def fit_levels(oof: dict[str, np.ndarray], labels: dict[str, np.ndarray], thresh
 
     found = {name: choose_threshold(oof, labels, {n: aim for n in oof}) for name, aim in aims.items()}
     found["balanced"] = threshold
-    bounds = {**aims, "balanced": max(max_fr.values())}
+    # balanced is named by the bound most sets share (the manuals' looser one does not rename it)
+    shared = Counter(max_fr[n] for n in oof if n in max_fr) or Counter(max_fr.values())
+    bounds = {**aims, "balanced": max(shared.items(), key=lambda kv: (kv[1], -kv[0]))[0]}
     order = sorted(found, key=lambda name: -found[name])  # strictest first
     return {name: {"aim": bounds[name], "threshold": round(found[name], 6), figures_key: figures(found[name])}
             for name in order}

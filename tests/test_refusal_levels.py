@@ -511,3 +511,12 @@ def test_fit_reader_can_add_levels_to_a_decision_without_moving_it(tmp_path):
     assert d["levels"]["balanced"]["threshold"] == 0.41 and d["levels"]["balanced"]["aim"] == 0.08
     assert d["levels"]["strict"]["threshold"] > 0.41 > d["levels"]["lenient"]["threshold"]
     assert set(d["levels"]["strict"]["dev"]) == set(oof) and max(d["confidence"]["dev_ece"].values()) < 0.1
+
+
+def test_balanced_is_named_by_the_bound_most_dev_sets_share():
+    from eval.fit_reader import choose_threshold, fit_levels
+
+    oof, labels = dev_sets()
+    bounds = {"squad2": 0.08, "missing": 0.08, "essay": 0.10}
+    levels = fit_levels(oof, labels, choose_threshold(oof, labels, bounds), bounds, {"strict": 0.15})
+    assert levels["balanced"]["aim"] == 0.08
