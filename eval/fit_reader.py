@@ -315,10 +315,7 @@ def _level(text: str) -> tuple[str, float]:
     return name, float(share)
 
 
-def main(argv: list[str] | None = None) -> int:
-    from rag.answer.reader import ReaderGate
-    from rag.settings import Settings
-
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default=str(OUT))
     parser.add_argument("--reader", default=None, help="the reader model to fit for (default: the packaged one)")
@@ -334,7 +331,14 @@ def main(argv: list[str] | None = None) -> int:
                              "and the confidence, on the scores it gives the dev questions")
     parser.add_argument("--cache", default=None, help="keep the collected rows here, and read them back when present")
     parser.add_argument("--limit", type=int, default=None, help="about this many questions per set (a quick check, not a fit to ship)")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    from rag.answer.reader import ReaderGate
+    from rag.settings import Settings
+
+    args = _parser().parse_args(argv)
     max_fr = {**MAX_FALSE_REFUSAL, **dict(args.max_false_refusal)}
     settings = Settings.from_env(reader_file=args.reader)
     sets = collect(settings, args.passages, Path(args.cache) if args.cache else None, args.limit)
