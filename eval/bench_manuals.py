@@ -30,7 +30,7 @@ from rag.errors import InputError
 
 from .datasets import FORMS, benchmark_dir
 from .golden import GoldenCase, load_golden
-from .squad2 import SPLITS, _round, check_selection, select_cases, thin_curve
+from .squad2 import SPLITS, _round, check_selection, ingest_folder, select_cases, settings_summary, thin_curve
 
 DEFAULT_SPLIT = "dev"  # test is looked at rarely (the data's README): name it to run it
 COLLECTION = "manuals"
@@ -367,28 +367,14 @@ def run_manuals(
     if limit is not None:
         notes.append(f"--limit {limit}: a subset of each split's questions, not the benchmark's figures")
     result = bench_result("manuals", figures, limit=limit, notes=notes)
-    result["settings"] = {
-        "mode": settings.mode, "k": settings.k, "fetch_k": settings.fetch_k,
-        "embedding_model": settings.embedding_model, "embedding_backend": settings.embedding_backend,
-        "chunk_size": settings.chunk_size, "chunk_overlap": settings.chunk_overlap,
-    }
+    result["settings"] = settings_summary(settings)
     return result
 
 
 def ingest_docs(docs: Path, bench, embeddings, persist_dir: str | None, progress: bool = False) -> dict:
     """Ingest the documents into the benchmark's index; what the index holds and how long it took."""
-    from ingest.pipeline import ingest
-
-    t0 = time.perf_counter()
-    summary = ingest([docs], bench, embeddings=embeddings, progress=progress)
-    return {
-        "documents": sum(1 for p in docs.iterdir() if p.is_file()),
-        "chunks": getattr(summary, "chunks_total", None),
-        "files_added": getattr(summary, "added", None),
-        "files_unchanged": getattr(summary, "unchanged", None),
-        "ingest_seconds": round(time.perf_counter() - t0, 1),
-        "persist_dir": persist_dir or "(temporary)",
-    }
+    count = sum(1 for p in docs.iterdir() if p.is_file())
+    return {"documents": count, **ingest_folder(docs, bench, embeddings, persist_dir, progress)}
 
 
 # ---------------------------------------------------------------- output

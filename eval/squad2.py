@@ -279,28 +279,38 @@ def run_squad2(
     if limit is not None:
         notes.append(f"--limit {limit}: a subset of each split's questions, not the benchmark's figures")
     result = bench_result("squad2", figures, limit=limit, notes=notes)
-    result["settings"] = {
+    result["settings"] = settings_summary(settings)
+    return result
+
+
+def settings_summary(settings) -> dict:
+    """The settings a benchmark's figures depend on, as its result records them."""
+    return {
         "mode": settings.mode, "k": settings.k, "fetch_k": settings.fetch_k,
         "embedding_model": settings.embedding_model, "embedding_backend": settings.embedding_backend,
         "chunk_size": settings.chunk_size, "chunk_overlap": settings.chunk_overlap,
     }
-    return result
 
 
-def ingest_articles(articles: Path, bench, embeddings, persist_dir: str | None, progress: bool = False) -> dict:
-    """Ingest the article files into the benchmark's index; what the index holds and how long it took."""
+def ingest_folder(folder: Path, bench, embeddings, persist_dir: str | None, progress: bool = False) -> dict:
+    """Ingest a folder into a benchmark's index; what the index holds and how long it took."""
     from ingest.pipeline import ingest
 
     t0 = time.perf_counter()
-    summary = ingest([articles], bench, embeddings=embeddings, progress=progress)
+    summary = ingest([folder], bench, embeddings=embeddings, progress=progress)
     return {
-        "articles": sum(1 for p in articles.iterdir() if p.suffix == ".txt"),
         "chunks": getattr(summary, "chunks_total", None),
         "files_added": getattr(summary, "added", None),
         "files_unchanged": getattr(summary, "unchanged", None),
         "ingest_seconds": round(time.perf_counter() - t0, 1),
         "persist_dir": persist_dir or "(temporary)",
     }
+
+
+def ingest_articles(articles: Path, bench, embeddings, persist_dir: str | None, progress: bool = False) -> dict:
+    """Ingest the article files into the benchmark's index; what the index holds and how long it took."""
+    count = sum(1 for p in articles.iterdir() if p.suffix == ".txt")
+    return {"articles": count, **ingest_folder(articles, bench, embeddings, persist_dir, progress)}
 
 
 def answer_split(chain, name: str, cases, config: dict, out: Path, progress: bool = False) -> dict:
