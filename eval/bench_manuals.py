@@ -28,6 +28,7 @@ from typing import Mapping, Sequence
 
 from rag.errors import InputError
 
+from .calibrate import CALIBRATED_NOTE, calibrate_on_dev, calibration_line
 from .datasets import FORMS, benchmark_dir
 from .golden import GoldenCase, load_golden
 from .squad2 import SPLITS, _round, check_selection, ingest_folder, select_cases, settings_summary, thin_curve
@@ -330,11 +331,13 @@ def run_manuals(
     embeddings=None,
     progress: bool = False,
     questions: str | Path | None = None,
+    calibrate: bool = False,
 ) -> dict:
     """Ingest the documents, answer the split's questions through the chain, write a report per split.
 
     ``questions``: a golden-set file to ask instead of the data's own questions.jsonl (the manuals
-    follow-ups in eval/golden/, say); its ``sources`` name files of ``docs/``. Returns the bench result (``eval.bench.bench_result``) whose figures hold the index and one
+    follow-ups in eval/golden/, say); its ``sources`` name files of ``docs/``. ``calibrate``: fit the
+    collection's decision on the dev split's answers before test is answered (dev is then always answered). Returns the bench result (``eval.bench.bench_result``) whose figures hold the index and one
     entry per split.
     """
     from rag import build_chain
@@ -346,7 +349,7 @@ def run_manuals(
     check_selection(split, limit)  # a bad option is the first thing to say
     source = benchmark_dir("manuals", data_dir)
     docs, cases = load_manuals(source, questions)
-    chosen = select_cases(cases, split, limit)
+    chosen = select_cases(cases, "all" if calibrate else split, limit)
     work = Path(tempfile.mkdtemp(prefix="ragbot-manuals-"))
     bench = bench_settings(settings, work, persist_dir, collection)
     try:
@@ -361,9 +364,13 @@ def run_manuals(
             report = evaluate_manuals(chain, group, {**config, "split": name, "benchmark": "manuals"}, docs, progress)
             paths = write_reports(report, Path(out) / name)
             figures[name] = {**split_figures(report), "report": str(paths["json"])}
+            if calibrate and name == "dev":
+                figures["calibration"] = calibrate_on_dev(bench, name, group, report)
     finally:
         drop_work(bench, work)
     notes = list(NOTES)
+    if calibrate:
+        notes.append(CALIBRATED_NOTE)
     if limit is not None:
         notes.append(f"--limit {limit}: a subset of each split's questions, not the benchmark's figures")
     result = bench_result("manuals", figures, limit=limit, notes=notes)
@@ -420,7 +427,7 @@ def format_table(result: Mapping) -> str:
              + ", ".join(f"{n} {b[n]:.3f}" for n in (*BY_KIND, "quote_end_share") if b.get(n) is not None)
              for s in splits for kind, b in sorted(figures[s]["by_kind"].items())]
     return "\n".join([head, line(headers), line(["-" * w for w in widths]), *(line(r) for r in rows), *quotes, *kinds,
-                      "(95% bootstrap intervals in brackets; per-split reports: report.json/md/html)"])
+                      *calibration_line(figures), "(95% bootstrap intervals in brackets; per-split reports: report.json/md/html)"])
 
 
 def plot_kinds(result: Mapping, ax) -> None:
@@ -455,6 +462,7 @@ def cmd_manuals(args, settings) -> int:
         collection=getattr(args, "collection", None),
         progress=sys.stderr.isatty(),
         questions=getattr(args, "golden", None),
+        calibrate=bool(getattr(args, "calibrate", False)),
     )
     print(format_table(result))
     paths = write_result(result, out, plot=plot_kinds)

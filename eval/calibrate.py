@@ -146,3 +146,35 @@ def calibrate_collection(settings, cases: Sequence[GoldenCase], answers: Sequenc
                      f"{f['refused_unanswerable']}/{decision['unanswerable']} unanswerable and "
                      f"{f['refused_answerable']}/{decision['answerable']} answerable questions")
     return "\n".join(lines)
+
+
+def calibrate_on_dev(settings, split: str, cases: Sequence[GoldenCase], report: Mapping) -> dict | None:
+    """A benchmark's ``--calibrate``: after its ``dev`` split is answered, fit and store the
+    collection's decision on those answers, so the ``test`` split is answered with it (the
+    feature a user gets from ``ragbot eval GOLDEN --calibrate``). Returns what the bench records:
+    the stored levels and the fit's own counts; None for any other split."""
+    import sys
+
+    from rag.answer.decision import read_decision
+
+    if split != "dev":
+        return None
+    print(calibrate_collection(settings, cases, report["cases"], source=f"the benchmark's dev split ({len(cases)} questions)"),
+          file=sys.stderr)
+    stored = read_decision(settings) or {}
+    return {key: stored.get(key) for key in ("levels", "confidence", "cases", "answerable", "unanswerable", "fit")}
+
+
+CALIBRATED_NOTE = ("--calibrate: the dev split is answered with the shipped decision; the collection's own decision is then "
+                   "fitted on its answers (each level's threshold at its aim, the confidence's Platt scaling) and the "
+                   "test split is answered with it")
+
+
+def calibration_line(figures: Mapping) -> list[str]:
+    """The bench table's line on a ``--calibrate`` run's decision (none without one)."""
+    fit = figures.get("calibration")
+    if not fit:
+        return []
+    levels = ", ".join(f"{name} {level['threshold']:.4f}" for name, level in (fit.get("levels") or {}).items())
+    return [f"test answered with the collection's decision fitted on dev's {fit.get('cases')} answers "
+            f"({fit.get('unanswerable')} unanswerable): thresholds {levels}"]

@@ -42,6 +42,9 @@ def add_commands(sub, options) -> None:
                         "--limit is then questions per split")
     p.add_argument("--golden", metavar="GOLDEN.jsonl", default=None,
                    help="manuals: ask this golden set's questions (their sources in the data's docs/) instead of its own")
+    p.add_argument("--calibrate", action="store_true",
+                   help="squad2 and manuals: answer the dev split, fit the collection's own decision on its answers "
+                        "(as `ragbot eval GOLDEN --calibrate` does) and answer the test split with it")
     p.add_argument("--missing-evidence", action="store_true",
                    help="squad2: leave a seeded third of each article's paragraphs out; questions whose evidence went become unanswerable")
     p.add_argument("--slices", type=int, default=6,

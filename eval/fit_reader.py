@@ -280,6 +280,15 @@ def fit_confidence(oof: dict[str, np.ndarray], labels: dict[str, np.ndarray]) ->
     return {"method": "platt", "a": a, "b": b, "dev_ece": ece}
 
 
+SET_NAMES = {"squad2": "squad2 dev", "squad2-missing": "squad2 dev with evidence left out",
+             "essay": "the essay golden set's dev split", "manuals": "manuals dev"}
+
+
+def fitted_on(sets) -> str:
+    """The dev sets a decision was fitted on, in words."""
+    return ", ".join(SET_NAMES.get(n, n) for n in sets) + " (../shared/benchmarks)"
+
+
 def with_levels(path: str, sets: dict[str, list[dict]], labels: dict[str, np.ndarray], aims: dict[str, float]):
     """The decision at ``path`` unchanged (balanced stays its threshold), with refusal levels and a
     confidence fitted on the scores its model gives the dev rows (scores of the rows it was fitted
@@ -366,7 +375,7 @@ def main(argv: list[str] | None = None) -> int:
     levels = fit_levels(oof, labels, threshold, max_fr, aims)
     confidence = fit_confidence(oof, labels)
     info = {
-        "feature_set": name, "fitted_on": "squad2 dev (../shared/benchmarks/squad2) and the essay golden set dev",
+        "feature_set": name, "fitted_on": fitted_on(sets),
         "cases": {n: len(s) for n, s in sets.items()}, "feature_sets": report,
         "dev_out_of_fold": {n: dict(zip(("refusal", "false_refusal"), map(lambda v: round(v, 4), rates(oof[n], labels[n], threshold))))
                             for n in sets},

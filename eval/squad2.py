@@ -24,6 +24,7 @@ from typing import Mapping, Sequence
 
 from rag.errors import InputError
 
+from .calibrate import CALIBRATED_NOTE, calibrate_on_dev, calibration_line
 from .datasets import FORMS, benchmark_dir
 from .golden import GoldenCase, load_golden
 
@@ -242,11 +243,13 @@ def run_squad2(
     embeddings=None,
     progress: bool = False,
     missing_evidence: bool = False,
+    calibrate: bool = False,
 ) -> dict:
     """Ingest the articles, answer each split's questions through the chain, write a report per split.
 
     ``data_dir``: a benchmark folder or the official JSON (see :func:`from_official`); by default
-    where ``eval.datasets`` finds squad2. Returns the bench result (``eval.bench.bench_result``)
+    where ``eval.datasets`` finds squad2. ``calibrate``: fit the collection's decision on the dev
+    split's answers before test is answered (dev is then always answered). Returns the bench result (``eval.bench.bench_result``)
     whose figures hold one entry per split.
     """
     from rag import build_chain
@@ -260,7 +263,7 @@ def run_squad2(
     bench = bench_settings(settings, work, persist_dir, collection)
     try:
         articles, cases = load_benchmark(source, work, missing_evidence)
-        chosen = select_cases(cases, split, limit)
+        chosen = select_cases(cases, "all" if calibrate else split, limit)
         if embeddings is None:
             from rag.embeddings import SentenceEmbeddings
 
@@ -269,13 +272,17 @@ def run_squad2(
         chain = build_chain(bench, embeddings=embeddings)
         config = collect_config(bench, [str(source if source.is_file() else source / "questions.jsonl")])
         for name, cases in chosen.items():
-            figures[name] = answer_split(chain, name, cases, config, Path(out) / name, progress)
+            figures[name], report = answer_split(chain, name, cases, config, Path(out) / name, progress)
+            if calibrate and name == "dev":
+                figures["calibration"] = calibrate_on_dev(bench, name, cases, report)
     finally:
         drop_work(bench, work)
     notes = list(NOTES)
     if missing_evidence:
         notes.append("--missing-evidence: a seeded third of each article's paragraphs left out; answerable questions "
                      "whose evidence went are unanswerable (type missing-evidence), SQuAD 2.0's own are type adversarial")
+    if calibrate:
+        notes.append(CALIBRATED_NOTE)
     if limit is not None:
         notes.append(f"--limit {limit}: a subset of each split's questions, not the benchmark's figures")
     result = bench_result("squad2", figures, limit=limit, notes=notes)
@@ -313,14 +320,14 @@ def ingest_articles(articles: Path, bench, embeddings, persist_dir: str | None, 
     return {"articles": count, **ingest_folder(articles, bench, embeddings, persist_dir, progress)}
 
 
-def answer_split(chain, name: str, cases, config: dict, out: Path, progress: bool = False) -> dict:
-    """Answer one split's questions, write its reports under ``out``; the split's figures."""
+def answer_split(chain, name: str, cases, config: dict, out: Path, progress: bool = False) -> tuple[dict, dict]:
+    """Answer one split's questions, write its reports under ``out``; the split's figures and report."""
     from .report import write_reports
     from .runner import evaluate
 
     report = evaluate(chain, cases, {**config, "split": name, "benchmark": "squad2"}, progress=progress)
     paths = write_reports(report, out)
-    return {**split_figures(report), "report": str(paths["json"])}
+    return {**split_figures(report), "report": str(paths["json"])}, report
 
 
 _COLUMNS = (("hit@5", "hit@5"), ("answer pass", "answer_pass_rate"), ("token F1", "token_f1"),
@@ -351,6 +358,7 @@ def format_table(result: Mapping) -> str:
     kinds = [f"{s} {kind}: {b['cases']} questions, " + ", ".join(f"{n} {b[n]:.3f}" for n in BY_TYPE if b.get(n) is not None)
              for s in splits for kind, b in sorted(figures[s].get("by_type", {}).items())]
     return "\n".join([head, line(headers), line(["-" * w for w in widths]), *(line(r) for r in rows), *kinds,
+                      *calibration_line(figures),
                       "(95% bootstrap intervals in brackets; per-split reports: report.json/md/html)"])
 
 
@@ -395,6 +403,7 @@ def cmd_squad2(args, settings) -> int:
         collection=getattr(args, "collection", None),
         progress=sys.stderr.isatty(),
         missing_evidence=bool(getattr(args, "missing_evidence", False)),
+        calibrate=bool(getattr(args, "calibrate", False)),
     )
     print(format_table(result))
     paths = write_result(result, out, plot=plot_curves)

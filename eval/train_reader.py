@@ -611,7 +611,8 @@ def train(args) -> Path:
     work = Path(args.work).expanduser()
     start_from = Path(args.start_from).expanduser() if args.start_from else None
     first_stage = start_from.parent if start_from else None
-    examples = read_examples(examples_file(work, Path(args.data), args.seed, args.recipe, first_stage))[: args.examples]
+    examples = read_examples(examples_file(work, Path(args.data), args.seed, args.recipe, first_stage))
+    examples = examples[args.skip : args.skip + args.examples]
     tok = tokenizer()
     plan = batches(examples, tok, args.max_length, args.batch, args.seed)
     model = make_model()
@@ -715,6 +716,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch", type=int, default=32)
     parser.add_argument("--lr", type=float, default=8e-5)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--skip", type=int, default=0,
+                        help="pairs at the list's start to leave out: a stage after an earlier run of the same recipe "
+                        "trains on the pairs that run did not see (with --start-from its checkpoint)")
     parser.add_argument("--recipe", choices=RECIPES, default="v1",
                         help="how negatives are made: v1 (the first reader), v2 (adds changed questions) or v3 "
                              "(a second stage after v2: SQuAD 2.0's unanswerable dev questions; v2 then v3 is the shipped reader) "

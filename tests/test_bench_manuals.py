@@ -448,3 +448,33 @@ def test_bench_on_three_real_dev_pages(tmp_path, real_embeddings):
     assert dev["hit@5"] >= 0.6  # three pages in the index: the evidence is easy to find
     assert dev["latency_p50_ms"] > 0
     assert dev["quotes"]["quotes_not_slicing_their_file"] == 0  # every citation slices its file to its quote
+
+
+def calibration_rows() -> list[dict]:
+    """24 dev questions of both kinds (what a collection's decision needs at least) and the test ones."""
+    dev = [r for r in QUESTIONS if r["split"] == "dev"]
+    rows = [{**dev[i % len(dev)], "id": f"{dev[i % len(dev)]['id']}-{i}"} for i in range(24)]
+    return rows + [r for r in QUESTIONS if r["split"] == "test"]
+
+
+def test_calibrate_fits_the_collections_decision_on_dev_and_answers_test_with_it(tmp_path, capsys):
+    folder = manuals_folder(tmp_path / "data", calibration_rows())
+    out = tmp_path / "out"
+    result = M.run_manuals(Settings(), data_dir=folder, split="test", calibrate=True, out=out, embeddings=FakeEmbeddings())
+    figures = result["figures"]
+    assert {"dev", "test", "calibration"} <= set(figures)  # dev is answered: the decision is fitted on it
+    fit = figures["calibration"]
+    assert (fit["cases"], fit["answerable"], fit["unanswerable"]) == (24, 16, 8)
+    assert set(fit["levels"]) == {"strict", "balanced", "lenient"} and "a" in fit["confidence"]
+    decided = {split: {c["support"].get("decision", "")[:10] for c in json.loads((out / split / "report.json").read_text())["cases"]
+                       if "reader" in c.get("support", {})} for split in ("dev", "test")}
+    assert decided == {"dev": {"shipped"}, "test": {"collection"}}
+    assert "stored collection 'manuals''s decision" in capsys.readouterr().err
+    assert "test answered with the collection's decision fitted on dev's 24 answers" in M.format_table(result)
+    assert any(n.startswith("--calibrate:") for n in result["notes"])
+
+
+def test_calibrate_on_too_few_dev_questions_says_so(tmp_path):
+    folder = manuals_folder(tmp_path / "data")
+    with pytest.raises(InputError, match="3 labelled questions the reader decided .*calibrating needs at least 20"):
+        M.run_manuals(Settings(), data_dir=folder, split="test", calibrate=True, out=tmp_path / "out", embeddings=FakeEmbeddings())

@@ -82,6 +82,19 @@ def test_bench_one_split_with_a_limit_into_a_kept_index(tmp_path):
     assert (second["figures"]["index"]["files_added"], second["figures"]["index"]["files_unchanged"]) == (0, 2)
 
 
+
+def test_calibrate_answers_test_with_the_decision_fitted_on_dev(tmp_path):
+    data = tiny_data(tmp_path / "data", per_article=16, unanswerable=8)
+    out = tmp_path / "out"
+    result = S.run_squad2(Settings(), data_dir=data, out=out, split="test", calibrate=True, embeddings=FakeEmbeddings())
+    figures = result["figures"]
+    assert figures["dev"]["cases"] == 24 and figures["calibration"]["cases"] == 24
+    for split, source in (("dev", "shipped"), ("test", "collection")):
+        report = json.loads((out / split / "report.json").read_text())
+        assert {c["support"]["decision"].split(" ")[0] for c in report["cases"] if "reader" in c["support"]} == {source}
+    assert "test answered with the collection's decision" in S.format_table(result)
+
+
 SKY = "Sky UK Limited is a British broadcaster. It was formed in 1990 by a merger. Its headquarters are in Isleworth."
 SPORT = "Sky broadcasts sport. Its main channel is Sky One."
 FRESNO = " Fresno is a city in California. It lies in the San Joaquin Valley. "  # SQuAD's contexts may carry spaces

@@ -371,6 +371,30 @@ def test_a_cell_of_a_many_row_table_comes_from_its_own_row(tmp_path, settings, r
             wrong_row.append((question, quoted))
         if answer.short_answer.n != 1:  # the row that holds the answer is quoted first, other rows after it
             not_first.append((question, answer.answer))
+    print(f"{right} right, {len(wrong_row)} wrong row {wrong_row}, {len(not_first)} not first")
     assert not wrong_row  # never a neighbouring row's cell
     assert not not_first
     assert right >= 0.8 * len(cases), f"{right} of {len(cases)} answered with their cell"
+
+
+@pytest.mark.parametrize("text, cells", [
+    ("-c  with -lt: sort by ctime", ["-c", "with -lt: sort by ctime"]),
+    ("-T, --tabsize=COLS  assume tab stops at each COLS instead of 8", ["-T, --tabsize=COLS", "assume tab stops at each COLS instead of 8"]),
+    ("Sort by name.  Then by size.", None),  # two spaces after a sentence: prose, one cell
+    ("no gap here at all", None),
+])
+def test_an_entrys_term_and_description_are_two_cells(text, cells):
+    """A short answer never runs from an option's term into its description ("-c  with -lt")."""
+    from rag.answer.reader import span_tokens, tokenizer
+
+    enc = tokenizer().encode(text)
+    offsets = [tuple(o) if o != (0, 0) else None for o in enc.offsets]
+    allowed, numbers = span_tokens(offsets, text, len(offsets), row=False)
+    if cells is None:
+        assert numbers is None
+        return
+    got: dict[int, list] = {}
+    for o, n, ok in zip(offsets, numbers, allowed):
+        if ok:
+            got.setdefault(int(n), []).append(o)
+    assert [text[v[0][0]:v[-1][1]] for _, v in sorted(got.items())] == cells

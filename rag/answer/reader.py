@@ -8,6 +8,7 @@ embedding package's own, so nothing is downloaded.
 """
 from __future__ import annotations
 
+import re
 import threading
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -17,7 +18,7 @@ import numpy as np
 
 from ..errors import ConfigError
 from ..settings import DEFAULT_REFUSAL, check_refusal
-from ..text import records
+from ..text import ENTRY_GAP, records
 
 MAX_LENGTH = 384  # tokens of question and passage; a longer passage is read in overlapping windows
 STRIDE = 128  # tokens two windows of one long passage share
@@ -126,10 +127,35 @@ def _logits(session, windows: list) -> list[tuple[np.ndarray, np.ndarray, float]
 def span_tokens(offsets: list, text: str, width: int, row: bool) -> tuple[np.ndarray, np.ndarray | None]:
     """Which of a window's ``width`` tokens an answer span may use (the passage's, but not the bars
     between a table row's cells), and each token's cell number when the window is a table row
-    (``row``) that holds bars; a bar in prose ("cat x | grep y") is a token like any other."""
-    bars = np.array([row and o is not None and text[o[0]:o[1]] == "|" for o in offsets] + [False] * (width - len(offsets)))
-    allowed = np.array([o is not None for o in offsets] + [False] * (width - len(offsets))) & ~bars
-    return allowed, (np.cumsum(bars) if bars.any() else None)
+    (``row``) that holds bars (a bar in prose, "cat x | grep y", is a token like any other), or
+    when it holds definition-list entries: an entry's term and its description are two cells, so
+    a short answer is the term ("-r, --recursive") or a part of the description, never both."""
+    pad = [False] * (width - len(offsets))
+    bars = np.array([row and o is not None and text[o[0]:o[1]] == "|" for o in offsets] + pad)
+    allowed = np.array([o is not None for o in offsets] + pad) & ~bars
+    if bars.any():
+        return allowed, np.cumsum(bars)
+    bounds = entry_bounds(text)
+    if not bounds:
+        return allowed, None
+    starts = np.array([o[0] if o is not None else -1 for o in offsets] + [-1] * len(pad))
+    return allowed, np.searchsorted(np.asarray(bounds), starts, side="right")
+
+
+# An entry as ingest/structure.py writes it: at a line's start, a term (an option, a short name: no
+# sentence in it) and ENTRY_GAP before its description.
+_ENTRY = re.compile(rf"^(?=\S)(?:(?!\.\s)[^\n]){{1,60}}?(?<=\S){ENTRY_GAP}(?=\S)", re.M)
+_TERM_WORDS = 8
+
+
+def entry_bounds(text: str) -> list[int]:
+    """Where each entry's term and each description begin in ``text`` (sorted offsets), none
+    when it holds no entry."""
+    out: list[int] = []
+    for m in _ENTRY.finditer(text):
+        if len(m.group().split()) <= _TERM_WORDS:
+            out += [m.start(), m.end()]
+    return out
 
 
 def question_windows(tok, question: str, text: str, index: int = 0, max_length: int = MAX_LENGTH, at: int = 0):
