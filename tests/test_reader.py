@@ -371,7 +371,6 @@ def test_a_cell_of_a_many_row_table_comes_from_its_own_row(tmp_path, settings, r
             wrong_row.append((question, quoted))
         if answer.short_answer.n != 1:  # the row that holds the answer is quoted first, other rows after it
             not_first.append((question, answer.answer))
-    print(f"{right} right, {len(wrong_row)} wrong row {wrong_row}, {len(not_first)} not first")
     assert not wrong_row  # never a neighbouring row's cell
     assert not not_first
     assert right >= 0.8 * len(cases), f"{right} of {len(cases)} answered with their cell"

@@ -28,6 +28,7 @@ from .condense import condense, is_follow_up
 from .decision import CollectionDecision
 from .scoring import score_sentences
 from .reader import Reader, ReaderGate, best_reading, load_reader, load_reader_gate, reading_features
+from .rerank import rerank
 from .spans import NoSpans, SpanFinder, lead_with, load_spans, short_answer
 from .selection import follow_on, opens_section, referenced_sections, section_leads, select
 from .steps import QuestionFacts, Step, Turn
@@ -104,7 +105,7 @@ class AnswerChain(Runnable[dict, Answer]):
             self.reader = reader or load_reader(settings.reader_file, settings.n_threads)
         # the collection's own decision (`ragbot eval --calibrate`) when it has one, else the shipped one
         self.decisions = CollectionDecision(settings, self.reader_gate) if self.reader_gate is not None else None
-        self.steps: list[Step] = [self.understand, self.retrieve, self.evidence, self.read, self.decide, self.draft]
+        self.steps: list[Step] = [self.understand, self.retrieve, self.rerank, self.evidence, self.read, self.decide, self.draft]
 
     # -- Runnable ---------------------------------------------------------------------------
     def invoke(self, input: dict | str, config: RunnableConfig | None = None, **kwargs) -> Answer:
@@ -175,7 +176,7 @@ class AnswerChain(Runnable[dict, Answer]):
     def retrieve(self, turn: Turn) -> Turn:
         """The passages for the standalone question; a section the question names comes first, whatever else matches."""
         standalone = turn.standalone
-        passages = self.retriever.search(standalone, turn.k)
+        passages = self.retriever.search(standalone, self._depth(turn))  # more than k when the reader reranks them
         qvec = self.embeddings.encode([standalone])[0] if turn.context else None  # a follow-up means its standalone form
         # Two named ("compare the foreign-policy section with the soft-power section"): from both.
         in_section: list[Passage] = []
@@ -188,6 +189,22 @@ class AnswerChain(Runnable[dict, Answer]):
             passages = in_section + [p for p in passages if p.chunk_id not in ids][: max(0, turn.k - len(in_section))]
         facts = turn.facts if passages else replace(turn.facts, sections=())
         return replace(turn, facts=facts, passages=tuple(passages), in_section=len(in_section), qvec=qvec)
+
+    def rerank(self, turn: Turn) -> Turn:
+        """Retrieval reordered by the reader (rag/answer/rerank.py): the first ``rerank_depth``
+        passages are read and the ``k`` the reader and retrieval rank best kept, with their readings.
+        Passages of a section the question names keep their places."""
+        if turn.in_section or len(turn.passages) <= turn.k:
+            return turn
+        more = list(turn.passages)
+        readings = self.reader.read(turn.standalone, [p.text for p in more])
+        passages, readings = rerank(more, readings, turn.k)
+        return replace(turn, passages=tuple(passages), readings=tuple(readings))
+
+    def _depth(self, turn: Turn) -> int:
+        """How many passages to retrieve: ``rerank_depth`` when the reader reranks them, else ``k``."""
+        depth = self.settings.rerank_depth
+        return depth if self.reader is not None and self.reader_gate is not None and depth > turn.k else turn.k
 
     def evidence(self, turn: Turn) -> Turn:
         """Every sentence scored against the question, the evidence features and the evidence gate's verdict."""
@@ -207,6 +224,8 @@ class AnswerChain(Runnable[dict, Answer]):
         """The reader's reading of the first passages (when ragbot answers with the reader)."""
         if self.reader is None or self.reader_gate is None or not turn.scored:
             return turn
+        if turn.readings:  # read already to rerank: the first passages' readings are kept
+            return replace(turn, readings=turn.readings[: self.reader_gate.passages])
         texts = [p.text for p in turn.passages[: self.reader_gate.passages]]
         return replace(turn, readings=tuple(self.reader.read(turn.standalone, texts)))
 

@@ -103,7 +103,7 @@ class Reader:
             allowed, cells = span_tokens(offsets, texts[i], len(wid), row)
             a, b, score = best_span(start, end, allowed, cells)
             reading = Reading(i, offsets[a][0], offsets[b][1], score, float(start[0] + end[0]), float(answerable))
-            if i not in best or reading.margin > best[i].margin:
+            if i not in best or sureness(reading) > sureness(best[i]):  # as passages are compared (best_reading)
                 best[i] = reading
         return [best[i] for i in range(len(texts))]
 
@@ -224,7 +224,13 @@ def reading_features(readings: list[Reading], evidence_score: float | None = Non
 
 def best_reading(readings: list[Reading]) -> Reading | None:
     """The reading whose span the answer leads with: the most answerable passage's."""
-    return max(readings, key=lambda r: (r.answerable + r.margin, -r.passage), default=None)
+    return max(readings, key=lambda r: (sureness(r), -r.passage), default=None)
+
+
+def sureness(reading: Reading) -> float:
+    """How sure the reader is that a reading answers: its answerability logit plus its span margin.
+    The windows and table rows of one passage are compared by it, and the passages too."""
+    return reading.answerable + reading.margin
 
 
 @dataclass(frozen=True)
