@@ -259,6 +259,12 @@ class _Reader:
             return self.code(i, ln.indent)
         return self.paragraph(i)
 
+    def just_after_heading(self, i: int) -> bool:
+        """Whether line ``i`` follows a heading's line at once (a manual's "OPTIONS" and its first
+        subsection line, "General", with no blank line between)."""
+        last = self.blocks[-1] if self.blocks else None
+        return last is not None and last.kind == "heading" and self.lines[i - 1] is not None and last.end == self.lines[i - 1].b
+
     def heading_level(self, i: int) -> int:
         """1 or 2 when line ``i`` is a heading of a laid-out text, else 0: a short line alone (a
         blank line or a rule before it) that stands left of the body's indent with the body after
@@ -267,7 +273,7 @@ class _Reader:
         ln, text = self.lines[i], self.text(i)
         if len(text) > 80 or BULLET.match(text) and not _NUMBERED.match(text) or TABLE_ROW.match(text):
             return 0
-        if not (i == 0 or self.blank(i - 1) or _RULE.match(self.text(i - 1))):
+        if not (i == 0 or self.blank(i - 1) or _RULE.match(self.text(i - 1)) or self.just_after_heading(i)):
             return 0
         nxt = next((ln for ln in self.lines[i + 1 :] if ln is not None), None)
         if ln.indent < self.body and (nxt is None or nxt.indent >= self.body or nxt.indent > ln.indent):
@@ -309,7 +315,8 @@ class _Reader:
         while j < len(self.lines) and self.lines[j] is not None and self.lines[j].indent == ln.indent \
                 and self.is_term(self.text(j)) and j - i < 4:
             j += 1
-        if j > i and j < len(self.lines) and self.lines[j] is not None and self.lines[j].indent >= ln.indent + 2:
+        if j > i and j < len(self.lines) and self.lines[j] is not None and self.lines[j].indent >= ln.indent + 2 \
+                and self.entry_at(j) is None:  # a line that begins an entry of its own is no description: its term is a subheading
             return j - i, self.lines[j].indent, 0
         nxt = self.lines[i + 1] if i + 1 < len(self.lines) else None
         gaps = [g for g in re.finditer(r"\S(\s+)\S", text) if ln.indent + g.end(1) in (self.columns or {ln.indent + 7, ln.indent + 8})]

@@ -175,3 +175,52 @@ def test_an_ascii_hyphen_at_a_line_end_stays_and_the_break_goes():
             "       line arguments, and the result is the same as written in one line here today.\n") * 3
     block = read_blocks(text)[0]
     assert "command-line arguments" in block.text
+
+
+SUBSECTIONS = """\
+TRACE(1)                         General Commands Manual                         TRACE(1)
+
+NAME
+       trace - trace system calls and signals of a running program
+
+OPTIONS
+   General
+       -e expr     A  qualifying  expression which modifies which events to trace or how
+                   to trace them.  The format of the expression is:
+
+                             [qualifier=][!]value[,value]...
+
+                   where qualifier is one of trace, abbrev, verbose or raw, and value is
+                   a qualifier-dependent symbol or number.  The default qualifier is  trace.
+                   For example, -e trace=!open means every system call except open.  In addi‐
+                   tion, the special values all and none have the obvious meanings.
+
+       -q          Suppress  messages  about  attaching,  detaching  and  personality
+                   changes.
+
+       -c          Count  time,  calls, and errors for each system call and report a
+                   summary on program exit.
+
+   Startup
+       -p pid      Attach  to  the  process with the process ID pid and begin tracing.  The
+                   trace may be terminated at any time by a keyboard interrupt signal.
+
+       -u user     Run  the  command  with  the  user ID, group ID and supplementary groups
+                   of user.
+
+trace 6.1                                 2023-01-01                                  TRACE(1)
+"""
+
+
+def test_a_subsection_line_right_under_its_section_is_a_heading_not_a_term():
+    """"General" follows "OPTIONS" with no blank line: a heading, so "-e expr" is the entry's term and
+    its description, after an indented example, is prose again (reflowed, its break hyphens mended)."""
+    blocks = read_blocks(SUBSECTIONS)
+    assert [(b.kind, b.text) for b in blocks if b.kind == "heading"][-3:] == [
+        ("heading", "OPTIONS"), ("heading", "General"), ("heading", "Startup")]
+    entry = next(b for b in blocks if b.kind == "entry" and b.term == "-e expr")
+    assert entry.section == "OPTIONS › General › -e expr"
+    lines = entry.text.split("\n")
+    assert lines[1] == "    [qualifier=][!]value[,value]..."  # the example, kept as code
+    assert lines[2].startswith("where qualifier is one of") and "qualifier-dependent" in lines[2]
+    assert "In addition, the special values" in lines[2]
