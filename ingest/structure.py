@@ -307,7 +307,8 @@ class _Reader:
         """``(term lines, description indent, inline column)`` when line ``i`` begins a
         definition-list entry: term lines at one indent followed at once by a description indented
         deeper, or a term and its description on one line, parted by a gap at the description's
-        column. ``inline column`` is that column, or 0."""
+        column (after term lines of their own, "-E var" over "--env=var   Remove var ...").
+        ``inline column`` is that column, or 0."""
         ln, text = self.lines[i], self.text(i)
         if TABLE_ROW.match(text) or BULLET.match(text) and not text.startswith("-"):
             return None
@@ -315,20 +316,39 @@ class _Reader:
         while j < len(self.lines) and self.lines[j] is not None and self.lines[j].indent == ln.indent \
                 and self.is_term(self.text(j)) and j - i < 4:
             j += 1
-        if j > i and j < len(self.lines) and self.lines[j] is not None and self.lines[j].indent >= ln.indent + 2 \
-                and self.entry_at(j) is None:  # a line that begins an entry of its own is no description: its term is a subheading
-            return j - i, self.lines[j].indent, 0
+        nxt = self.lines[j] if j < len(self.lines) else None
+        if j > i and nxt is not None and nxt.indent >= ln.indent + 2 and not self.begins_own_entry(j):
+            return j - i, nxt.indent, 0
+        if j > i and nxt is not None and nxt.indent == ln.indent and not any(self.inline_column(n) for n in range(i, j)):
+            column = self.inline_column(j)
+            if column:
+                return j - i + 1, column, column
+        column = self.inline_column(i)
+        return (1, column, column) if column else None
+
+    def begins_own_entry(self, j: int) -> bool:
+        """Whether line ``j``, indented deeper than a term-like line before it, begins an entry of
+        its own rather than that line's description (then the line before is a subheading, as
+        "General" over "-e expr     A qualifying ..."). A line at a description column describes."""
+        if self.columns and self.lines[j].indent in self.columns:
+            return False
+        return self.entry_at(j) is not None
+
+    def inline_column(self, i: int) -> int:
+        """The column at which line ``i``'s description begins when the line is a term and its
+        description parted by a gap at a description column; else 0."""
+        ln, text = self.lines[i], self.text(i)
         nxt = self.lines[i + 1] if i + 1 < len(self.lines) else None
         gaps = [g for g in re.finditer(r"\S(\s+)\S", text) if ln.indent + g.end(1) in (self.columns or {ln.indent + 7, ln.indent + 8})]
         gap = gaps[0] if gaps else None
         if gap is None or not self.is_term(text[: gap.start(1)]):
-            return None  # no gap at a description's column: a gap of justified text, not a term's
+            return 0  # no gap at a description's column: a gap of justified text, not a term's
         column = ln.indent + gap.end(1)
         if len(gap.group(1)) < 2 and text[0] not in "-+" and not (nxt is not None and nxt.indent == column):
-            return None
+            return 0
         if nxt is None or self.blank(i + 1) or nxt.indent <= ln.indent or nxt.indent == column:
-            return 1, column, column
-        return None
+            return column
+        return 0
 
     @staticmethod
     def is_term(text: str) -> bool:
@@ -345,11 +365,15 @@ class _Reader:
         """An entry: its term and its description (paragraphs and indented examples) as one block."""
         flat, first = _Flat(self.src), self.lines[i]
         if inline:
-            cut = first.start + inline  # the description's first character
-            term_end = first.a + len(self.src[first.a : cut].rstrip())
-            flat.copy(first.a, term_end)
-            parts: list[tuple[str, list]] = [("text", [(cut, first.b)])]
-            k = i + 1
+            for n in range(term_lines - 1):  # term lines of their own before the one the description begins on
+                flat.copy(self.lines[i + n].a, self.lines[i + n].b)
+                flat.put(" ", self.lines[i + n].b)
+            last = self.lines[i + term_lines - 1]
+            cut = last.start + inline  # the description's first character
+            term_end = last.a + len(self.src[last.a : cut].rstrip())
+            flat.copy(last.a, term_end)
+            parts: list[tuple[str, list]] = [("text", [(cut, last.b)])]
+            k = i + term_lines
         else:
             for n in range(term_lines):
                 if n:

@@ -202,7 +202,13 @@ OPTIONS
                    summary on program exit.
 
    Startup
-       -p pid      Attach  to  the  process with the process ID pid and begin tracing.  The
+       -E var
+       --env=var   Remove var from the inherited list of environment variables before passing
+                   it on to the command.
+
+       -p pid
+       --attach=pid
+                   Attach  to  the  process with the process ID pid and begin tracing.  The
                    trace may be terminated at any time by a keyboard interrupt signal.
 
        -u user     Run  the  command  with  the  user ID, group ID and supplementary groups
@@ -224,3 +230,21 @@ def test_a_subsection_line_right_under_its_section_is_a_heading_not_a_term():
     assert lines[1] == "    [qualifier=][!]value[,value]..."  # the example, kept as code
     assert lines[2].startswith("where qualifier is one of") and "qualifier-dependent" in lines[2]
     assert "In addition, the special values" in lines[2]
+
+
+def test_term_lines_of_their_own_join_the_term_whose_line_starts_the_description():
+    """"-E var" over "--env=var   Remove ..." is one entry; "-p pid" and "--attach=pid" over a
+    description whose first line is justified ("Attach  to  the") is one entry too."""
+    entries = {b.term: b.text for b in read_blocks(SUBSECTIONS) if b.kind == "entry"}
+    assert entries["-E var --env=var"].startswith("-E var --env=var  Remove var from the inherited list")
+    assert entries["-p pid --attach=pid"].startswith("-p pid --attach=pid  Attach to the process with the process ID pid")
+    assert not any(t in ("-E var", "Attach") for t in entries)
+
+
+def test_subsection_and_joined_term_blocks_map_back_to_their_source():
+    for block in read_blocks(SUBSECTIONS):
+        start, end = source_span(block.origin, 0, len(block.text))
+        assert reflowed(SUBSECTIONS[start:end]) == reflowed(block.text), block.text
+        for i, ch in enumerate(block.text):
+            if not ch.isspace():
+                assert SUBSECTIONS[source_span(block.origin, i, i + 1)[0]] == ch
