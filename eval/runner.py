@@ -31,7 +31,8 @@ NOTES = (
 )
 ECE_NOTE = ("confidence_ece: expected calibration error of the answers' confidence (the calibrated probability that "
             "the documents answer the question) against whether each question is answerable, over ten equal bins of "
-            "confidence, over every case that carries one (refused ones too).")
+            "confidence, over every case that carries one (refused ones too); reliability.ece_if_calibrated: the ECE a "
+            "perfectly calibrated confidence would show on as many questions (sampling noise alone).")
 
 
 def answer_to_dict(result: Any) -> dict:

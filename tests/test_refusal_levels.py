@@ -520,3 +520,19 @@ def test_balanced_is_named_by_the_bound_most_dev_sets_share():
     bounds = {"squad2": 0.08, "missing": 0.08, "essay": 0.10}
     levels = fit_levels(oof, labels, choose_threshold(oof, labels, bounds), bounds, {"strict": 0.15})
     assert levels["balanced"]["aim"] == 0.08
+
+
+def test_the_ece_a_calibrated_confidence_would_show_shrinks_with_the_questions():
+    import random
+
+    from eval.reliability import ece_if_calibrated, reliability
+
+    rng = random.Random(3)
+    few = [rng.random() for _ in range(60)]
+    many = [rng.random() for _ in range(20000)]
+    assert ece_if_calibrated(few) > 0.04  # sixty questions: noise alone gives an ECE this large
+    assert ece_if_calibrated(many) < 0.01
+    assert ece_if_calibrated([]) is None
+    # a truly calibrated sample's ECE is of the size the draws predict
+    labels = [rng.random() < p for p in few]
+    assert reliability(few, labels)["ece"] < 3 * ece_if_calibrated(few)
