@@ -22,7 +22,7 @@ class ChunkerConfig:
 
     chunk_size: int = 800
     chunk_overlap: int = 80
-    version: int = 3  # bump when the splitting logic changes (2: laid-out text read by ingest/structure.py; 3: subsection lines under a section line)
+    version: int = 4  # bump when the splitting logic changes (2: laid-out text read by ingest/structure.py; 3: subsection lines; 4: justified lines that run on)
 
     def __post_init__(self) -> None:
         if self.chunk_size < 50:

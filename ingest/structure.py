@@ -30,6 +30,7 @@ from rag.text import BULLET, CODE_INDENT, ENTRY_GAP, TABLE_ROW
 
 
 _MD_HEADING = re.compile(r"^\s{0,3}(#{1,6})\s+(.+?)\s*#*\s*$")
+_BREAK_END = re.compile(r"\w[\u2010-]$")  # a line that ends inside a word hyphenated across the break
 _FENCE = re.compile(r"^\s{0,3}(`{3,}|~{3,})\s*[\w+.-]*\s*$")
 _RULE = re.compile(r"^\s*([-=~*_#+])\1{2,}\s*$")  # a line of one repeated character: a rule or an underline
 _MAN_TITLE = re.compile(r"^\S+\([0-9a-zA-Z]+\)\s{2,}.*\S\s{2,}\S+\([0-9a-zA-Z]+\)$")  # "CUT(1)  User Commands  CUT(1)"
@@ -346,6 +347,8 @@ class _Reader:
         column = ln.indent + gap.end(1)
         if len(gap.group(1)) < 2 and text[0] not in "-+" and not (nxt is not None and nxt.indent == column):
             return 0
+        if nxt is not None and not self.blank(i + 1) and nxt.indent == ln.indent and _BREAK_END.search(text):
+            return 0  # a word split across the line break goes on at the same indent: justified prose
         if nxt is None or self.blank(i + 1) or nxt.indent <= ln.indent or nxt.indent == column:
             return column
         return 0

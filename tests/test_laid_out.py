@@ -248,3 +248,34 @@ def test_subsection_and_joined_term_blocks_map_back_to_their_source():
         for i, ch in enumerate(block.text):
             if not ch.isspace():
                 assert SUBSECTIONS[source_span(block.origin, i, i + 1)[0]] == ch
+
+
+JUSTIFIED = """\
+ZZ(1)                            General Commands Manual                            ZZ(1)
+
+NAME
+       zz - squeeze files
+
+DESCRIPTION
+       Files  created  by  zip can be uncompressed by zz only if they have a single member com\u2010
+       pressed with the 'deflation' method.  This feature is only intended to help conversion.
+
+OPTIONS
+       -a     ascii text mode: convert end-of-lines using local conventions.  This option is
+              supported only on some non-Unix systems.
+
+       -c     write output on standard output; keep original files unchanged.  With several
+              input files, the output consists of a sequence of compressed members.
+
+zz 1.0                                    2024-01-01                                    ZZ(1)
+"""
+
+
+def test_a_justified_line_whose_word_runs_on_is_prose_not_an_entry():
+    """"Files  created" has a gap at the options' description column, but its last word goes on
+    at the same indent on the next line: a paragraph, whose quote never ends at "com-"."""
+    blocks = read_blocks(JUSTIFIED)
+    para = next(b for b in blocks if "single member" in b.text)
+    assert para.kind == "paragraph"
+    assert "single member compressed with the 'deflation' method." in para.text
+    assert {b.term for b in blocks if b.kind == "entry"} == {"-a", "-c"}
