@@ -365,7 +365,7 @@ def run_manuals(
             paths = write_reports(report, Path(out) / name)
             figures[name] = {**split_figures(report), "report": str(paths["json"])}
             if calibrate and name == "dev":
-                figures["calibration"] = calibrate_on_dev(bench, name, group, report)
+                figures["calibration"] = calibrate_on_dev(bench, group, report)
     finally:
         drop_work(bench, work)
     notes = list(NOTES)

@@ -148,17 +148,15 @@ def calibrate_collection(settings, cases: Sequence[GoldenCase], answers: Sequenc
     return "\n".join(lines)
 
 
-def calibrate_on_dev(settings, split: str, cases: Sequence[GoldenCase], report: Mapping) -> dict | None:
+def calibrate_on_dev(settings, cases: Sequence[GoldenCase], report: Mapping) -> dict:
     """A benchmark's ``--calibrate``: after its ``dev`` split is answered, fit and store the
     collection's decision on those answers, so the ``test`` split is answered with it (the
     feature a user gets from ``ragbot eval GOLDEN --calibrate``). Returns what the bench records:
-    the stored levels and the fit's own counts; None for any other split."""
+    the stored levels and the fit's own counts."""
     import sys
 
     from rag.answer.decision import read_decision
 
-    if split != "dev":
-        return None
     print(calibrate_collection(settings, cases, report["cases"], source=f"the benchmark's dev split ({len(cases)} questions)"),
           file=sys.stderr)
     stored = read_decision(settings) or {}

@@ -274,7 +274,7 @@ def run_squad2(
         for name, cases in chosen.items():
             figures[name], report = answer_split(chain, name, cases, config, Path(out) / name, progress)
             if calibrate and name == "dev":
-                figures["calibration"] = calibrate_on_dev(bench, name, cases, report)
+                figures["calibration"] = calibrate_on_dev(bench, cases, report)
     finally:
         drop_work(bench, work)
     notes = list(NOTES)
